@@ -1,0 +1,194 @@
+/**
+ * One place that turns AWS SDK / network errors into words a user can act on, plus a short
+ * status text. Every node uses it, so "stream not found", "access denied" etc. read the same
+ * everywhere. Messages never contain credentials: pass the secrets to `redact` / `explainAwsError`.
+ */
+
+export type AwsErrorKind =
+    | 'not-found'
+    | 'access-denied'
+    | 'bad-credentials'
+    | 'expired-credentials'
+    | 'no-credentials'
+    | 'throttled'
+    | 'unreachable'
+    | 'no-region'
+    | 'invalid-argument'
+    | 'in-use'
+    | 'limit-exceeded'
+    | 'expired-iterator'
+    | 'conditional-check'
+    | 'internal'
+    | 'unknown';
+
+export interface ExplainContext {
+    /** e.g. 'kinesis:PutRecords' — named when access is denied. */
+    action?: string;
+    streamName?: string;
+    tableName?: string;
+    region?: string;
+    /** Where the request went, when not AWS (a local endpoint). */
+    endpoint?: string;
+    /** Secret strings that must never appear in the result. */
+    secrets?: Array<string | undefined>;
+}
+
+export interface ExplainedError {
+    kind: AwsErrorKind;
+    /** AWS error name / code (e.g. ResourceNotFoundException) or the network code. */
+    code: string;
+    /** A sentence a user can act on. */
+    message: string;
+    /** Status text, a few words. */
+    status: string;
+    /** True when retrying later may succeed (throttling, network, 5xx). */
+    retryable: boolean;
+}
+
+const NETWORK_CODES = new Set([
+    'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH',
+    'EPIPE', 'ECONNABORTED', 'TimeoutError', 'RequestTimeout', 'NetworkingError',
+]);
+
+const THROTTLE_CODES = new Set([
+    'ProvisionedThroughputExceededException', 'ThrottlingException', 'Throttling', 'TooManyRequestsException',
+    'RequestLimitExceeded', 'SlowDown', 'KMSThrottlingException', 'RequestThrottled', 'RequestThrottledException',
+]);
+
+const BAD_CREDENTIAL_CODES = new Set([
+    'UnrecognizedClientException', 'InvalidSignatureException', 'SignatureDoesNotMatch', 'InvalidClientTokenId',
+    'IncompleteSignatureException', 'MissingAuthenticationTokenException', 'MissingAuthenticationToken',
+    'AuthFailure', 'InvalidAccessKeyId',
+]);
+
+const EXPIRED_CODES = new Set(['ExpiredTokenException', 'ExpiredToken', 'RequestExpired', 'TokenRefreshRequired']);
+
+/** Replaces every secret (and anything that looks like an AWS secret key after "secret") with ***. */
+export function redact(text: string, secrets: Array<string | undefined> = []): string {
+    let out = text;
+    for (const s of secrets) {
+        if (s && s.length >= 4) out = out.split(s).join('***');
+    }
+    return out;
+}
+
+interface ErrorLike {
+    name?: string;
+    code?: string;
+    Code?: string;
+    message?: string;
+    $fault?: string;
+    $metadata?: { httpStatusCode?: number };
+    cause?: unknown;
+    errors?: unknown[];
+}
+
+function errorCode(err: ErrorLike): string {
+    const candidates = [err.name, err.code, err.Code];
+    for (const c of candidates) {
+        if (typeof c === 'string' && c !== '' && c !== 'Error') return c;
+    }
+    if (Array.isArray(err.errors)) {
+        for (const inner of err.errors) {
+            const c = errorCode((inner ?? {}) as ErrorLike);
+            if (c !== 'Error') return c;
+        }
+    }
+    if (err.cause && typeof err.cause === 'object') {
+        const c = errorCode(err.cause as ErrorLike);
+        if (c !== 'Error') return c;
+    }
+    return 'Error';
+}
+
+function where(ctx: ExplainContext): string {
+    if (ctx.endpoint) return `at ${ctx.endpoint}`;
+    return ctx.region ? `in region ${ctx.region}` : 'in the configured region';
+}
+
+export function explainAwsError(error: unknown, ctx: ExplainContext = {}): ExplainedError {
+    const err = (error && typeof error === 'object' ? error : { message: String(error) }) as ErrorLike;
+    const code = errorCode(err);
+    const raw = redact(String(err.message ?? code), ctx.secrets);
+    const status = err.$metadata?.httpStatusCode;
+    const action = ctx.action ? ` (${ctx.action})` : '';
+    const build = (kind: AwsErrorKind, message: string, statusText: string, retryable: boolean): ExplainedError => ({
+        kind,
+        code,
+        message: redact(message, ctx.secrets),
+        status: statusText,
+        retryable,
+    });
+
+    if (code === 'ResourceNotFoundException' || code === 'ResourceNotFound') {
+        if (ctx.tableName && !ctx.streamName) {
+            return build('not-found', `DynamoDB table "${ctx.tableName}" not found ${where(ctx)}: ${raw}`, 'table not found', false);
+        }
+        const what = ctx.streamName ? `stream "${ctx.streamName}"` : 'resource';
+        return build('not-found', `${what} not found ${where(ctx)} — check the stream name and region (${raw})`, 'stream not found', false);
+    }
+    if (code === 'AccessDeniedException' || code === 'AccessDenied' || code === 'UnauthorizedOperation' || status === 403 && !BAD_CREDENTIAL_CODES.has(code)) {
+        const perm = ctx.action ? `the IAM policy must allow ${ctx.action}` : 'the IAM policy lacks a permission';
+        return build('access-denied', `access denied${action}: ${perm} — ${raw}`, 'access denied', false);
+    }
+    if (BAD_CREDENTIAL_CODES.has(code)) {
+        return build('bad-credentials', `AWS rejected the credentials (${code}): check the access key ID and secret access key, or the profile/role in use`, 'bad credentials', false);
+    }
+    if (EXPIRED_CODES.has(code)) {
+        return build('expired-credentials', `the AWS credentials have expired (${code}): refresh the session token or use a role`, 'credentials expired', false);
+    }
+    if (code === 'CredentialsProviderError' || /Could not load credentials/i.test(raw)) {
+        return build('no-credentials', `no AWS credentials found: set access keys in the config node, or provide them through the environment, a profile or instance metadata (${raw})`, 'no credentials', false);
+    }
+    if (/Region is missing/i.test(raw) || code === 'Region is missing') {
+        return build('no-region', 'no AWS region configured: set a region in the config node or AWS_REGION', 'no region', false);
+    }
+    if (THROTTLE_CODES.has(code) || status === 429) {
+        return build('throttled', `throughput exceeded${action} — retrying with backoff; add shards or slow the producer if it persists`, 'throttled, retrying', true);
+    }
+    if (code === 'ExpiredIteratorException') {
+        return build('expired-iterator', `shard iterator expired: ${raw}`, 'iterator expired', true);
+    }
+    if (code === 'ConditionalCheckFailedException') {
+        return build('conditional-check', `conditional write failed: ${raw}`, 'lease changed', true);
+    }
+    if (code === 'ResourceInUseException') {
+        return build('in-use', `resource in use: ${raw}`, 'resource in use', true);
+    }
+    if (code === 'LimitExceededException') {
+        return build('limit-exceeded', `AWS limit exceeded${action}: ${raw}`, 'limit exceeded', true);
+    }
+    if (code === 'ValidationException' || code === 'InvalidArgumentException' || code === 'SerializationException') {
+        return build('invalid-argument', `invalid request${action}: ${raw}`, 'invalid request', false);
+    }
+    if (NETWORK_CODES.has(code) || /getaddrinfo|ECONNREFUSED|socket hang up|connect ETIMEDOUT/i.test(raw)) {
+        const target = ctx.endpoint ?? (ctx.region ? `AWS in region ${ctx.region}` : 'AWS');
+        const hint = code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? ' (unknown host: check the region name or endpoint URL)' : '';
+        return build('unreachable', `cannot reach ${target}: ${code}${hint}`, 'unreachable', true);
+    }
+    if (err.$fault === 'server' || (status !== undefined && status >= 500) || code === 'InternalFailure' || code === 'ServiceUnavailable' || code === 'InternalServerError') {
+        return build('internal', `AWS service error${action}: ${code} ${raw}`, 'AWS error, retrying', true);
+    }
+    return build('unknown', `${code}${action}: ${raw}`, code.length <= 24 ? code : 'error', false);
+}
+
+/** An Error whose message is already explained and redacted; carries the classification. */
+export class KinesisNodeError extends Error {
+    readonly kind: AwsErrorKind;
+    readonly code: string;
+    readonly status: string;
+    readonly retryable: boolean;
+    constructor(explained: ExplainedError) {
+        super(explained.message);
+        this.name = 'KinesisNodeError';
+        this.kind = explained.kind;
+        this.code = explained.code;
+        this.status = explained.status;
+        this.retryable = explained.retryable;
+    }
+}
+
+export function toNodeError(error: unknown, ctx: ExplainContext = {}): KinesisNodeError {
+    if (error instanceof KinesisNodeError) return error;
+    return new KinesisNodeError(explainAwsError(error, ctx));
+}

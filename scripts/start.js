@@ -1,0 +1,119 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * `npm start`: the embedded local stack (kinesis-local + dynalite) and Node-RED (the devDependency)
+ * with this package loaded from the working tree and the examples imported, one tab each.
+ * The standard AWS env vars point at the local stack. Ctrl-C stops everything it started.
+ *
+ * Env: PORT (1880), HOST (127.0.0.1), KINESIS_PORT (4568), DYNAMODB_PORT (4569),
+ *      NODE_RED_USER_DIR (.node-red-data). `npm start -- --reset` re-imports the examples.
+ */
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+const { startLocalStack } = require('./local-stack');
+
+const root = path.resolve(__dirname, '..');
+const pkg = require(path.join(root, 'package.json'));
+
+function buildIsCurrent() {
+    // `npm install` runs the build (prepare); rebuild here if sources are newer than dist.
+    const entry = path.join(root, 'dist', 'nodes', 'kinesis-config', 'kinesis-config.js');
+    return fs.existsSync(entry);
+}
+
+/** One workspace from the example files: a tab per file; config nodes stay global. */
+function workspaceFromExamples() {
+    const dir = path.join(root, 'examples');
+    const flows = [];
+    const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort() : [];
+    for (const file of files) {
+        const nodes = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
+        const tabId = `tab-${file.replace(/\W+/g, '-')}`.slice(0, 60);
+        flows.push({ id: tabId, type: 'tab', label: file.replace(/\.json$/, '').replace(/^\d+[-_ ]*/, ''), disabled: false, info: '' });
+        for (const n of nodes) {
+            if (n.type === 'tab') continue;
+            const isConfig = n.z === undefined && n.x === undefined && n.y === undefined && !n.wires;
+            if (flows.some((f) => f.id === n.id)) continue; // a config node shared by several examples
+            flows.push(isConfig ? n : { ...n, z: tabId });
+        }
+    }
+    return flows;
+}
+
+function prepareUserDir(userDir, reset) {
+    fs.mkdirSync(path.join(userDir, 'node_modules', ...pkg.name.split('/').slice(0, -1)), { recursive: true });
+    const link = path.join(userDir, 'node_modules', ...pkg.name.split('/'));
+    try { fs.rmSync(link, { recursive: true, force: true }); } catch (_) { /* absent */ }
+    fs.symlinkSync(root, link, 'dir');
+    fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({
+        name: 'node-red-kinesis-workspace', private: true, dependencies: { [pkg.name]: `file:${root}` },
+    }, null, 2));
+    const flowFile = path.join(userDir, 'flows.json');
+    if (reset || !fs.existsSync(flowFile)) {
+        fs.writeFileSync(flowFile, JSON.stringify(workspaceFromExamples(), null, 2));
+        console.log(`Imported the examples into ${flowFile}`);
+    }
+    const settings = path.join(userDir, 'settings.js');
+    if (!fs.existsSync(settings)) {
+        fs.writeFileSync(settings, [
+            "module.exports = {",
+            "    flowFile: 'flows.json',",
+            "    credentialSecret: process.env.NODE_RED_CREDENTIAL_SECRET || 'local-development-only',",
+            "    uiHost: process.env.HOST || '127.0.0.1',",
+            "    uiPort: Number(process.env.PORT || 1880),",
+            "    diagnostics: { enabled: false },",
+            "    telemetry: { enabled: false },",
+            "    editorTheme: { projects: { enabled: false }, tours: false },",
+            "    logging: { console: { level: 'info', metrics: false, audit: false } },",
+            "};",
+            "",
+        ].join('\n'));
+    }
+}
+
+async function main() {
+    const reset = process.argv.includes('--reset');
+    if (!buildIsCurrent()) {
+        console.error('dist/ is missing: run `npm install` (it builds) or `npm run build` first.');
+        process.exit(1);
+    }
+    const userDir = path.resolve(process.env.NODE_RED_USER_DIR || path.join(root, '.node-red-data'));
+    prepareUserDir(userDir, reset);
+
+    const env = process.env;
+    const stack = await startLocalStack({
+        kinesisPort: env.KINESIS_PORT !== undefined ? env.KINESIS_PORT : 4568,
+        dynamodbPort: env.DYNAMODB_PORT !== undefined ? env.DYNAMODB_PORT : 4569,
+        streams: env.LOCAL_STREAMS,
+    });
+    console.log(`Local stack: Kinesis ${stack.kinesisEndpoint}, DynamoDB ${stack.dynamodbEndpoint}`);
+    console.log('To use the AWS CLI against it:');
+    for (const [k, v] of Object.entries(stack.env)) console.log(`  export ${k}=${v}`);
+
+    const redMain = require.resolve('node-red/red.js');
+    const red = spawn(process.execPath, [redMain, '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')], {
+        env: { ...process.env, ...stack.env },
+        stdio: 'inherit',
+    });
+    let stopping = false;
+    const stopAll = async (code) => {
+        if (stopping) return;
+        stopping = true;
+        if (red.exitCode === null) {
+            red.kill('SIGINT');
+            await new Promise((r) => { const t = setTimeout(() => { red.kill('SIGKILL'); r(); }, 16_000); red.once('exit', () => { clearTimeout(t); r(); }); });
+        }
+        await stack.stop();
+        process.exit(code);
+    };
+    process.on('SIGINT', () => stopAll(0));
+    process.on('SIGTERM', () => stopAll(0));
+    red.on('exit', (code) => stopAll(code === null ? 1 : code));
+    console.log(`Node-RED editor: http://${env.HOST || '127.0.0.1'}:${env.PORT || 1880}/`);
+}
+
+main().catch((err) => {
+    console.error(`npm start failed: ${err.message}`);
+    process.exit(1);
+});

@@ -1,0 +1,58 @@
+/** Test helpers for the local stack started by test/setup.ts. */
+import { KinesisClient, CreateStreamCommand, DescribeStreamSummaryCommand } from '@aws-sdk/client-kinesis';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { randomBytes } from 'node:crypto';
+
+export function localEndpoints(): { kinesis: string; dynamodb: string; region: string } {
+    const kinesis = process.env.KINESIS_LOCAL_ENDPOINT;
+    const dynamodb = process.env.DYNAMODB_LOCAL_ENDPOINT;
+    if (!kinesis || !dynamodb) throw new Error('local stack not started (run through mocha with test/setup.js)');
+    return { kinesis, dynamodb, region: process.env.AWS_REGION || 'us-east-1' };
+}
+
+const localCredentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+/** Raw SDK clients on the local stack, for arranging and checking (not the code under test). */
+export function rawKinesis(): KinesisClient {
+    const e = localEndpoints();
+    return new KinesisClient({ region: e.region, endpoint: e.kinesis, credentials: localCredentials, requestHandler: new NodeHttpHandler() });
+}
+
+export function rawDynamo(): DynamoDBClient {
+    const e = localEndpoints();
+    return new DynamoDBClient({ region: e.region, endpoint: e.dynamodb, credentials: localCredentials, requestHandler: new NodeHttpHandler() });
+}
+
+export function uniqueName(prefix: string): string {
+    return `${prefix}-${randomBytes(4).toString('hex')}`;
+}
+
+export function sleep(ms: number): Promise<void> {
+    return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Polls `check` until it returns a truthy value; fails with `what` after timeoutMs. */
+export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 15_000, everyMs = 50): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    let last: unknown;
+    for (;;) {
+        try {
+            const v = await check();
+            if (v) return v;
+        } catch (err) {
+            last = err;
+        }
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+        await sleep(everyMs);
+    }
+}
+
+/** Creates a stream on the local stack and waits until it is ACTIVE. */
+export async function createStream(name: string, shards = 1, client = rawKinesis()): Promise<void> {
+    await client.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
+    await waitFor(`stream ${name} ACTIVE`, async () => {
+        const d = await client.send(new DescribeStreamSummaryCommand({ StreamName: name }));
+        return d.StreamDescriptionSummary?.StreamStatus === 'ACTIVE';
+    }, 30_000, 100);
+}
