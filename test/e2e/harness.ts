@@ -233,6 +233,13 @@ export class NodeRedProcess extends AdminApi {
         return red;
     }
 
+    /** Full deploy; resolves once the runtime has started the new flows (or is waiting for types). */
+    override async deploy(flows: FlowNode[]): Promise<void> {
+        const from = this.log.length;
+        await super.deploy(flows);
+        await this.waitForLog(/Started flows|Waiting for missing types/, 60_000, from);
+    }
+
     async waitForLog(re: RegExp, timeoutMs: number, from = 0): Promise<string> {
         return waitUntil(`Node-RED log ${re}`, () => this.log.slice(from).find((l) => re.test(l)) || (this.child.exitCode !== null ? Promise.reject(new Error(`Node-RED exited:\n${this.log.slice(-30).join('\n')}`)) : undefined), timeoutMs);
     }
