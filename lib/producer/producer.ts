@@ -42,6 +42,7 @@ import {
     PutRecordCommandOutput,
 } from '@aws-sdk/client-kinesis';
 import { explainAwsError, ExplainedError } from '../aws/errors';
+import { aggregate as kplAggregate } from '../kpl';
 import {
     checkRecord,
     DEFAULT_MAX_RECORD_BYTES,
@@ -61,8 +62,8 @@ export interface KinesisSender {
     send(command: any, options?: { abortSignal?: AbortSignal }): Promise<any>;
 }
 
-/** The KPL aggregation functions the producer needs (lib/kpl). */
-export interface Aggregator {
+/** The KPL aggregation the producer needs (default: lib/kpl). */
+export interface RecordAggregator {
     aggregate(records: Array<{ data: Uint8Array; partitionKey: string; explicitHashKey?: string }>): Buffer;
 }
 
@@ -105,9 +106,9 @@ export interface ProducerOptions {
     keyOrder?: boolean;
     /** PutRecord with SequenceNumberForOrdering per key. */
     ordered?: boolean;
-    /** KPL aggregation (needs `aggregator`). */
+    /** KPL aggregation of records that go to the same shard. */
     aggregate?: boolean;
-    aggregator?: Aggregator;
+    aggregator?: RecordAggregator;
     /** Max bytes of one aggregated record. Default 51 200 (as the KPL). */
     aggregateMaxBytes?: number;
     /** Turns an AWS error into words; default explainAwsError with action + stream. */
@@ -256,7 +257,7 @@ export class Producer {
     private readonly maxQueued: number;
     private readonly keyOrder: boolean;
     private readonly ordered: boolean;
-    private readonly aggregator?: Aggregator;
+    private readonly aggregator?: RecordAggregator;
     private readonly aggregateMaxBytes: number;
     private readonly explainFn: NonNullable<ProducerOptions['explain']>;
     private readonly opts: ProducerOptions;
@@ -293,8 +294,7 @@ export class Producer {
         this.maxQueued = clampInt(opts.maxQueued, 1, 10_000_000, 10_000);
         this.ordered = !!opts.ordered;
         this.keyOrder = this.ordered || opts.keyOrder !== false;
-        this.aggregator = opts.aggregate && !this.ordered ? opts.aggregator : undefined;
-        if (opts.aggregate && !this.ordered && !opts.aggregator) throw new Error('aggregation needs an aggregator (lib/kpl)');
+        this.aggregator = opts.aggregate && !this.ordered ? (opts.aggregator ?? { aggregate: kplAggregate }) : undefined;
         this.aggregateMaxBytes = clampInt(opts.aggregateMaxBytes, 1024, this.maxRecordBytes, Math.min(51_200, this.maxRecordBytes));
         this.random = opts.random ?? Math.random;
         this.explainFn = opts.explain ?? ((err, ctx) => explainAwsError(err, ctx));
