@@ -256,7 +256,7 @@ export function installHelpers(g: any, tbel: boolean): void {
         const v = stripHex(value, bigEndian);
         if (v == null) return null;
         let r = radix;
-        if (!r) r = detectRadix(v, value);
+        if (!r) r = /0x/i.test(String(value)) ? 16 : detectRadix(v, value);
         if (r < 2 || r > 36) fail('Invalid radix: [' + radix + ']');
         checkDigits(v, r, value);
         const neg = v[0] === '-';
@@ -308,7 +308,7 @@ export function installHelpers(g: any, tbel: boolean): void {
     function parseDouble(value: any, radix?: any): any {
         const v = stripHex(value, true);
         if (v == null) return null;
-        const r = radix ? Number(radix) : /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(v) ? 10 : /^[0-9A-Fa-f]+$/.test(v) ? 16 : 0;
+        const r = radix ? Number(radix) : /0x/i.test(String(value)) ? 16 : /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(v) ? 10 : /^[0-9A-Fa-f]+$/.test(v) ? 16 : 0;
         if (r === 10) return Number(v);
         if (r === 16) { checkDigits(v, 16, value); return doubleFromHex(v); }
         return fail('Value: "' + value + '" is not numeric or hexDecimal format!');
