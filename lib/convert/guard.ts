@@ -125,9 +125,9 @@ export function findForbiddenSyntax(src: string): ForbiddenSyntax | undefined {
             if (!afterDot && (word === 'async' || word === 'import')) {
                 const next = nextSignificant(i);
                 const isKey = (next === ':' || next === ',' || next === '}') && (prev === '{' || prev === ',');
-                // `async` as a plain variable name (`var async = 1`, `f(async)`) is not an async function.
-                const plainName = word === 'async' && (next === ';' || next === ')' || next === ']' || next === ',' || next === '' ||
-                    (next === '=' && src[src.indexOf('=', i) + 1] !== '>') || next === '.');
+                // `async` as a plain variable name (`var async = 1`, `async + 1`) is not an async function:
+                // those start with `async function`, `async (`, `async x =>` or `async name() {` in a class/object.
+                const plainName = word === 'async' && !(next === '(' || next === '*' || /[A-Za-z_$\\]/.test(next) || next.charCodeAt(0) > 127);
                 if (!isKey && !plainName) {
                     return {
                         token: word,

@@ -117,7 +117,11 @@ function initSource(direction: Direction, tbel: boolean, base: Record<string, st
 const __kr = (function () {
     const UPLINK = ${direction === 'uplink' ? 'true' : 'false'};
     const TBEL = ${tbel ? 'true' : 'false'};
-    const BASE = JSON.parse(${JSON.stringify(JSON.stringify(base))});
+    // Captured before any user code runs: a script redefining these breaks only its own results.
+    const stringify = JSON.stringify;
+    const parse = JSON.parse;
+    const Str = String;
+    const BASE = parse(${JSON.stringify(JSON.stringify(base))});
     const LINE = /${re}:(\\d+):(\\d+)/;
     let H = '';
     let B = '';
@@ -135,20 +139,20 @@ const __kr = (function () {
         let col = 0;
         try {
             if (e !== null && (typeof e === 'object' || typeof e === 'function')) {
-                name = String(e.name);
-                message = String(e.message);
-                const m = LINE.exec(String(e.stack));
+                name = Str(e.name);
+                message = Str(e.message);
+                const m = LINE.exec(Str(e.stack));
                 if (m) { line = +m[1]; col = +m[2]; }
             } else {
-                message = String(e);
+                message = Str(e);
             }
         } catch (x) {
             if (!message) message = 'the script threw a value that cannot be shown';
         }
-        return '{"e":' + JSON.stringify({ n: name, m: message, l: line, c: col }) + '}';
+        return '{"e":' + stringify({ n: name, m: message, l: line, c: col }) + '}';
     }
     function out(r) {
-        const s = JSON.stringify(r);
+        const s = stringify(r);
         return s === undefined ? '{"u":1}' : '{"r":' + s + '}';
     }
     const stage = function (h, b) { H = h; B = b; };
@@ -159,8 +163,8 @@ const __kr = (function () {
         H = '';
         B = '';
         let hdr;
-        try { hdr = JSON.parse(h); } catch (e) { return '"bad input"'; }
-        const parts = [];
+        try { hdr = parse(h); } catch (e) { return '"bad input"'; }
+        let result = '[';
         let pos = 0;
         for (let i = 0; i < hdr.length; i++) {
             const rec = hdr[i];
@@ -182,9 +186,9 @@ const __kr = (function () {
             } catch (e) {
                 part = errJson(e);
             }
-            parts.push(part);
+            result += (i ? ',' : '') + part;
         }
-        return '[' + parts.join(',') + ']';
+        return result + ']';
     };
     return { stage: stage, define: define, run: run };
 })();
