@@ -1,0 +1,289 @@
+/**
+ * The converter as the node (and the editor's Test endpoint) use it: message payloads in, normalised
+ * ThingsBoard results or one error per message out. No Node-RED import.
+ */
+import { isUtf8 } from 'node:buffer';
+import { ScriptEngine, ScriptLang, Direction, RawResult, ScriptErrorInfo, formatScriptError, ScriptCompileError } from './sandbox';
+import { normaliseUplink, normaliseDownlink, OutputError, UplinkEntity, DownlinkRecord } from './validate';
+import { UpdateOnlyKeysFilter } from './registry';
+
+export interface MetadataPair {
+    key: string;
+    value: string;
+}
+
+export interface ConverterConfig {
+    direction: Direction;
+    scriptLang?: ScriptLang;
+    script: string;
+    /** ThingsBoard's integration metadata (key/value list of the node). */
+    metadata?: MetadataPair[] | Record<string, string>;
+    integrationName?: string;
+    updateOnlyKeys?: string[];
+    timeoutMs?: number;
+    maxBatch?: number;
+}
+
+/** Where a record came from (msg.kinesis of `kinesis-in`). */
+export interface RecordInfo {
+    partitionKey?: string;
+    sequenceNumber?: string;
+    shardId?: string;
+    streamName?: string;
+}
+
+export interface UplinkRequest {
+    payload: unknown;
+    kinesis?: RecordInfo;
+    /** Extra per-record metadata (the Test dialog's metadata table). */
+    metadata?: Record<string, string>;
+}
+
+export interface DownlinkRequest {
+    payload: unknown;
+    metadata?: unknown;
+    msgType?: unknown;
+}
+
+export type ErrorKind = 'input' | 'compile' | 'script' | 'timeout' | 'sandbox' | 'output' | 'registry';
+
+/** A message that could not be converted: what went wrong, where in the script, and on what input. */
+export class ConvertError extends Error {
+    readonly kind: ErrorKind;
+    readonly line?: number;
+    readonly column?: number;
+    readonly input?: string;
+    constructor(kind: ErrorKind, message: string, opts: { line?: number; column?: number; input?: string } = {}) {
+        super(opts.input ? `${message} — input: ${opts.input}` : message);
+        this.name = 'ConvertError';
+        this.kind = kind;
+        this.line = opts.line;
+        this.column = opts.column;
+        this.input = opts.input;
+    }
+    /** The shape put on `msg.error` / returned by the Test endpoint. */
+    toJSON(): Record<string, unknown> {
+        return { name: this.name, kind: this.kind, message: this.message, line: this.line, column: this.column, input: this.input };
+    }
+}
+
+export interface UplinkOutcome {
+    entities?: UplinkEntity[];
+    /** What the script returned (for the Test dialog). */
+    raw?: unknown;
+    error?: ConvertError;
+}
+
+export interface DownlinkOutcome {
+    records?: DownlinkRecord[];
+    raw?: unknown;
+    error?: ConvertError;
+}
+
+export function metadataObject(m: ConverterConfig['metadata']): Record<string, string> {
+    const out: Record<string, string> = {};
+    if (Array.isArray(m)) {
+        for (const p of m) if (p && typeof p.key === 'string' && p.key.trim()) out[p.key.trim()] = p.value == null ? '' : String(p.value);
+    } else if (m && typeof m === 'object') {
+        for (const [k, v] of Object.entries(m)) if (v !== undefined && v !== null) out[k] = String(v);
+    }
+    return out;
+}
+
+function toBuffer(payload: unknown): Buffer | string {
+    if (Buffer.isBuffer(payload)) return payload;
+    if (payload instanceof Uint8Array) return Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+    if (payload instanceof ArrayBuffer) return Buffer.from(payload);
+    if (typeof payload === 'string') return payload;
+    if (payload === undefined || payload === null) throw new ConvertError('input', 'msg.payload is empty');
+    if (typeof payload === 'object') {
+        try {
+            return JSON.stringify(payload);
+        } catch (e) {
+            throw new ConvertError('input', `msg.payload cannot be turned into JSON: ${(e as Error).message}`);
+        }
+    }
+    return String(payload);
+}
+
+/**
+ * The payload as ThingsBoard's scripts see it, one char per array element: for JavaScript the UTF-16
+ * code units of the text when the bytes are valid UTF-8, else the bytes 0-255; for TBEL always the
+ * bytes (the sandbox makes them Java's signed bytes).
+ */
+export function payloadCodes(payload: unknown, scriptLang: ScriptLang): string {
+    const p = toBuffer(payload);
+    if (scriptLang === 'TBEL') return typeof p === 'string' ? Buffer.from(p, 'utf8').toString('latin1') : p.toString('latin1');
+    if (typeof p === 'string') return p;
+    return isUtf8(p) ? p.toString('utf8') : p.toString('latin1');
+}
+
+/** A short, single-line description of an input for error messages (no more than ~100 chars). */
+export function summarise(payload: unknown, max = 80): string {
+    try {
+        if (Buffer.isBuffer(payload) || payload instanceof Uint8Array) {
+            const b = Buffer.isBuffer(payload) ? payload : Buffer.from(payload);
+            if (isUtf8(b)) return `${clip(b.toString('utf8'), max)} (${b.length} bytes)`;
+            return `0x${b.subarray(0, 32).toString('hex')}${b.length > 32 ? '…' : ''} (${b.length} bytes, binary)`;
+        }
+        if (typeof payload === 'string') return `${clip(payload, max)} (${Buffer.byteLength(payload)} bytes)`;
+        if (payload === undefined) return 'undefined';
+        return clip(JSON.stringify(payload) ?? String(payload), max);
+    } catch {
+        return typeof payload;
+    }
+}
+
+function clip(s: string, max: number): string {
+    const one = s.replace(/\s+/g, ' ');
+    return one.length > max ? `${one.slice(0, max - 1)}…` : one;
+}
+
+function scriptError(info: ScriptErrorInfo, direction: Direction, input: string): ConvertError {
+    const fn = direction === 'uplink' ? 'Decoder' : 'Encoder';
+    return new ConvertError(info.kind === 'timeout' ? 'timeout' : info.kind === 'sandbox' ? 'sandbox' : 'script', formatScriptError(info, fn), {
+        line: info.line,
+        column: info.column,
+        input,
+    });
+}
+
+/** Downlink `msg`: objects as they are; strings/Buffers holding JSON parsed (ThingsBoard hands the script the parsed body). */
+function downlinkBody(payload: unknown): unknown {
+    let p = payload;
+    if (Buffer.isBuffer(p)) p = p.toString('utf8');
+    if (typeof p === 'string') {
+        const t = p.trim();
+        if (t.startsWith('{') || t.startsWith('[')) {
+            try {
+                return JSON.parse(t);
+            } catch {
+                return p;
+            }
+        }
+        return p;
+    }
+    if (p === undefined) return {};
+    // JSON round trip: only data crosses into the sandbox (drops functions, Buffers become {type,data}).
+    try {
+        return JSON.parse(JSON.stringify(p) ?? 'null');
+    } catch (e) {
+        throw new ConvertError('input', `msg.payload cannot be turned into JSON: ${(e as Error).message}`);
+    }
+}
+
+function stringMap(v: unknown): Record<string, string> {
+    const out: Record<string, string> = {};
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+        for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+            if (x === undefined || x === null) continue;
+            out[k] = typeof x === 'object' ? JSON.stringify(x) : String(x);
+        }
+    }
+    return out;
+}
+
+export class Converter {
+    readonly direction: Direction;
+    readonly scriptLang: ScriptLang;
+    readonly engine: ScriptEngine;
+    readonly integrationMetadata: Record<string, string>;
+    readonly updateOnly: UpdateOnlyKeysFilter;
+
+    /** Throws ConvertError (kind 'compile') when the script does not compile. */
+    constructor(cfg: ConverterConfig) {
+        this.direction = cfg.direction === 'downlink' ? 'downlink' : 'uplink';
+        this.scriptLang = cfg.scriptLang === 'TBEL' ? 'TBEL' : 'JS';
+        this.integrationMetadata = { integrationName: cfg.integrationName ?? '', ...metadataObject(cfg.metadata) };
+        this.updateOnly = new UpdateOnlyKeysFilter(cfg.updateOnlyKeys);
+        try {
+            this.engine = new ScriptEngine({
+                direction: this.direction,
+                scriptLang: this.scriptLang,
+                script: cfg.script,
+                timeoutMs: cfg.timeoutMs,
+                integrationMetadata: this.integrationMetadata,
+                maxBatch: cfg.maxBatch,
+            });
+        } catch (e) {
+            if (e instanceof ScriptCompileError) {
+                throw new ConvertError('compile', formatScriptError(e.info, this.direction === 'uplink' ? 'Decoder' : 'Encoder'), { line: e.info.line, column: e.info.column });
+            }
+            throw e;
+        }
+    }
+
+    /** Converts many uplink messages in as few guarded runs as possible; one outcome per request. */
+    uplink(requests: UplinkRequest[], now = Date.now()): UplinkOutcome[] {
+        const outcomes: UplinkOutcome[] = new Array(requests.length);
+        const inputs: { codes: string; metadata: Record<string, string> }[] = [];
+        const index: number[] = [];
+        requests.forEach((req, i) => {
+            try {
+                const md: Record<string, string> = {};
+                const k = req.kinesis;
+                if (k) {
+                    if (k.partitionKey !== undefined) md.partitionKey = String(k.partitionKey);
+                    if (k.sequenceNumber !== undefined) md.sequenceNumber = String(k.sequenceNumber);
+                    if (k.shardId !== undefined) md.shardId = String(k.shardId);
+                    if (k.streamName !== undefined) md.streamName = String(k.streamName);
+                }
+                if (req.metadata) Object.assign(md, stringMap(req.metadata));
+                inputs.push({ codes: payloadCodes(req.payload, this.scriptLang), metadata: md });
+                index.push(i);
+            } catch (e) {
+                outcomes[i] = { error: e instanceof ConvertError ? e : new ConvertError('input', String((e as Error).message ?? e)) };
+            }
+        });
+        const raws: RawResult[] = inputs.length ? this.engine.runBatch(inputs) : [];
+        raws.forEach((raw, j) => {
+            const i = index[j];
+            const payload = requests[i].payload;
+            if (raw.error) {
+                outcomes[i] = { error: scriptError(raw.error, 'uplink', summarise(payload)) };
+                return;
+            }
+            try {
+                const entities = normaliseUplink(raw.value, now);
+                for (const e of entities) this.updateOnly.apply(e);
+                outcomes[i] = { entities, raw: raw.value };
+            } catch (e) {
+                outcomes[i] = { raw: raw.value, error: new ConvertError('output', `Decoder returned an invalid result: ${(e as Error).message}`, { input: summarise(payload) }) };
+            }
+        });
+        return outcomes;
+    }
+
+    downlink(requests: DownlinkRequest[]): DownlinkOutcome[] {
+        const outcomes: DownlinkOutcome[] = new Array(requests.length);
+        const inputs: { msg: unknown; metadata: Record<string, string>; msgType: string }[] = [];
+        const index: number[] = [];
+        requests.forEach((req, i) => {
+            try {
+                inputs.push({
+                    msg: downlinkBody(req.payload),
+                    metadata: stringMap(req.metadata),
+                    msgType: typeof req.msgType === 'string' && req.msgType ? req.msgType : 'ATTRIBUTES_UPDATED',
+                });
+                index.push(i);
+            } catch (e) {
+                outcomes[i] = { error: e instanceof ConvertError ? e : new ConvertError('input', String((e as Error).message ?? e)) };
+            }
+        });
+        const raws = inputs.length ? this.engine.runBatch(inputs) : [];
+        raws.forEach((raw, j) => {
+            const i = index[j];
+            const payload = requests[i].payload;
+            if (raw.error) {
+                outcomes[i] = { error: scriptError(raw.error, 'downlink', summarise(payload)) };
+                return;
+            }
+            try {
+                outcomes[i] = { records: normaliseDownlink(raw.value), raw: raw.value };
+            } catch (e) {
+                outcomes[i] = { raw: raw.value, error: new ConvertError('output', `Encoder returned an invalid result: ${(e as Error).message}`, { input: summarise(payload) }) };
+            }
+        });
+        return outcomes;
+    }
+}

@@ -1,0 +1,14 @@
+/** ThingsBoard-compatible converters: sandboxed decoder/encoder scripts, validation, registry, import. */
+export { ScriptEngine, ScriptCompileError, formatScriptError } from './sandbox';
+export type { Direction, ScriptLang, EngineOptions, UplinkInput, DownlinkInput, RawResult, ScriptErrorInfo } from './sandbox';
+export { Converter, ConvertError, payloadCodes, summarise, metadataObject } from './converter';
+export type { ConverterConfig, UplinkRequest, DownlinkRequest, UplinkOutcome, DownlinkOutcome, RecordInfo, MetadataPair, ErrorKind } from './converter';
+export { normaliseUplink, normaliseDownlink, cleanValues, castValue, OutputError } from './validate';
+export type { UplinkEntity, DownlinkRecord, TelemetryEntry } from './validate';
+export { applyToRegistry, checkKnown, UpdateOnlyKeysFilter, UnknownEntityError, entityName, entityTypeOf } from './registry';
+export type { Registry, RegistryEntry } from './registry';
+export { importConverterFile, checkScript, ImportError } from './import';
+export type { ImportedConverter } from './import';
+export { findForbiddenSyntax } from './guard';
+export { installHelpers } from './helpers';
+export { UPLINK_TEMPLATE, DOWNLINK_TEMPLATE } from './templates';
