@@ -239,6 +239,12 @@ interface StreamState {
 
 const RETRYABLE_ENTRY_CODES = new Set(['ProvisionedThroughputExceededException', 'InternalFailure', 'KMSThrottlingException']);
 
+/** Full-jitter exponential backoff before retry `attempt` (1 = first retry): random 0 … min(max, base · 2^(attempt−1)). */
+export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
+    const cap = Math.min(maxMs, baseMs * 2 ** Math.min(Math.max(attempt - 1, 0), 30));
+    return Math.floor(random() * cap);
+}
+
 function clampInt(v: unknown, min: number, max: number, dflt: number): number {
     const n = Number(v);
     if (v === undefined || v === null || v === '' || !Number.isFinite(n)) return dflt;
@@ -791,8 +797,7 @@ export class Producer {
     }
 
     private backoff(attempt: number): number {
-        const cap = Math.min(this.maxBackoffMs, this.baseBackoffMs * 2 ** Math.min(attempt - 1, 20));
-        return Math.floor(this.random() * cap);
+        return backoffDelay(attempt, this.baseBackoffMs, this.maxBackoffMs, this.random);
     }
 
     private scheduleRetry(s: StreamState, entries: Entry[], error: ExplainedError): void {
