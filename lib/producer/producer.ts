@@ -805,7 +805,7 @@ export class Producer {
         let retrying = 0;
         for (const e of entries) {
             if (e.attempts > this.maxRetries) {
-                this.fail(s, e, { ...error, message: `${error.message} (gave up after ${e.attempts} attempt${e.attempts === 1 ? '' : 's'})` });
+                this.fail(s, e, { ...error, status: error.status.replace(/, retrying$/, ''), message: `${error.message} (gave up after ${e.attempts} attempt${e.attempts === 1 ? '' : 's'})` });
                 continue;
             }
             e.notBefore = now + this.backoff(e.attempts);

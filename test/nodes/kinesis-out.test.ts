@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { GetRecordsCommand, GetShardIteratorCommand, KinesisClient, _Record } from '@aws-sdk/client-kinesis';
+import { GetRecordsCommand, GetShardIteratorCommand, KinesisClient, PutRecordsCommand, _Record } from '@aws-sdk/client-kinesis';
 import { nodeRedHelper, nodeModule } from '../helpers/nodered';
 import { createStream, rawKinesis, uniqueName, waitFor } from '../helpers/stack';
 import { readAll } from '../integration/producer-helpers';
@@ -148,6 +148,43 @@ describe('kinesis-out node', function () {
         caught = next('h2');
         helper.getNode('o1').receive({ payload: 'x' });
         assert.match((await caught).error.message, /cannot reach http:\/\/127\.0\.0\.1:9/);
+    });
+
+    it('partition key from a JSONata expression', async function () {
+        const stream = uniqueName('out');
+        await createStream(stream, 1);
+        await helper.load([configNode, outNode, catchNode], flow({ streamName: stream, partitionKey: 'payload.device', partitionKeyType: 'jsonata' }));
+        const got = next('h1');
+        helper.getNode('o1').receive({ payload: { device: 'dev-7', t: 1 } });
+        const msg = await got;
+        const rec = await readAt(raw, stream, msg.kinesis[0].shardId, msg.kinesis[0].sequenceNumber);
+        assert.equal(rec.PartitionKey, 'dev-7');
+    });
+
+    it('while Kinesis throttles, the status says so and the message still goes through', async function () {
+        const stream = uniqueName('out');
+        await createStream(stream, 1);
+        await helper.load([configNode, outNode, catchNode], flow({ streamName: stream, partitionKey: 'k' }));
+        const c1 = helper.getNode('c1');
+        const clients = c1.getClients();
+        const realSend = clients.kinesis.send.bind(clients.kinesis);
+        let calls = 0;
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any
+        clients.kinesis.send = (cmd: any, ...rest: any[]) => {
+            if (cmd instanceof PutRecordsCommand && calls++ < 2) {
+                return Promise.resolve({ FailedRecordCount: 1, Records: [{ ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: 'Rate exceeded for shard shardId-000000000000' }] });
+            }
+            return realSend(cmd, ...rest);
+        };
+        const o1 = helper.getNode('o1');
+        const statuses: Msg[] = [];
+        o1.on('call:status', (call: { args: Msg[] }) => statuses.push(call.args[0]));
+        const got = next('h1');
+        o1.receive({ payload: 'through' });
+        const msg = await got;
+        assert.equal(calls, 3);
+        assert.equal(msg.kinesis.length, 1);
+        assert.ok(statuses.some((s) => s.fill === 'yellow' && /^throttled, retrying · \d+ queued$/.test(s.text)), JSON.stringify(statuses));
     });
 
     it('on close, queued messages are flushed before the node stops', async function () {

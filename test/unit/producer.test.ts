@@ -286,7 +286,7 @@ describe('producer engine (unit)', function () {
             assert.equal(err.results[1], undefined);
             assert.deepEqual(fake.dataOf('s1').sort(), ['a', 'c']);
             assert.equal(fake.attempts.get('b'), 4);
-            assert.equal(err.status, 'throttled, retrying');
+            assert.equal(err.status, 'throttled');
         });
 
         it('retries a whole request that failed with throttling or a network error', async function () {
@@ -314,7 +314,10 @@ describe('producer engine (unit)', function () {
             assert.equal(fake.requests.length, 1);
             fake.requestError = () => Object.assign(new Error('User: arn:aws:iam::1:user/x is not authorized to perform: kinesis:PutRecords'), { name: 'AccessDeniedException' });
             await assert.rejects(p.put([rec('a', 'k', 's1')]), /access denied \(kinesis:PutRecords\): the IAM policy must allow kinesis:PutRecords/);
-            assert.deepEqual(failures, ['stream not found', 'access denied']);
+            fake.requestError = () => Object.assign(new Error('The security token included in the request is invalid.'), { name: 'UnrecognizedClientException' });
+            await assert.rejects(p.put([rec('a', 'k', 's1')]), /AWS rejected the credentials \(UnrecognizedClientException\)/);
+            assert.deepEqual(failures, ['stream not found', 'access denied', 'bad credentials']);
+            assert.equal(fake.requests.length, 3);
         });
 
         it('draws backoff with full jitter below the exponential cap', function () {
