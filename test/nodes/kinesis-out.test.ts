@@ -201,4 +201,31 @@ describe('kinesis-out node', function () {
         assert.deepEqual(all.map((r) => Buffer.from(r.Data!).toString()).sort(), ['m0', 'm1', 'm2', 'm3', 'm4']);
         assert.deepEqual(warnings, []);
     });
+
+    it('on close, a record being retried is still written (the connection outlives the flush)', async function () {
+        const stream = uniqueName('out');
+        await createStream(stream, 1);
+        await helper.load([configNode, outNode, catchNode], flow({ streamName: stream, lingerMs: 0 }));
+        const clients = helper.getNode('c1').getClients();
+        const realSend = clients.kinesis.send.bind(clients.kinesis);
+        let calls = 0;
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any
+        clients.kinesis.send = async (cmd: any, ...rest: any[]) => {
+            if (cmd instanceof PutRecordsCommand && calls++ === 0) {
+                await new Promise((r) => setTimeout(r, 100)); // still in flight when the flow stops
+                return { FailedRecordCount: 1, Records: [{ ErrorCode: 'InternalFailure', ErrorMessage: 'Internal service failure.' }] };
+            }
+            return realSend(cmd, ...rest);
+        };
+        const o1 = helper.getNode('o1');
+        const warnings: string[] = [];
+        o1.on('call:warn', (call: { args: unknown[] }) => warnings.push(String(call.args[0])));
+        o1.receive({ payload: 'late' });
+        await new Promise((r) => setTimeout(r, 30));
+        await helper.unload();
+        assert.equal(calls, 2);
+        const all = await readAll(raw, stream);
+        assert.deepEqual(all.map((r) => Buffer.from(r.Data!).toString()), ['late']);
+        assert.deepEqual(warnings, []);
+    });
 });
