@@ -802,13 +802,15 @@ export class Producer {
 
     private scheduleRetry(s: StreamState, entries: Entry[], error: ExplainedError): void {
         const now = Date.now();
+        // One jittered delay for the entries of one response, so they are retried together.
+        const delay = this.backoff(Math.max(...entries.map((e) => e.attempts)));
         let retrying = 0;
         for (const e of entries) {
             if (e.attempts > this.maxRetries) {
                 this.fail(s, e, { ...error, status: error.status.replace(/, retrying$/, ''), message: `${error.message} (gave up after ${e.attempts} attempt${e.attempts === 1 ? '' : 's'})` });
                 continue;
             }
-            e.notBefore = now + this.backoff(e.attempts);
+            e.notBefore = now + delay;
             s.retry.push(e);
             retrying += e.parts.length;
         }
