@@ -132,9 +132,11 @@ export = function (RED: NodeAPI): void {
             }
         }
 
+        /** Shows a problem at once when it is new; repeats of the same one wait for the 1 s ticker. */
         function setProblem(status: string, fill: 'red' | 'yellow', forMs: number): void {
+            const isNew = !problem || problem.status !== status || problem.fill !== fill;
             problem = { status, fill, until: Date.now() + forMs };
-            showStatus(true);
+            if (isNew) showStatus(true);
         }
 
         function getProducer(): Producer {
