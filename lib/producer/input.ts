@@ -135,7 +135,7 @@ export function resolveRecords(payload: unknown, opts: ResolveOptions): Producer
     const meta = opts.msgMetadata && typeof opts.msgMetadata === 'object' ? (opts.msgMetadata as Record<string, unknown>) : {};
     return payloadRecords(payload).map((p) => {
         const m = p.metadata ?? {};
-        const streamName = str(opts.streamName) ?? str(m.streamName) ?? str(meta.streamName) ?? '';
+        const streamName = (str(opts.streamName) ?? str(m.streamName) ?? str(meta.streamName) ?? '').trim();
         const partitionKey = str(opts.partitionKey) ?? str(m.partitionKey) ?? str(meta.partitionKey)
             ?? generatePartitionKey(opts.keyGeneration === 'hash' ? 'hash' : 'random', p.data);
         const explicitHashKey = str(opts.explicitHashKey) ?? str(m.explicitHashKey) ?? str(meta.explicitHashKey);

@@ -239,6 +239,12 @@ interface StreamState {
 
 const RETRYABLE_ENTRY_CODES = new Set(['ProvisionedThroughputExceededException', 'InternalFailure', 'KMSThrottlingException']);
 
+/** Full-jitter exponential backoff before retry `attempt` (1 = first retry): random 0 … min(max, base · 2^(attempt−1)). */
+export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
+    const cap = Math.min(maxMs, baseMs * 2 ** Math.min(Math.max(attempt - 1, 0), 30));
+    return Math.floor(random() * cap);
+}
+
 function clampInt(v: unknown, min: number, max: number, dflt: number): number {
     const n = Number(v);
     if (v === undefined || v === null || v === '' || !Number.isFinite(n)) return dflt;
@@ -791,19 +797,20 @@ export class Producer {
     }
 
     private backoff(attempt: number): number {
-        const cap = Math.min(this.maxBackoffMs, this.baseBackoffMs * 2 ** Math.min(attempt - 1, 20));
-        return Math.floor(this.random() * cap);
+        return backoffDelay(attempt, this.baseBackoffMs, this.maxBackoffMs, this.random);
     }
 
     private scheduleRetry(s: StreamState, entries: Entry[], error: ExplainedError): void {
         const now = Date.now();
+        // One jittered delay for the entries of one response, so they are retried together.
+        const delay = this.backoff(Math.max(...entries.map((e) => e.attempts)));
         let retrying = 0;
         for (const e of entries) {
             if (e.attempts > this.maxRetries) {
-                this.fail(s, e, { ...error, message: `${error.message} (gave up after ${e.attempts} attempt${e.attempts === 1 ? '' : 's'})` });
+                this.fail(s, e, { ...error, status: error.status.replace(/, retrying$/, ''), message: `${error.message} (gave up after ${e.attempts} attempt${e.attempts === 1 ? '' : 's'})` });
                 continue;
             }
-            e.notBefore = now + this.backoff(e.attempts);
+            e.notBefore = now + delay;
             s.retry.push(e);
             retrying += e.parts.length;
         }

@@ -3,6 +3,7 @@
  * Kinesis data stream through the batching producer in lib/producer. Thin glue: settings →
  * Producer options, message → records, results → msg.kinesis, errors → status + done(err).
  */
+import path from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import {
     Producer,
@@ -44,6 +45,23 @@ interface Problem {
     until: number;
 }
 
+/** English messages shipped next to this file, used when the runtime has no catalog (e.g. under the test helper). */
+let fallbackCatalog: Record<string, unknown> | undefined;
+function fallback(key: string, vars: Record<string, unknown> = {}): string {
+    if (!fallbackCatalog) {
+        try {
+            // eslint-disable-next-line @typescript-eslint/no-var-requires
+            fallbackCatalog = require(path.join(__dirname, 'locales', 'en-US', 'kinesis-out.json')) as Record<string, unknown>;
+        } catch {
+            fallbackCatalog = {};
+        }
+    }
+    let v: unknown = fallbackCatalog;
+    for (const part of key.split('.')) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[part] : undefined;
+    if (typeof v !== 'string') return key;
+    return v.replace(/__(\w+)__/g, (_m, name: string) => String(vars[name] ?? ''));
+}
+
 function num(v: unknown, dflt: number): number | undefined {
     if (v === undefined || v === null || v === '') return dflt;
     const n = Number(v);
@@ -51,6 +69,13 @@ function num(v: unknown, dflt: number): number | undefined {
 }
 
 export = function (RED: NodeAPI): void {
+    /** RED._ with the shipped English text as fallback when no catalog is loaded. */
+    const t = (key: string, vars?: Record<string, string | number>): string => {
+        const full = `kinesis-out.${key}`;
+        const out = RED._(full, vars);
+        return out && out !== full ? out : fallback(full, vars);
+    };
+
     function KinesisOut(this: Node, def: KinesisOutDef) {
         RED.nodes.createNode(this, def);
         const node = this;
@@ -64,18 +89,18 @@ export = function (RED: NodeAPI): void {
         let closing = false;
 
         if (!config) {
-            node.status(STATUS.error(RED._('kinesis-out.status.noConfig')));
+            node.status(STATUS.error(t('status.noConfig')));
         } else {
             config.register(node);
         }
 
         function evaluate(value: string | undefined, type: string | undefined, msg: OutMessage): Promise<unknown> {
-            const t = type || 'str';
-            if (t === 'str') return Promise.resolve(value ?? '');
-            if ((value ?? '') === '' && t !== 'jsonata') return Promise.resolve(undefined);
+            const kind = type || 'str';
+            if (kind === 'str') return Promise.resolve(value ?? '');
+            if ((value ?? '') === '' && kind !== 'jsonata') return Promise.resolve(undefined);
             return new Promise((resolve, reject) => {
-                RED.util.evaluateNodeProperty(value ?? '', t, node, msg, (err: Error | null, result: unknown) => {
-                    if (err) reject(new InputError(RED._('kinesis-out.error.property', { value: `${t}:${value}`, error: err.message })));
+                RED.util.evaluateNodeProperty(value ?? '', kind, node, msg, (err: Error | null, result: unknown) => {
+                    if (err) reject(new InputError(t('error.property', { value: `${kind}:${value}`, error: err.message })));
                     else resolve(result);
                 });
             });
@@ -94,10 +119,10 @@ export = function (RED: NodeAPI): void {
             let text: string;
             let status;
             if (problem) {
-                text = shortStatus(RED._('kinesis-out.status.problem', { status: problem.status, queued }));
+                text = shortStatus(t('status.problem', { status: problem.status, queued }));
                 status = problem.fill === 'red' ? STATUS.error(text) : STATUS.warn(text);
             } else {
-                text = RED._('kinesis-out.status.rate', { rate: compactNumber(rate), queued });
+                text = t('status.rate', { rate: compactNumber(rate), queued });
                 status = producer.backlog > 0 ? STATUS.busy(text) : STATUS.ok(text);
             }
             const key = `${status.fill}|${text}`;
@@ -107,14 +132,16 @@ export = function (RED: NodeAPI): void {
             }
         }
 
+        /** Shows a problem at once when it is new; repeats of the same one wait for the 1 s ticker. */
         function setProblem(status: string, fill: 'red' | 'yellow', forMs: number): void {
+            const isNew = !problem || problem.status !== status || problem.fill !== fill;
             problem = { status, fill, until: Date.now() + forMs };
-            showStatus(true);
+            if (isNew) showStatus(true);
         }
 
         function getProducer(): Producer {
             if (producer) return producer;
-            if (!config) throw new Error(RED._('kinesis-out.error.noConfig'));
+            if (!config) throw new Error(t('error.noConfig'));
             const clients = config.getClients(); // throws in words when misconfigured
             producer = new Producer({
                 client: clients.kinesis,
@@ -154,7 +181,7 @@ export = function (RED: NodeAPI): void {
                     keyGeneration: def.keyGeneration === 'hash' ? 'hash' : 'random',
                 });
             } catch (err) {
-                node.status(STATUS.error(RED._('kinesis-out.status.invalidInput')));
+                node.status(STATUS.error(t('status.invalidInput')));
                 done(err as Error);
                 return;
             }
@@ -176,9 +203,9 @@ export = function (RED: NodeAPI): void {
                     msg.kinesis = err.results.map((r) => r ?? null);
                     setProblem(err.status, 'red', 60_000);
                 } else if (err instanceof RecordValidationError) {
-                    setProblem(RED._('kinesis-out.status.invalidRecord'), 'red', 10_000);
+                    setProblem(t('status.invalidRecord'), 'red', 10_000);
                 } else if (err instanceof QueueFullError) {
-                    setProblem(RED._('kinesis-out.status.queueFull'), 'yellow', 5_000);
+                    setProblem(t('status.queueFull'), 'yellow', 5_000);
                 }
                 done(err as Error);
             }
@@ -202,7 +229,7 @@ export = function (RED: NodeAPI): void {
             }
             const timeout = num(def.closeTimeoutMs, 10_000) ?? 10_000;
             producer.close(timeout).then(({ messages, records }) => {
-                if (messages > 0) node.warn(RED._('kinesis-out.log.unsent', { messages, records, seconds: Math.round(timeout / 1000) }));
+                if (messages > 0) node.warn(t('log.unsent', { messages, records, seconds: Math.round(timeout / 1000) }));
             }).catch((err) => {
                 node.warn(String((err as Error)?.message ?? err));
             }).finally(finish);

@@ -367,6 +367,12 @@ describe('lib/kpl (KPL aggregated-record format)', function () {
             assert.equal(isAggregated(Buffer.from(MAGIC)), false);
             assert.equal(isAggregated(undefined as unknown as Uint8Array), false);
             assert.equal(isAggregated('f3899ac2' as unknown as Uint8Array), false);
+            // not what the SDK gives, but must not throw either
+            assertRaw(deaggregate(outer('text' as unknown as Uint8Array)), Buffer.from('text'));
+            const agg = aggregate(VECTOR_INPUT);
+            const ab = agg.buffer.slice(agg.byteOffset, agg.byteOffset + agg.length);
+            assert.equal(deaggregate(outer(ab as unknown as Uint8Array)).length, 2);
+            assertRaw(deaggregate(outer({} as unknown as Uint8Array)), Buffer.alloc(0));
         });
 
         it('keeps raw record fields: sequence number, arrival time, explicit hash key if present', function () {
