@@ -98,6 +98,17 @@ export interface ConsumerMetrics {
     lastError?: unknown;
 }
 
+/** Date string, epoch milliseconds (or seconds, when ≤ 10 digits) → Date; undefined when invalid. */
+export function parseTimestamp(value: unknown): Date | undefined {
+    if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : value;
+    if (typeof value === 'number') return Number.isFinite(value) ? new Date(value < 1e11 ? value * 1000 : value) : undefined;
+    const s = String(value ?? '').trim();
+    if (!s) return undefined;
+    if (/^\d+(\.\d+)?$/.test(s)) return parseTimestamp(Number(s));
+    const t = Date.parse(s);
+    return Number.isNaN(t) ? undefined : new Date(t);
+}
+
 export function defaultWorkerId(): string {
     return `${hostname()}-${randomBytes(4).toString('hex')}`;
 }
