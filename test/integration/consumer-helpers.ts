@@ -4,11 +4,12 @@ import { KinesisConsumer, ConsumerOptions, ConsumerRecord, DoneCallback } from '
 import { rawDynamo, rawKinesis } from '../helpers/stack';
 
 /** Puts records `${prefix}-${i}` (payload = JSON {id, key, n}) with partition keys cycling over `keys`. */
-export async function putRecords(stream: string, prefix: string, count: number, keys = 8, client: KinesisClient = rawKinesis()): Promise<string[]> {
+export async function putRecords(stream: string, prefix: string, count: number, keys = 8, client: KinesisClient = rawKinesis(), start = 0): Promise<string[]> {
     const ids: string[] = [];
     for (let i = 0; i < count; i += 500) {
         const entries = [];
-        for (let j = i; j < Math.min(count, i + 500); j++) {
+        for (let jj = i; jj < Math.min(count, i + 500); jj++) {
+            const j = start + jj;
             const id = `${prefix}-${j}`;
             ids.push(id);
             const key = `k${j % keys}`;
