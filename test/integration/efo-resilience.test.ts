@@ -199,10 +199,16 @@ describe('EFO reader resilience (kinesis-local)', function () {
 
     it('close() rejects a pending next() at once and releases the subscription', async function () {
         const s = await setup('efo-close');
-        const reader = open(s.consumerARN, { shardId: s.shardId, streamName: s.stream }, { watchdogMs: 60_000 });
+        // The subscription goes silent after its first events: only close() can end the pending next().
+        let stalledClosed = false;
+        const faulty = faultyClient(kinesis, async (_call, _cmd, send, signal) => {
+            const out = await send();
+            signal?.addEventListener('abort', () => (stalledClosed = true), { once: true });
+            return { ...out, EventStream: stallAfter(out.EventStream!, 2, signal) };
+        });
+        const reader = open(s.consumerARN, { kinesis: faulty, shardId: s.shardId, streamName: s.stream }, { watchdogMs: 600_000, maxSubscriptionMs: 600_000 });
         const ids = await putIds(kinesis, s.stream, 'cl', 5);
         assertExactly((await collect(reader, ids.length)).ids, ids);
-        // Caught up: the next call waits for an event; close() must end it.
         let pendingNext = reader.next();
         while (true) {
             const b = await Promise.race([pendingNext, new Promise<'waiting'>((r) => setTimeout(() => r('waiting'), 100))]);
@@ -210,11 +216,70 @@ describe('EFO reader resilience (kinesis-local)', function () {
             pendingNext = reader.next();
         }
         await reader.close();
+        assert.ok(stalledClosed, 'close() aborted the subscription request');
         await assert.rejects(pendingNext, ReaderClosedError);
         await assert.rejects(reader.next(), ReaderClosedError);
         await reader.close(); // idempotent
         // The server side is released: a new reader of the same consumer and shard subscribes.
         const again = open(s.consumerARN, { shardId: s.shardId, streamName: s.stream });
         assertExactly((await collect(again, ids.length)).ids, ids);
+    });
+});
+
+describe('EFO reader: close() leaves nothing behind (child process)', function () {
+    this.timeout(60_000);
+
+    it('a process that closes its reader exits by itself (no dangling socket, timer or subscription)', async function () {
+        const { spawn } = await import('node:child_process');
+        const path = await import('node:path');
+        const kinesis = rawKinesis();
+        try {
+            const stream = uniqueName('efo-exit');
+            await createStream(stream, 1, kinesis);
+            const streamARN = await streamArnOf(kinesis, stream);
+            const shardId = (await shardsOf(kinesis, stream))[0].ShardId!;
+            const consumerARN = await ensureStreamConsumer(kinesis, streamARN, 'app', { pollMs: 100 });
+            await putIds(kinesis, stream, 'x', 3);
+            const efoModule = path.resolve(__dirname, '../../lib/consumer/efo.js');
+            // The child reads, leaves a next() pending, closes, destroys its client and must then exit
+            // on its own: a dangling socket, timer or subscription would keep it alive.
+            const script = `
+                const { KinesisClient } = require('@aws-sdk/client-kinesis');
+                const { NodeHttpHandler } = require('@smithy/node-http-handler');
+                const { createEfoReaderFactory } = require(${JSON.stringify(efoModule)});
+                (async () => {
+                    const kinesis = new KinesisClient({ region: 'us-east-1', endpoint: process.env.KINESIS_LOCAL_ENDPOINT,
+                        credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, requestHandler: new NodeHttpHandler() });
+                    const reader = createEfoReaderFactory(${JSON.stringify(consumerARN)}, { minSubscribeIntervalMs: 0, watchdogMs: 30000 })({
+                        kinesis, streamName: ${JSON.stringify(stream)}, shardId: ${JSON.stringify(shardId)},
+                        start: { type: 'TRIM_HORIZON' }, maxRecords: 10000, idleTimeMs: 1000 });
+                    let n = 0;
+                    while (n < 3) n += (await reader.next()).records.length;
+                    const pending = reader.next().catch((e) => e.name);
+                    await new Promise((r) => setTimeout(r, 200));
+                    await reader.close();
+                    console.log('pending next:', await pending);
+                    console.log('closed');
+                    // No kinesis.destroy(): idle keep-alive sockets do not hold the process, an open subscription would.
+                })().catch((e) => { console.error(e); process.exitCode = 2; });
+            `;
+            const child = spawn(process.execPath, ['-e', script], { cwd: path.resolve(__dirname, '../../..'), env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+            let out = '';
+            child.stdout.on('data', (d) => (out += d));
+            child.stderr.on('data', (d) => (out += d));
+            const code = await new Promise<number | null | 'hung'>((resolve) => {
+                const t = setTimeout(() => resolve('hung'), 20_000);
+                child.on('exit', (c) => {
+                    clearTimeout(t);
+                    resolve(c);
+                });
+            });
+            if (code === 'hung') child.kill('SIGKILL');
+            assert.equal(code, 0, `child ${code === 'hung' ? 'did not exit after close()' : `exited ${code}`}: ${out}`);
+            assert.match(out, /pending next: ReaderClosedError/);
+            assert.match(out, /closed/);
+        } finally {
+            kinesis.destroy();
+        }
     });
 });
