@@ -179,7 +179,8 @@ class ShardWorker {
     }
 
     private async read(p: Promise<ReadBatch>): Promise<ReadBatch | typeof STALLED> {
-        const ms = this.c.opts.watchdogMs ?? 60_000;
+        // EFO readers watch their subscription themselves (30 s); this is the last line of defence
+        const ms = this.c.opts.watchdogMs ?? (this.c.opts.readMode === 'efo' ? 120_000 : 60_000);
         let timer: NodeJS.Timeout | undefined;
         const stall = new Promise<typeof STALLED>((resolve) => {
             timer = setTimeout(() => resolve(STALLED), ms);
@@ -443,7 +444,9 @@ export class KinesisConsumer {
             handlers: {
                 acquired: (lease) => this.acquired(lease),
                 lost: (shardId) => this.lost(shardId),
-                handOffRequested: (shardId, to) => void this.handOff(shardId, to),
+                handOffRequested: (shardId, to) => {
+                    this.handOff(shardId, to).catch((err) => this.warn(`handing ${shardId} over failed`, err));
+                },
                 warn: (m, e) => this.warn(m, e),
             },
         });

@@ -220,3 +220,21 @@ describe('consumer (single instance, kinesis-local + dynalite)', function () {
         assert.equal(col.ids.size, 0);
     });
 });
+
+describe('consumer with Enhanced Fan-Out (readMode efo)', function () {
+    this.timeout(60_000);
+    it('reads every record through SubscribeToShard and checkpoints', async () => {
+        const stream = uniqueName('cin-efo');
+        await createStream(stream, 2);
+        const ids = await putRecords(stream, 'e', 40);
+        const col = collectingConsumer(stream, stream, { readMode: 'efo', consumerName: `${stream}-c` });
+        try {
+            await col.consumer.start();
+            await waitFor('all records', () => ids.every((id) => col.ids.has(id)), 45_000);
+            const table = new LeaseTable(rawDynamo(), stream);
+            await waitFor('checkpoints', async () => (await table.list()).every((l) => /^\d+$/.test(l.checkpoint)));
+        } finally {
+            await col.consumer.stop({ timeoutMs: 100 });
+        }
+    });
+});
