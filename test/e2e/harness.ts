@@ -190,8 +190,10 @@ export class AdminApi {
         const p = scope === 'global' ? `/context/global/${encodeURIComponent(key)}` : `/context/${scope}/${encodeURIComponent(id || '')}/${encodeURIComponent(key)}`;
         const r = await this.request('GET', p);
         if (r.status !== 200) throw new Error(`context ${p}: HTTP ${r.status} ${r.text}`);
-        const stores = r.body as Record<string, { msg?: string; format?: string }> | undefined;
-        const v = stores && (stores.memory || stores.default || Object.values(stores)[0]);
+        // one context store: {msg, format}; several: {<store>: {msg, format}}
+        const body = r.body as Record<string, unknown> | undefined;
+        if (!body || typeof body !== 'object') return undefined;
+        const v = ('msg' in body ? body : (body.memory || body.default || Object.values(body)[0])) as { msg?: string } | undefined;
         if (!v || v.msg === undefined) return undefined;
         return decodeDebug(v as Record<string, unknown>).msg;
     }
