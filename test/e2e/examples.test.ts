@@ -150,6 +150,26 @@ describe('examples (e2e: each example file in a real Node-RED against the local 
             assert.deepEqual(sw.outputLabels, ['Post telemetry', 'Post attributes', 'Attributes Updated', 'RPC Request to Device', 'Other']);
             assert.deepEqual((sw.wires as string[][])[2], ['ex02-downlink'], 'Attributes Updated → downlink converter');
         });
+
+        it('match the README walk-through: files, node names, application names, endpoints', function () {
+            const readme = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
+            const start = readme.indexOf('<!-- section: walkthrough -->');
+            assert.ok(start >= 0, 'README has the walk-through section');
+            const end = readme.indexOf('\n## ', readme.indexOf('\n## ', start) + 1);
+            const text = readme.slice(start, end < 0 ? undefined : end);
+            for (const file of exampleFiles()) {
+                assert.ok(text.includes(`\`${file}\``), `README names ${file}`);
+                for (const n of readExample(file)) {
+                    if (n.type === 'kinesis-in') assert.ok(text.includes(`\`${n.applicationName}\``), `README names application ${n.applicationName}`);
+                    if (n.type === 'http in') assert.ok(text.includes(`${String(n.method).toUpperCase()} ${n.url}`), `README shows ${n.method} ${n.url}`);
+                    if (['kinesis-in', 'kinesis-out', 'kinesis-convert', 'inject'].includes(n.type) && n.name) {
+                        assert.ok(text.includes(String(n.name)), `README names ${n.type} "${n.name}"`);
+                    }
+                }
+            }
+            assert.ok(text.includes('--endpoint-url http://127.0.0.1:4568') && text.includes('--cli-binary-format raw-in-base64-out'), 'CLI against the local stack');
+            assert.ok(text.includes(TUTORIAL_RECORD), 'the tutorial record');
+        });
     });
 
     describe(UPLINK, function () {
