@@ -14,7 +14,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { GetRecordsCommand, GetShardIteratorCommand, PutRecordCommand, PutRecordsCommand, _Record } from '@aws-sdk/client-kinesis';
-import { rawKinesis } from '../helpers/stack';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { rawDynamo, rawKinesis } from '../helpers/stack';
 import {
     AdminApi, Comms, DebugMessage, FlowNode, NodeRedProcess, exampleAsFlows, exampleFiles, freePort, isConfigNode,
     readExample, repoRoot, sleep, waitUntil,
@@ -59,6 +60,20 @@ async function readUntil<T>(what: string, iterator: string, match: (records: _Re
         it = r.NextShardIterator as string;
         return match(records);
     }, timeoutMs, 250);
+}
+
+/**
+ * Waits until the consumer application has checkpointed at or past `sequenceNumber` on the only
+ * shard (its DynamoDB lease table, KCL layout): the flow finished the records, nothing is replayed.
+ */
+async function checkpointReaches(applicationName: string, sequenceNumber: string): Promise<void> {
+    const dynamo = rawDynamo();
+    let last = '';
+    await waitUntil(`${applicationName} checkpoint at ${sequenceNumber} (last seen ${last || 'none'})`, async () => {
+        const r = await dynamo.send(new GetItemCommand({ TableName: applicationName, Key: { leaseKey: { S: 'shardId-000000000000' } }, ConsistentRead: true }));
+        last = r.Item?.checkpoint?.S || '';
+        return /^\d+$/.test(last) && BigInt(last) >= BigInt(sequenceNumber);
+    }, 30_000, 500).finally(() => dynamo.destroy());
 }
 
 function json(data: Uint8Array | undefined): unknown {
@@ -187,12 +202,13 @@ describe('examples (e2e: each example file in a real Node-RED against the local 
             // initial position LATEST: records put before the consumer holds its shard are skipped, as in
             // ThingsBoard; so put the record (as `aws kinesis put-record` would) until the flow shows it.
             let lastPut = 0;
+            let lastSeq = '';
             const seen = await waitUntil('kitchen_thermostat in the debug sidebar', async () => {
                 const d = comms.from('ex01-debug').find(isTutorialDevice);
                 if (d) return d;
                 if (Date.now() - lastPut > 2500) {
                     lastPut = Date.now();
-                    await kinesis.send(new PutRecordCommand({ StreamName: 'my-thingsboard', PartitionKey: '123', Data: Buffer.from(TUTORIAL_RECORD) }));
+                    lastSeq = (await kinesis.send(new PutRecordCommand({ StreamName: 'my-thingsboard', PartitionKey: '123', Data: Buffer.from(TUTORIAL_RECORD) }))).SequenceNumber as string;
                 }
                 return undefined;
             }, 60_000, 200);
@@ -206,6 +222,7 @@ describe('examples (e2e: each example file in a real Node-RED against the local 
             assert.equal(dev.entityType, 'DEVICE');
             assert.equal(dev.telemetry.temperature.value, 22);
             assert.deepEqual(comms.from('ex01-failed'), [], 'no converter failures');
+            await checkpointReaches('tb-uplink', lastSeq);
             assert.deepEqual(errorsSince(comms, mark), [], 'no errors in the debug sidebar');
         });
 
@@ -320,7 +337,8 @@ describe('examples (e2e: each example file in a real Node-RED against the local 
                 rec('sensor002', 28.7, 58.9, 3000), // stored, high
                 rec('sensor001', 26.3, 60.1, 4000), // stored, high, newest
             ];
-            await kinesis.send(new PutRecordsCommand({ StreamName: 'my-thingsboard', Records: input.map((r) => ({ PartitionKey: r.deviceId, Data: Buffer.from(JSON.stringify(r)) })) }));
+            const put = await kinesis.send(new PutRecordsCommand({ StreamName: 'my-thingsboard', Records: input.map((r) => ({ PartitionKey: r.deviceId, Data: Buffer.from(JSON.stringify(r)) })) }));
+            assert.equal(put.FailedRecordCount || 0, 0);
             await waitUntil('the three valid readings in iot-telemetry.jsonl', () => ['cool', 'sensor002', 'sensor001'].every((id) => lines().some((l) => l.deviceName === `${id}-${u}`)), 30_000);
 
             const stored = lines().filter((l) => String(l.deviceName).endsWith(u) && !String(l.deviceName).startsWith('probe'));
@@ -352,6 +370,8 @@ describe('examples (e2e: each example file in a real Node-RED against the local 
             await red.inject('ex04-query-inject');
             const res = await waitUntil('the query result in the debug sidebar', () => comms.from('ex04-result')[before], 10_000);
             assert.ok((res.msg as Array<{ deviceName: string }>).some((r) => r.deviceName === `sensor001-${u}`));
+            // every record finished (stored or rejected) is checkpointed
+            await checkpointReaches('iot-telemetry-pipeline', put.Records?.at(-1)?.SequenceNumber as string);
             assert.deepEqual(errorsSince(comms, mark), [], 'no errors in the debug sidebar');
         });
     });
