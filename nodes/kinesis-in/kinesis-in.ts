@@ -278,12 +278,14 @@ export = function (RED: NodeAPI): void {
 
         let lastCount = 0;
         let lastAt = Date.now();
+        let progressAt = Date.now();
         let lastText = '';
         function updateStatus() {
             if (!consumer || closing) return;
             const m = consumer.metrics();
             const now = Date.now();
             const rate = ((m.delivered - lastCount) * 1000) / Math.max(1, now - lastAt);
+            if (m.delivered !== lastCount || m.inFlight === 0) progressAt = now;
             lastCount = m.delivered;
             lastAt = now;
             let status;
@@ -295,7 +297,10 @@ export = function (RED: NodeAPI): void {
                 const parts = [RED._('kinesis-in.status.shards', { count: m.shards }), `${compactNumber(rate)}/s`];
                 if (m.lagMs !== undefined) parts.push(`lag ${m.lagMs < 10_000 ? (m.lagMs / 1000).toFixed(1) : Math.round(m.lagMs / 1000)}s`);
                 const text = parts.join(' · ');
-                if (m.failedShards > 0) status = STATUS.warn(shortStatus(`${text} · ${RED._('kinesis-in.status.held')}`, 40));
+                if (m.inFlight > 0 && now - progressAt > 30_000) {
+                    // records sent long ago and never completed: a node in the flow does not call done()
+                    status = STATUS.warn(shortStatus(RED._('kinesis-in.status.waiting', { count: m.inFlight }), 40));
+                } else if (m.failedShards > 0) status = STATUS.warn(shortStatus(`${text} · ${RED._('kinesis-in.status.held')}`, 40));
                 else if (warnStatus && now - warnStatus.at < 10_000) status = STATUS.warn(shortStatus(`${text} · ${warnStatus.text}`, 40));
                 else if (m.lagMs !== undefined && m.lagMs > 60_000) status = STATUS.warn(text);
                 else if (m.shards === 0) status = STATUS.idle(text);
