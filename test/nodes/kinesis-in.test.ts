@@ -91,6 +91,32 @@ describe('kinesis-in node (real Node-RED runtime, local stack)', function () {
         assert.equal(lease.checkpoint, got[1].kinesis.sequenceNumber, 'never past the failed record');
     });
 
+    it('follows a record through link out → link in before checkpointing it', async function () {
+        // eslint-disable-next-line @typescript-eslint/no-var-requires
+        const linkNode = require(require.resolve('@node-red/nodes/core/common/60-link.js', { paths: [require.resolve('node-red')] }));
+        const stream = uniqueName('nin-link');
+        await createStream(stream, 1);
+        await put(stream, [{ n: 1 }, { n: 2 }]);
+        const nodes: Array<Record<string, unknown>> = flow(stream, {}, [['lo']]).map((n) => (n.type === 'kinesis-config' ? n : { ...n, z: 'f1' }));
+        nodes.push(
+            { id: 'f1', type: 'tab', label: 'links' },
+            { id: 'lo', type: 'link out', z: 'f1', x: 100, y: 100, mode: 'link', links: ['li'], wires: [] },
+            { id: 'li', type: 'link in', z: 'f1', x: 200, y: 100, links: ['lo'], wires: [['h1']] },
+        );
+        await helper.load([configNode, inNode, linkNode], nodes);
+        const got: Msg[] = [];
+        const later: Array<() => void> = [];
+        helper.getNode('h1').on('input', (msg: Msg, _s: unknown, done: () => void) => { got.push(msg); later.push(done); });
+        await waitFor('2 messages through the link', () => got.length >= 2);
+        await sleep(600);
+        const table = new LeaseTable(rawDynamo(), stream);
+        assert.ok(!/^\d+$/.test((await table.list())[0].checkpoint), 'not finished while the node behind the link works');
+        later[0]();
+        await waitFor('checkpoint at the first record', async () => (await table.list())[0].checkpoint === got[0].kinesis.sequenceNumber);
+        later[1]();
+        await waitFor('checkpoint at the second record', async () => (await table.list())[0].checkpoint === got[1].kinesis.sequenceNumber);
+    });
+
     it('sends a record that is not JSON as a string with msg.kinesis.parseError', async () => {
         const stream = uniqueName('nin-json');
         await createStream(stream, 1);
