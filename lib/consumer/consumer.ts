@@ -557,7 +557,11 @@ export class KinesisConsumer {
     }
 
     private acquired(lease: Lease): void {
-        if (this.stopped) return;
+        if (this.stopped) {
+            // taken while stopping: give it back at once
+            this.coordinator.release(lease.leaseKey).catch(() => undefined);
+            return;
+        }
         this.workers.get(lease.leaseKey)?.stopLost();
         const w = new ShardWorker(this, lease);
         this.workers.set(lease.leaseKey, w);

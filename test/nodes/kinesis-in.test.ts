@@ -93,7 +93,9 @@ describe('kinesis-in node (real Node-RED runtime, local stack)', function () {
 
     it('follows a record through link out → link in before checkpointing it', async function () {
         // eslint-disable-next-line @typescript-eslint/no-var-requires
-        const linkNode = require(require.resolve('@node-red/nodes/core/common/60-link.js', { paths: [require.resolve('node-red')] }));
+        const red = process.env.NODE_RED_PATH ? require.resolve(process.env.NODE_RED_PATH) : require.resolve('node-red');
+        // eslint-disable-next-line @typescript-eslint/no-var-requires
+        const linkNode = require(require.resolve('@node-red/nodes/core/common/60-link.js', { paths: [red] }));
         const stream = uniqueName('nin-link');
         await createStream(stream, 1);
         await put(stream, [{ n: 1 }, { n: 2 }]);
@@ -115,6 +117,27 @@ describe('kinesis-in node (real Node-RED runtime, local stack)', function () {
         await waitFor('checkpoint at the first record', async () => (await table.list())[0].checkpoint === got[0].kinesis.sequenceNumber);
         later[1]();
         await waitFor('checkpoint at the second record', async () => (await table.list())[0].checkpoint === got[1].kinesis.sequenceNumber);
+    });
+
+    it('two kinesis-in nodes of one application share the shards and deliver every record once', async () => {
+        const stream = uniqueName('nin-two');
+        await createStream(stream, 2);
+        const nodes = flow(stream, { workerId: 'w1', failoverTimeMs: 2000 });
+        const nodes2: Array<Record<string, unknown>> = [...nodes];
+        nodes2.splice(2, 0, { ...nodes[1], id: 'in2', workerId: 'w2' });
+        await helper.load([configNode, inNode], nodes2);
+        const table = new LeaseTable(rawDynamo(), stream);
+        await waitFor('one lease each', async () => {
+            const owners = (await table.list()).map((l) => l.leaseOwner).sort();
+            return owners.join() === 'w1,w2';
+        }, 20_000);
+        const got: Msg[] = [];
+        helper.getNode('h1').on('input', (msg: Msg) => { got.push(msg); });
+        const bodies = Array.from({ length: 40 }, (_, i) => ({ n: i }));
+        for (let i = 0; i < 40; i += 10) await put(stream, bodies.slice(i, i + 10), `key-${i}`);
+        await waitFor('40 records', () => got.length >= 40);
+        await sleep(300);
+        assert.deepEqual(got.map((m) => (m.payload as { n: number }).n).sort((a, b) => a - b), bodies.map((b) => b.n));
     });
 
     it('sends a record that is not JSON as a string with msg.kinesis.parseError', async () => {
