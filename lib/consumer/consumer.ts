@@ -437,7 +437,9 @@ export class KinesisConsumer {
             workerId: this.workerId,
             failoverTimeMs: failover,
             renewIntervalMs: opts.renewIntervalMs ?? Math.max(100, Math.floor(failover / 3) - 25),
-            takerIntervalMs: opts.takerIntervalMs ?? 2 * (failover + 25),
+            // KCL scans every 2 × (failover + 25) ms; half the failover time lets a lease released by a
+            // stopping instance be picked up within seconds (a scan of a small table is cheap)
+            takerIntervalMs: opts.takerIntervalMs ?? Math.max(1000, Math.floor(failover / 2)),
             parentPollMs: opts.parentPollMs ?? 10_000,
             gracefulHandOff: opts.gracefulHandOff,
             maxLeasesForWorker: opts.maxLeasesForWorker,
@@ -503,7 +505,7 @@ export class KinesisConsumer {
                     });
                     this.readerFactory = efo.factory;
                 }
-                action = 'dynamodb:CreateTable';
+                action = 'dynamodb:DescribeTable, dynamodb:CreateTable';
                 await this.table.ensureTable({ signal: this.abort.signal });
                 if (this.stopped) return;
                 action = 'kinesis:ListShards';
@@ -555,7 +557,11 @@ export class KinesisConsumer {
     }
 
     private acquired(lease: Lease): void {
-        if (this.stopped) return;
+        if (this.stopped) {
+            // taken while stopping: give it back at once
+            this.coordinator.release(lease.leaseKey).catch(() => undefined);
+            return;
+        }
         this.workers.get(lease.leaseKey)?.stopLost();
         const w = new ShardWorker(this, lease);
         this.workers.set(lease.leaseKey, w);

@@ -84,7 +84,10 @@ export class Coordinator {
         return this.opts.workerId;
     }
 
+    private halted = false;
+
     start(): Promise<void> {
+        if (this.halted) return Promise.resolve();
         this.running = true;
         this.scheduleRenew();
         return this.runTaker();
@@ -92,6 +95,7 @@ export class Coordinator {
 
     /** Stops the timers without touching DynamoDB (also how a crash is simulated in tests). */
     halt(): void {
+        this.halted = true;
         this.running = false;
         if (this.renewTimer) clearTimeout(this.renewTimer);
         if (this.takerTimer) clearTimeout(this.takerTimer);

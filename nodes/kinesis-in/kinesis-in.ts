@@ -2,11 +2,13 @@
  * `kinesis-in`: thin glue over lib/consumer. One message per record (or per batch); the checkpoint
  * only moves over records the flow has finished.
  *
- * checkpointMode 'complete' (default): a record is finished when every message copy that came from
- * it has been completed by the node that received it (Node-RED's onSend / onComplete hooks: each
- * delivery adds one, each `done()` takes one away; a node that sends a new message object with a new
- * _msgid ends the tracking there). `done(err)` anywhere (reaching Catch nodes) marks the record
- * failed: the shard's checkpoint stays before it (it is delivered again after a restart or on the next
+ * checkpointMode 'complete' (default): a record is finished when no copy of its message is on its way
+ * or inside a node: Node-RED's message hooks — onSend (sent to a node), onReceive (received, also the
+ * receives that are not sends: link in, catch, complete nodes), onComplete (`done()`), postReceive for
+ * nodes without `done` (pre-1.0 style: completed when their handler returns). A node that sends a new
+ * message object with a new _msgid ends the tracking there. `done(err)` anywhere (reaching Catch nodes)
+ * marks the record failed: the shard's checkpoint stays before it (it is delivered again after a
+ * restart or on the next
  * worker). checkpointMode 'sent': finished as soon as it is sent.
  */
 import type { NodeAPI, Node, NodeDef, NodeMessage } from 'node-red';
@@ -41,8 +43,13 @@ interface KinesisInDef extends NodeDef {
     gracefulHandOff?: boolean;
 }
 
+/**
+ * Where the copies of one record's message are: `transit` = sent to these node ids, not yet received;
+ * `active` = received by these node ids, not yet completed. Finished when both are empty.
+ */
 interface Track {
-    pending: number;
+    transit: string[];
+    active: string[];
     done: DoneCallback;
     error?: unknown;
 }
@@ -50,6 +57,17 @@ interface Track {
 interface HookEvent {
     msg?: { _msgid?: string };
     error?: unknown;
+    node?: { id?: string };
+    destination?: { id?: string; node?: { _expectedDoneCount?: number } };
+}
+
+function removeOne(list: string[], id: string | undefined): boolean {
+    if (id === undefined) return false;
+    const i = list.indexOf(id);
+    if (i < 0) return false;
+    if (i === list.length - 1) list.pop();
+    else list.splice(i, 1);
+    return true;
 }
 
 interface Hooks {
@@ -144,17 +162,29 @@ export = function (RED: NodeAPI): void {
                     const id = events[i].msg?._msgid;
                     if (id === undefined) continue;
                     const t = tracking.get(id);
-                    if (t) t.pending++;
+                    const to = events[i].destination?.id;
+                    if (t && to !== undefined) t.transit.push(to);
                 }
+            });
+            // every receive counts, also those not made by a send (link in, catch, complete nodes)
+            hooks.add(`onReceive.${hookLabel}`, (ev: unknown) => {
+                const e = ev as HookEvent;
+                const id = e.msg?._msgid;
+                if (id === undefined) return;
+                const t = tracking.get(id);
+                const at = e.destination?.id;
+                if (!t || at === undefined) return;
+                removeOne(t.transit, at);
+                t.active.push(at);
             });
             // a node whose input handler takes no `done` (a pre-1.0 style node) never completes a
             // message: it counts as completed when its handler returned
             hooks.add(`postReceive.${hookLabel}`, (ev: unknown) => {
-                const e = ev as HookEvent & { destination?: { node?: { _expectedDoneCount?: number } } };
+                const e = ev as HookEvent;
                 const id = e.msg?._msgid;
                 if (id === undefined || e.destination?.node?._expectedDoneCount !== 0) return;
                 const t = tracking.get(id);
-                if (t && --t.pending <= 0) finishTrack(id, t);
+                if (t && removeOne(t.active, e.destination.id) && t.active.length === 0 && t.transit.length === 0) finishTrack(id, t);
             });
             hooks.add(`onComplete.${hookLabel}`, (ev: unknown) => {
                 const e = ev as HookEvent;
@@ -163,7 +193,7 @@ export = function (RED: NodeAPI): void {
                 const t = tracking.get(id);
                 if (!t) return;
                 if (e.error && t.error === undefined) t.error = e.error;
-                if (--t.pending <= 0) finishTrack(id, t);
+                if (removeOne(t.active, e.node?.id) && t.active.length === 0 && t.transit.length === 0) finishTrack(id, t);
             });
         }
 
@@ -173,11 +203,11 @@ export = function (RED: NodeAPI): void {
                 done();
                 return;
             }
-            const t: Track = { pending: 0, done };
+            const t: Track = { transit: [], active: [], done };
             tracking.set(msg._msgid, t);
             node.send(msg);
-            // nothing wired (or every destination gone): finished at once
-            if (t.pending === 0 && tracking.get(msg._msgid) === t) finishTrack(msg._msgid, t);
+            // nothing wired: finished at once
+            if (t.transit.length === 0 && t.active.length === 0 && tracking.get(msg._msgid) === t) finishTrack(msg._msgid, t);
         };
 
         let parseWarnings = 0;
@@ -278,12 +308,14 @@ export = function (RED: NodeAPI): void {
 
         let lastCount = 0;
         let lastAt = Date.now();
+        let progressAt = Date.now();
         let lastText = '';
         function updateStatus() {
             if (!consumer || closing) return;
             const m = consumer.metrics();
             const now = Date.now();
             const rate = ((m.delivered - lastCount) * 1000) / Math.max(1, now - lastAt);
+            if (m.delivered !== lastCount || m.inFlight === 0) progressAt = now;
             lastCount = m.delivered;
             lastAt = now;
             let status;
@@ -295,7 +327,10 @@ export = function (RED: NodeAPI): void {
                 const parts = [RED._('kinesis-in.status.shards', { count: m.shards }), `${compactNumber(rate)}/s`];
                 if (m.lagMs !== undefined) parts.push(`lag ${m.lagMs < 10_000 ? (m.lagMs / 1000).toFixed(1) : Math.round(m.lagMs / 1000)}s`);
                 const text = parts.join(' · ');
-                if (m.failedShards > 0) status = STATUS.warn(shortStatus(`${text} · ${RED._('kinesis-in.status.held')}`, 40));
+                if (m.inFlight > 0 && now - progressAt > 30_000) {
+                    // records sent long ago and never completed: a node in the flow does not call done()
+                    status = STATUS.warn(shortStatus(RED._('kinesis-in.status.waiting', { count: m.inFlight }), 40));
+                } else if (m.failedShards > 0) status = STATUS.warn(shortStatus(`${text} · ${RED._('kinesis-in.status.held')}`, 40));
                 else if (warnStatus && now - warnStatus.at < 10_000) status = STATUS.warn(shortStatus(`${text} · ${warnStatus.text}`, 40));
                 else if (m.lagMs !== undefined && m.lagMs > 60_000) status = STATUS.warn(text);
                 else if (m.shards === 0) status = STATUS.idle(text);
@@ -330,6 +365,7 @@ export = function (RED: NodeAPI): void {
                     hooks.remove(`onSend.${hookLabel}`);
                     hooks.remove(`onComplete.${hookLabel}`);
                     hooks.remove(`postReceive.${hookLabel}`);
+                    hooks.remove(`onReceive.${hookLabel}`);
                 }
                 tracking.clear();
                 config.deregister(node);

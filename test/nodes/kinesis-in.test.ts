@@ -91,6 +91,55 @@ describe('kinesis-in node (real Node-RED runtime, local stack)', function () {
         assert.equal(lease.checkpoint, got[1].kinesis.sequenceNumber, 'never past the failed record');
     });
 
+    it('follows a record through link out → link in before checkpointing it', async function () {
+        // eslint-disable-next-line @typescript-eslint/no-var-requires
+        const red = process.env.NODE_RED_PATH ? require.resolve(process.env.NODE_RED_PATH) : require.resolve('node-red');
+        // eslint-disable-next-line @typescript-eslint/no-var-requires
+        const linkNode = require(require.resolve('@node-red/nodes/core/common/60-link.js', { paths: [red] }));
+        const stream = uniqueName('nin-link');
+        await createStream(stream, 1);
+        await put(stream, [{ n: 1 }, { n: 2 }]);
+        const nodes: Array<Record<string, unknown>> = flow(stream, {}, [['lo']]).map((n) => (n.type === 'kinesis-config' ? n : { ...n, z: 'f1' }));
+        nodes.push(
+            { id: 'f1', type: 'tab', label: 'links' },
+            { id: 'lo', type: 'link out', z: 'f1', x: 100, y: 100, mode: 'link', links: ['li'], wires: [] },
+            { id: 'li', type: 'link in', z: 'f1', x: 200, y: 100, links: ['lo'], wires: [['h1']] },
+        );
+        await helper.load([configNode, inNode, linkNode], nodes);
+        const got: Msg[] = [];
+        const later: Array<() => void> = [];
+        helper.getNode('h1').on('input', (msg: Msg, _s: unknown, done: () => void) => { got.push(msg); later.push(done); });
+        await waitFor('2 messages through the link', () => got.length >= 2);
+        await sleep(600);
+        const table = new LeaseTable(rawDynamo(), stream);
+        assert.ok(!/^\d+$/.test((await table.list())[0].checkpoint), 'not finished while the node behind the link works');
+        later[0]();
+        await waitFor('checkpoint at the first record', async () => (await table.list())[0].checkpoint === got[0].kinesis.sequenceNumber);
+        later[1]();
+        await waitFor('checkpoint at the second record', async () => (await table.list())[0].checkpoint === got[1].kinesis.sequenceNumber);
+    });
+
+    it('two kinesis-in nodes of one application share the shards and deliver every record once', async () => {
+        const stream = uniqueName('nin-two');
+        await createStream(stream, 2);
+        const nodes = flow(stream, { workerId: 'w1', failoverTimeMs: 2000 });
+        const nodes2: Array<Record<string, unknown>> = [...nodes];
+        nodes2.splice(2, 0, { ...nodes[1], id: 'in2', workerId: 'w2' });
+        await helper.load([configNode, inNode], nodes2);
+        const table = new LeaseTable(rawDynamo(), stream);
+        await waitFor('one lease each', async () => {
+            const owners = (await table.list()).map((l) => l.leaseOwner).sort();
+            return owners.join() === 'w1,w2';
+        }, 20_000);
+        const got: Msg[] = [];
+        helper.getNode('h1').on('input', (msg: Msg) => { got.push(msg); });
+        const bodies = Array.from({ length: 40 }, (_, i) => ({ n: i }));
+        for (let i = 0; i < 40; i += 10) await put(stream, bodies.slice(i, i + 10), `key-${i}`);
+        await waitFor('40 records', () => got.length >= 40);
+        await sleep(300);
+        assert.deepEqual(got.map((m) => (m.payload as { n: number }).n).sort((a, b) => a - b), bodies.map((b) => b.n));
+    });
+
     it('sends a record that is not JSON as a string with msg.kinesis.parseError', async () => {
         const stream = uniqueName('nin-json');
         await createStream(stream, 1);
