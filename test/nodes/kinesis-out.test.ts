@@ -218,7 +218,7 @@ describe('kinesis-out node', function () {
         o1.receive({ payload: ['b1', 'b2'].map((d) => ({ contentType: 'TEXT', data: d })) });
         await new Promise((r) => setTimeout(r, 50));
         await helper.unload();
-        assert.deepEqual(warnings, ['stopped with 2 message(s) (3 record(s)) not acknowledged by Kinesis after 0 s; their messages failed with done(err)']);
+        assert.deepEqual(warnings, ['stopped with 2 message(s) (3 record(s)) not acknowledged by Kinesis after 0.3 s; their messages failed with done(err)']);
         assert.equal(errors.length, 2);
         assert.ok(errors.every((e) => /the node stopped before Kinesis acknowledged the record/.test(e)), errors.join('\n'));
     });
