@@ -377,7 +377,7 @@ export class Producer {
             const explained: ExplainedError = {
                 kind: 'unknown',
                 code: 'NotWrittenAtClose',
-                message: `the node stopped before Kinesis acknowledged the record (waited ${Math.round(timeoutMs / 1000)} s; a request still running may or may not have written it)`,
+                message: `the node stopped before Kinesis acknowledged the record (waited ${+(timeoutMs / 1000).toFixed(1)} s; a request still running may or may not have written it)`,
                 status: 'stopped',
                 retryable: false,
             };

@@ -229,7 +229,7 @@ export = function (RED: NodeAPI): void {
             }
             const timeout = num(def.closeTimeoutMs, 10_000) ?? 10_000;
             producer.close(timeout).then(({ messages, records }) => {
-                if (messages > 0) node.warn(t('log.unsent', { messages, records, seconds: Math.round(timeout / 1000) }));
+                if (messages > 0) node.warn(t('log.unsent', { messages, records, seconds: +(timeout / 1000).toFixed(1) }));
             }).catch((err) => {
                 node.warn(String((err as Error)?.message ?? err));
             }).finally(finish);

@@ -8,6 +8,7 @@ import { GetRecordsCommand, GetShardIteratorCommand, KinesisClient, PutRecordsCo
 import { nodeRedHelper, nodeModule } from '../helpers/nodered';
 import { createStream, rawKinesis, uniqueName, waitFor } from '../helpers/stack';
 import { readAll } from '../integration/producer-helpers';
+import { deaggregate } from '../../lib/kpl';
 
 const helper = nodeRedHelper();
 const configNode = nodeModule('kinesis-config');
@@ -193,13 +194,54 @@ describe('kinesis-out node', function () {
         await helper.load([configNode, outNode, catchNode], flow({ streamName: stream, lingerMs: 1000 }));
         const o1 = helper.getNode('o1');
         const warnings: string[] = [];
-        o1.on('call:warn', (call: { args: unknown[] }) => warnings.push(String(call.args[0])));
+        o1.warn = (m: unknown) => warnings.push(String(m)); // the helper's call:* spies are gone during close
         for (let i = 0; i < 5; i++) o1.receive({ payload: `m${i}` });
         await new Promise((r) => setTimeout(r, 50)); // inputs are delivered asynchronously
         await helper.unload();
         const all = await readAll(raw, stream);
         assert.deepEqual(all.map((r) => Buffer.from(r.Data!).toString()).sort(), ['m0', 'm1', 'm2', 'm3', 'm4']);
         assert.deepEqual(warnings, []);
+    });
+
+    it('on close, what cannot be written in time fails with done(err) and a warning says how many', async function () {
+        await helper.load([configNode, outNode, catchNode], flow({ streamName: 'never-written', lingerMs: 0, maxRetries: 100, closeTimeoutMs: 300 }));
+        const clients = helper.getNode('c1').getClients();
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any
+        clients.kinesis.send = async (cmd: any) => ({ FailedRecordCount: cmd.input.Records.length, Records: cmd.input.Records.map(() => ({ ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: 'Rate exceeded' })) });
+        const o1 = helper.getNode('o1');
+        const warnings: string[] = [];
+        const errors: string[] = [];
+        // The helper removes its call:* spies before stopping the flow: watch the instance itself.
+        o1.warn = (m: unknown) => warnings.push(String(m));
+        o1.error = (e: unknown) => errors.push(String((e as Error)?.message ?? e));
+        o1.receive({ payload: 'a' });
+        o1.receive({ payload: ['b1', 'b2'].map((d) => ({ contentType: 'TEXT', data: d })) });
+        await new Promise((r) => setTimeout(r, 50));
+        await helper.unload();
+        assert.deepEqual(warnings, ['stopped with 2 message(s) (3 record(s)) not acknowledged by Kinesis after 0.3 s; their messages failed with done(err)']);
+        assert.equal(errors.length, 2);
+        assert.ok(errors.every((e) => /the node stopped before Kinesis acknowledged the record/.test(e)), errors.join('\n'));
+    });
+
+    it('aggregation through the node: records come back deaggregated, in key order', async function () {
+        const stream = uniqueName('out');
+        await createStream(stream, 2);
+        await helper.load([configNode, outNode, catchNode], flow({ streamName: stream, partitionKey: 'topic', partitionKeyType: 'msg', aggregate: true, lingerMs: 100 }));
+        const o1 = helper.getNode('o1');
+        const outs: Msg[] = [];
+        const h1 = helper.getNode('h1');
+        h1.on('input', (m: Msg) => outs.push(m));
+        for (let i = 0; i < 30; i++) o1.receive({ payload: { i }, topic: `dev-${i % 4}` });
+        await waitFor('30 outputs', () => outs.length === 30, 10_000);
+        const all = await readAll(raw, stream);
+        assert.ok(all.length <= 4, `${all.length} Kinesis records`);
+        const users = all.flatMap((r) => deaggregate(r));
+        assert.equal(users.length, 30);
+        for (let k = 0; k < 4; k++) {
+            const want = Array.from({ length: 30 }, (_, i) => i).filter((i) => i % 4 === k).map((i) => JSON.stringify({ i }));
+            assert.deepEqual(users.filter((u) => u.partitionKey === `dev-${k}`).map((u) => u.data.toString()), want);
+        }
+        assert.ok(outs.every((m) => typeof m.kinesis[0].subSequenceNumber === 'number'));
     });
 
     it('on close, a record being retried is still written (the connection outlives the flush)', async function () {
@@ -219,7 +261,7 @@ describe('kinesis-out node', function () {
         };
         const o1 = helper.getNode('o1');
         const warnings: string[] = [];
-        o1.on('call:warn', (call: { args: unknown[] }) => warnings.push(String(call.args[0])));
+        o1.warn = (m: unknown) => warnings.push(String(m)); // the helper's call:* spies are gone during close
         o1.receive({ payload: 'late' });
         await new Promise((r) => setTimeout(r, 30));
         await helper.unload();
