@@ -163,6 +163,16 @@ describe('convert sandbox', function () {
             ]);
         });
 
+        it('assigning to a builtin name changes the script\'s binding (kept between calls, like a global), not the runtime', function () {
+            const e = uplink('var before = typeof JSON.parse; JSON = 5; String = null; return [before, JSON];');
+            assert.deepEqual(value(e), ['function', 5]);
+            assert.deepEqual(value(e), ['undefined', 5]); // results are still copied out with the real JSON
+        });
+
+        it('a script that closes its own function body is refused', function () {
+            assert.throws(() => uplink('return 1; }; while (true) {}; function x() {'), ScriptCompileError);
+        });
+
         it('a script function declaration shadows the helper of the same name', function () {
             assert.equal(value(uplink('function decodeToString(p) { return "mine"; }\nreturn decodeToString(payload);')), 'mine');
             assert.equal(value(uplink('return decodeToString(payload);'), 'hé'), 'hé');
