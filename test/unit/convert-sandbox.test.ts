@@ -66,6 +66,16 @@ describe('convert sandbox', function () {
             assert.deepEqual(value(g), { deviceName: 'd', n: 'json', g: 2 });
         });
 
+        it('nothing in the context can create a Promise or run code later (no unhandled rejection can reach Node-RED)', function () {
+            const names = value(uplink('return Object.getOwnPropertyNames(globalThis);')) as string[];
+            for (const n of ['Promise', 'Atomics', 'WebAssembly', 'FinalizationRegistry', 'WeakRef', 'SharedArrayBuffer', 'queueMicrotask', 'setTimeout']) {
+                assert.ok(!names.includes(n), n);
+            }
+            assert.equal(value(uplink('return typeof Array.fromAsync;')), 'undefined');
+            const viaString = uplink('return (function () {}).constructor("return async function () {}")()').run(rec('a'));
+            assert.match(String(viaString.error?.message), /Code generation from strings disallowed/);
+        });
+
         it('async, import() and Promise-based tricks are refused before compiling', function () {
             for (const s of ['return (async function () { throw 1; })();', 'var f = async () => 1; return 1;', 'return import("fs");', 'return import.meta;']) {
                 assert.throws(() => uplink(s), (e: unknown) => e instanceof ScriptCompileError && /async|import/.test(e.message), s);
