@@ -480,3 +480,15 @@ export function installHelpers(g: any, tbel: boolean): void {
         Object.defineProperty(g, k, { value: defs[k], writable: true, configurable: true, enumerable: false });
     }
 }
+
+/** Names `installHelpers` defines (kept in step with it by a unit test). */
+export const HELPER_NAMES = [
+    'decodeToString', 'decodeToJson', 'bytesToString', 'stringToBytes', 'btoa', 'atob',
+    'base64ToBytes', 'bytesToBase64', 'base64ToHex', 'hexToBase64', 'bytesToHex', 'hexToBytes',
+    'parseLong', 'parseDouble', 'parseHexToInt', 'parseHexToLong', 'parseHexToFloat', 'parseHexToDouble',
+    'parseLittleEndianHexToInt', 'parseBigEndianHexToInt', 'parseLittleEndianHexToLong', 'parseBigEndianHexToLong',
+    'parseLittleEndianHexToFloat', 'parseBigEndianHexToFloat', 'parseLittleEndianHexToDouble', 'parseBigEndianHexToDouble',
+    'parseBytesToInt', 'parseBytesToLong', 'parseBytesToFloat', 'parseBytesToDouble',
+    'intToHex', 'toFixed', 'padStart', 'padEnd', 'raiseError', 'toFlatMap',
+    'isNaN', 'parseInt', 'parseFloat', 'tbParseInt', 'tbParseFloat',
+];

@@ -58,7 +58,7 @@ interface LastInput {
 const MAX_SNAPSHOT = 16 * 1024;
 const SECRET_KEY = /pass|secret|token|auth|credential|api[-_]?key|private/i;
 /** Most messages converted in one go (one guarded run per `maxBatch` of them). */
-const MAX_FLUSH = 2048;
+const MAX_FLUSH = 4096;
 
 function redactMap(v: unknown): Record<string, string> {
     const out: Record<string, string> = {};
@@ -155,7 +155,7 @@ export = function (RED: NodeAPI): void {
             integrationName: def.integrationName || def.name || 'Node-RED',
             updateOnlyKeys: keysOf(def.updateOnlyKeys),
             timeoutMs: positive(def.timeoutMs, 1000),
-            maxBatch: positive(def.maxBatch, 256),
+            maxBatch: positive(def.maxBatch, 4096),
         };
         try {
             converter = new Converter(cfg);

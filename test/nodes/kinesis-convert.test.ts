@@ -150,6 +150,23 @@ describe('kinesis-convert node', function () {
         assert.deepEqual((await good).map((m) => m.topic), ['a', 'b']);
     });
 
+    it('a script that keeps failing: red status and a rate-limited warning, every message still reaches done(err)', async function () {
+        const flow = [{ id: 'c1', type: 'kinesis-convert', direction: 'uplink', script: 'throw new Error("broken decoder");', outputs: 1, wires: [[]] }];
+        await helper.load(convertNode, flow);
+        const c1: any = helper.getNode('c1');
+        let errors = 0;
+        let warnings = 0;
+        const statuses: any[] = [];
+        c1.on('call:error', () => { errors++; });
+        c1.on('call:warn', () => { warnings++; });
+        c1.on('call:status', (call: any) => statuses.push(call.args[0]));
+        for (let i = 0; i < 25; i++) c1.receive({ payload: `m${i}` });
+        await new Promise<void>((resolve) => { const t = setInterval(() => { if (errors >= 25) { clearInterval(t); resolve(); } }, 10); });
+        assert.equal(errors, 25);
+        assert.equal(warnings, 1); // once per 30 s, not once per message
+        assert.equal(statuses[statuses.length - 1].fill, 'red');
+    });
+
     it('a script that does not compile: red status, every message fails with the line', async function () {
         const flow = [{ id: 'c1', type: 'kinesis-convert', direction: 'uplink', script: 'var a = ;', outputs: 1, wires: [[]] }];
         await helper.load(convertNode, flow);

@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import assert from 'node:assert/strict';
-import { installHelpers } from '../../lib/convert/helpers';
+import { installHelpers, HELPER_NAMES } from '../../lib/convert/helpers';
 
 function helpers(tbel: boolean): any {
     const g: any = { parseInt, parseFloat, isNaN };
@@ -138,6 +138,12 @@ describe('convert helpers (ThingsBoard TbUtils semantics)', function () {
         assert.equal(tb.padEnd('1001', 8, '0'), '10010000');
         assert.throws(() => tb.raiseError('bad value', 5), /^Error: bad value for value 5$/);
         assert.throws(() => tb.raiseError('plain'), /^Error: plain$/);
+    });
+
+    it('HELPER_NAMES lists exactly what installHelpers defines (the sandbox hands these to scripts as locals)', function () {
+        const g: any = Object.create(null);
+        installHelpers(g, false);
+        assert.deepEqual(Object.getOwnPropertyNames(g).sort(), [...HELPER_NAMES].sort());
     });
 
     it('toFlatMap: dotted paths, array indexes, exclude list, pathInKey=false', function () {

@@ -66,6 +66,16 @@ describe('convert sandbox', function () {
             assert.deepEqual(value(g), { deviceName: 'd', n: 'json', g: 2 });
         });
 
+        it('nothing in the context can create a Promise or run code later (no unhandled rejection can reach Node-RED)', function () {
+            const names = value(uplink('return Object.getOwnPropertyNames(globalThis);')) as string[];
+            for (const n of ['Promise', 'Atomics', 'WebAssembly', 'FinalizationRegistry', 'WeakRef', 'SharedArrayBuffer', 'queueMicrotask', 'setTimeout']) {
+                assert.ok(!names.includes(n), n);
+            }
+            assert.equal(value(uplink('return typeof Array.fromAsync;')), 'undefined');
+            const viaString = uplink('return (function () {}).constructor("return async function () {}")()').run(rec('a'));
+            assert.match(String(viaString.error?.message), /Code generation from strings disallowed/);
+        });
+
         it('async, import() and Promise-based tricks are refused before compiling', function () {
             for (const s of ['return (async function () { throw 1; })();', 'var f = async () => 1; return 1;', 'return import("fs");', 'return import.meta;']) {
                 assert.throws(() => uplink(s), (e: unknown) => e instanceof ScriptCompileError && /async|import/.test(e.message), s);
@@ -161,6 +171,16 @@ describe('convert sandbox', function () {
             assert.deepEqual(e.run({ msg: { version: 'v.0.11' }, metadata: { deviceName: 'd' }, msgType: 'ATTRIBUTES_UPDATED' }).value, [
                 { version: 'v.0.11' }, { deviceName: 'd' }, 'ATTRIBUTES_UPDATED', { integrationName: 'k' },
             ]);
+        });
+
+        it('assigning to a builtin name changes the script\'s binding (kept between calls, like a global), not the runtime', function () {
+            const e = uplink('var before = typeof JSON.parse; JSON = 5; String = null; return [before, JSON];');
+            assert.deepEqual(value(e), ['function', 5]);
+            assert.deepEqual(value(e), ['undefined', 5]); // results are still copied out with the real JSON
+        });
+
+        it('a script that closes its own function body is refused', function () {
+            assert.throws(() => uplink('return 1; }; while (true) {}; function x() {'), ScriptCompileError);
         });
 
         it('a script function declaration shadows the helper of the same name', function () {
