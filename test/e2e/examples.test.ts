@@ -8,7 +8,7 @@
  * Examples whose nodes are not (yet) in the build are reported as pending, never as passes.
  */
 import assert from 'node:assert/strict';
-import { spawn, ChildProcess } from 'node:child_process';
+import { execFile, spawn, ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -74,6 +74,12 @@ async function checkpointReaches(applicationName: string, sequenceNumber: string
         last = r.Item?.checkpoint?.S || '';
         return /^\d+$/.test(last) && BigInt(last) >= BigInt(sequenceNumber);
     }, 30_000, 500).finally(() => dynamo.destroy());
+}
+
+function run(file: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
+    return new Promise((resolve, reject) => {
+        execFile(file, args, { env, timeout: 60_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${file} ${args.join(' ')}: ${err.message}\n${stderr}`)) : resolve(`${stdout}${stderr}`)));
+    });
 }
 
 function json(data: Uint8Array | undefined): unknown {
@@ -245,6 +251,26 @@ describe('examples (e2e: each example file in a real Node-RED against the local 
             const last = comms.from('ex01-debug').at(-1)?.msg as { payload: { deviceName: string } };
             assert.equal(last.payload.deviceName, 'kitchen_thermostat');
             assert.deepEqual(errorsSince(comms, mark), [], 'no errors in the debug sidebar');
+        });
+
+        it('aws kinesis put-record as the walk-through shows it (when the AWS CLI is installed)', async function () {
+            await requireTypes(this, red, UPLINK);
+            const version = await run('aws', ['--version']).catch(() => undefined);
+            if (!version) {
+                console.log('      pending: no AWS CLI on PATH');
+                this.skip();
+            }
+            const readme = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
+            const block = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]).find((b) => b.includes('put-record') && b.includes(TUTORIAL_RECORD));
+            assert.ok(block, 'the README shows the put-record command with the tutorial record');
+            let cmd = block.replace('http://127.0.0.1:4568', String(process.env.KINESIS_LOCAL_ENDPOINT));
+            if (/aws-cli\/1\./.test(String(version))) cmd = cmd.replace(/ *--cli-binary-format raw-in-base64-out( \\\n)?/, ''); // v1: as the README says
+            const before = comms.from('ex01-debug').length;
+            const it = await tipIterator('my-thingsboard');
+            await run('bash', ['-c', cmd], { ...process.env, AWS_DEFAULT_REGION: process.env.AWS_REGION || 'us-east-1' });
+            const rec = await readUntil('the CLI record', it, (rs) => rs[0]);
+            assert.deepEqual(json(rec.Data), JSON.parse(TUTORIAL_RECORD), 'raw JSON on the stream, not base64 text');
+            await waitUntil('the device data message', () => comms.from('ex01-debug').slice(before).find((d) => (d.msg as { kinesis?: { sequenceNumber?: string } })?.kinesis?.sequenceNumber === rec.SequenceNumber), 20_000);
         });
     });
 
