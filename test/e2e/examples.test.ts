@@ -178,6 +178,18 @@ describe('examples (e2e: each example file in a real Node-RED against the local 
             assert.deepEqual((sw.wires as string[][])[2], ['ex02-downlink'], 'Attributes Updated → downlink converter');
         });
 
+        it('are what Import > Examples lists and imports (the runtime\'s examples library)', async function () {
+            const pkgName = (JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { name: string }).name;
+            const list = await red.request('GET', `/library/examples/flows/${pkgName}`);
+            assert.equal(list.status, 200, list.text);
+            assert.deepEqual((list.body as Array<{ fn: string }>).map((e) => e.fn), exampleFiles().map((f) => f.replace(/\.json$/, '')));
+            for (const file of exampleFiles()) {
+                const got = await red.request('GET', `/library/examples/flows/${pkgName}/${file.replace(/\.json$/, '')}`);
+                assert.equal(got.status, 200, got.text);
+                assert.deepEqual(got.body, readExample(file), `${file} served unchanged`);
+            }
+        });
+
         it('match the README walk-through: files, node names, application names, endpoints', function () {
             const readme = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
             const start = readme.indexOf('<!-- section: walkthrough -->');
