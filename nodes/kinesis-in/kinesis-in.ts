@@ -324,7 +324,7 @@ export = function (RED: NodeAPI): void {
             } else if (m.state === 'starting') {
                 status = STATUS.busy(RED._('kinesis-in.status.starting'));
             } else {
-                const parts = [RED._('kinesis-in.status.shards', { count: m.shards }), `${compactNumber(rate)}/s`];
+                const parts = [RED._(m.shards === 1 ? 'kinesis-in.status.shard' : 'kinesis-in.status.shards', { count: m.shards }), `${compactNumber(rate)}/s`];
                 if (m.lagMs !== undefined) parts.push(`lag ${m.lagMs < 10_000 ? (m.lagMs / 1000).toFixed(1) : Math.round(m.lagMs / 1000)}s`);
                 const text = parts.join(' · ');
                 if (m.inFlight > 0 && now - progressAt > 30_000) {
