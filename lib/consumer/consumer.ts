@@ -232,7 +232,7 @@ class ShardWorker {
                 const r = this.reader;
                 this.reader = undefined;
                 void r?.close().catch(() => undefined);
-                this.c.error(err, { action: 'kinesis:GetRecords', shardId: this.shardId });
+                this.c.error(err, { action: this.c.readAction(), shardId: this.shardId });
                 errorBackoff = Math.min(errorBackoff ? errorBackoff * 2 : 1000, 30_000);
                 await sleep(errorBackoff);
             }
@@ -454,6 +454,11 @@ export class KinesisConsumer {
         });
     }
 
+    /** The IAM actions reading needs (named when access is denied). */
+    readAction(): string {
+        return this.opts.readMode === 'efo' ? 'kinesis:SubscribeToShard' : 'kinesis:GetShardIterator, kinesis:GetRecords';
+    }
+
     emit(e: ConsumerEvent): void {
         try {
             this.opts.onEvent?.(e);
@@ -566,7 +571,7 @@ export class KinesisConsumer {
         const w = new ShardWorker(this, lease);
         this.workers.set(lease.leaseKey, w);
         this.emit({ type: 'acquired', shardId: lease.leaseKey });
-        w.run().catch((err) => this.error(err, { action: 'kinesis:GetRecords', shardId: lease.leaseKey }));
+        w.run().catch((err) => this.error(err, { action: this.readAction(), shardId: lease.leaseKey }));
     }
 
     private lost(shardId: string): void {

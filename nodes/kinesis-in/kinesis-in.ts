@@ -147,7 +147,8 @@ export = function (RED: NodeAPI): void {
         }
         config.register(node);
 
-        const explainCtx = (action: string) => ({ action, streamName, tableName });
+        // name the resource the failed call was about (explain() picks the endpoint and wording by it)
+        const explainCtx = (action: string) => (action.startsWith('dynamodb:') ? { action, tableName } : { action, streamName });
 
         // ---- completion tracking through Node-RED's message hooks ----
         const finishTrack = (id: string, t: Track) => {
