@@ -180,7 +180,7 @@ class ShardWorker {
 
     private async read(p: Promise<ReadBatch>): Promise<ReadBatch | typeof STALLED> {
         // EFO readers watch their subscription themselves (30 s); this is the last line of defence
-        const ms = this.c.opts.watchdogMs ?? (this.c.opts.readMode === 'efo' ? 120_000 : 60_000);
+        const ms = this.c.opts.watchdogMs ?? (this.c.opts.readMode === 'efo' ? 120_000 : Math.max(60_000, (this.c.opts.idleTimeMs ?? 1000) + 30_000));
         let timer: NodeJS.Timeout | undefined;
         const stall = new Promise<typeof STALLED>((resolve) => {
             timer = setTimeout(() => resolve(STALLED), ms);
@@ -629,7 +629,12 @@ export class KinesisConsumer {
     async stop(opts: { timeoutMs?: number; release?: boolean } = {}): Promise<void> {
         if (this.state === 'stopped' || this.state === 'stopping') return;
         this.state = 'stopping';
-        this.haltTimers();
+        // no new leases, no background tasks; renewals go on while in-flight records drain
+        this.stopped = true;
+        this.abort.abort();
+        for (const t of this.timers) clearTimeout(t);
+        this.timers = [];
+        this.coordinator.stopTaking();
         const timeout = opts.timeoutMs ?? this.opts.drainTimeoutMs ?? 5000;
         const workers = [...this.workers.entries()];
         this.workers.clear();
@@ -642,6 +647,7 @@ export class KinesisConsumer {
         if (opts.release !== false) {
             await Promise.all([...this.coordinator.held.keys()].map((k) => this.coordinator.release(k).catch(() => undefined)));
         }
+        this.coordinator.halt();
         this.state = 'stopped';
     }
 
