@@ -284,7 +284,11 @@ class ShardWorker {
             const last = records[records.length - 1];
             const t = cp.deliver(last.sequenceNumber, last.subSequenceNumber, records.length);
             c.delivered += records.length;
-            this.emit(() => c.opts.onBatch!(records, this.doneFor(t)), t);
+            try {
+                c.opts.onBatch!(records, this.doneFor(t));
+            } catch (err) {
+                this.finished(t, err);
+            }
             return;
         }
         const onRecord = c.opts.onRecord!;
@@ -294,15 +298,11 @@ class ShardWorker {
             const r = records[i];
             const t = cp.deliver(r.sequenceNumber, r.subSequenceNumber);
             c.delivered++;
-            this.emit(() => onRecord(r, this.doneFor(t)), t);
-        }
-    }
-
-    private emit(fn: () => void, t: Ticket): void {
-        try {
-            fn();
-        } catch (err) {
-            this.finished(t, err);
+            try {
+                onRecord(r, this.doneFor(t));
+            } catch (err) {
+                this.finished(t, err);
+            }
         }
     }
 
