@@ -10,6 +10,9 @@
  *   after one unmeasured warm-up run on another table, as the baseline gets one),
  *   one callback per record, finished at once, checkpoints every 5 s.
  * - "consumer, batch output": one callback per GetRecords batch.
+ * - "kinesis-in node in Node-RED": the node in a real Node-RED runtime (node-red-node-test-helper),
+ *   wired to a node that completes each message; checkpoint mode "when the flow completes" (message
+ *   hooks), payload Buffer — the consumer plus Node-RED's message passing.
  * - "first record after start": LATEST on a fresh lease table, one record put right after start().
  * kinesis-local's PutRecords is slow (1–4 k records/s): the records are put once, before measuring.
  */
@@ -43,6 +46,48 @@ async function measure(label: string, fn: () => Promise<number>): Promise<Result
 
 function sleep(ms: number): Promise<void> {
     return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * The kinesis-in node in a Node-RED runtime (started before measuring). The test helper's sinon
+ * spies on every node method are removed after loading: they are not part of Node-RED.
+ */
+async function nodeRedRunner(env: Record<string, string>): Promise<{ run(): Promise<number>; close(): Promise<void> }> {
+    Object.assign(process.env, env);
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const { nodeRedHelper, nodeModule } = require('../test/helpers/nodered');
+    const helper = nodeRedHelper();
+    await new Promise<void>((r) => helper.startServer(r));
+    const proto = helper._NodePrototype as Record<string, unknown>;
+    const methods = ['log', 'status', 'warn', 'error', 'debug', 'trace', 'send'];
+    const originals = Object.fromEntries(methods.map((m) => [m, proto[m]]));
+    let round = 0;
+    return {
+        async run() {
+            let n = 0;
+            let resolve!: () => void;
+            const all = new Promise<void>((r) => (resolve = r));
+            const flow = [
+                { id: 'c1', type: 'kinesis-config', region: '', credentialMode: 'chain' },
+                { id: 'in1', type: 'kinesis-in', config: 'c1', streamName: 'bench-consumer', applicationName: `bench-nr-${round++}`,
+                    initialPosition: 'TRIM_HORIZON', payloadFormat: 'buffer', outputMode: 'record', checkpointMode: 'complete',
+                    idleTimeMs: 200, wires: [['h1']] },
+                { id: 'h1', type: 'helper' },
+            ];
+            await helper.load([nodeModule('kinesis-config'), nodeModule('kinesis-in')], flow);
+            for (const m of methods) (proto[m] as { restore?: () => void }).restore?.();
+            (helper._log.log as { restore?: () => void }).restore?.();
+            Object.assign(proto, originals);
+            helper.getNode('h1').on('input', (_msg: unknown, _send: unknown, done: () => void) => {
+                done();
+                if (++n === N) resolve();
+            });
+            await all;
+            await helper.unload();
+            return n;
+        },
+        close: () => new Promise<void>((r) => helper.stopServer(r)),
+    };
 }
 
 async function main(): Promise<void> {
@@ -103,6 +148,11 @@ async function main(): Promise<void> {
         const rec = await measure('consumer, one callback per record', () => run('bench-t1', {}));
         const bat = await measure('consumer, batch output', () => run('bench-t2', { outputMode: 'batch' }));
 
+        const red = await nodeRedRunner(stack.env as Record<string, string>);
+        await red.run(); // warm-up
+        const nr = await measure('kinesis-in node in Node-RED', () => red.run());
+        await red.close();
+
         // first record after start on a fresh lease table (LATEST)
         const t0 = process.hrtime.bigint();
         let firstAt = 0n;
@@ -120,6 +170,7 @@ async function main(): Promise<void> {
         console.log('');
         console.log(`consumer / raw loop: ${(rec.rate / base.rate).toFixed(2)}× records/s, ${(rec.cpuUs / base.cpuUs).toFixed(2)}× CPU per record`);
         console.log(`batch output / raw loop: ${(bat.rate / base.rate).toFixed(2)}× records/s, ${(bat.cpuUs / base.cpuUs).toFixed(2)}× CPU per record`);
+        console.log(`kinesis-in in Node-RED / raw loop: ${(nr.rate / base.rate).toFixed(2)}× records/s, ${(nr.cpuUs / base.cpuUs).toFixed(2)}× CPU per record`);
         console.log(`first record after start (fresh lease table, LATEST, idle 1000 ms): ${firstMs.toFixed(0)} ms`);
     } finally {
         kinesis.destroy();

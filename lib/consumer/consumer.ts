@@ -180,7 +180,7 @@ class ShardWorker {
 
     private async read(p: Promise<ReadBatch>): Promise<ReadBatch | typeof STALLED> {
         // EFO readers watch their subscription themselves (30 s); this is the last line of defence
-        const ms = this.c.opts.watchdogMs ?? (this.c.opts.readMode === 'efo' ? 120_000 : 60_000);
+        const ms = this.c.opts.watchdogMs ?? (this.c.opts.readMode === 'efo' ? 120_000 : Math.max(60_000, (this.c.opts.idleTimeMs ?? 1000) + 30_000));
         let timer: NodeJS.Timeout | undefined;
         const stall = new Promise<typeof STALLED>((resolve) => {
             timer = setTimeout(() => resolve(STALLED), ms);
@@ -232,7 +232,7 @@ class ShardWorker {
                 const r = this.reader;
                 this.reader = undefined;
                 void r?.close().catch(() => undefined);
-                this.c.error(err, { action: 'kinesis:GetRecords', shardId: this.shardId });
+                this.c.error(err, { action: this.c.readAction(), shardId: this.shardId });
                 errorBackoff = Math.min(errorBackoff ? errorBackoff * 2 : 1000, 30_000);
                 await sleep(errorBackoff);
             }
@@ -284,7 +284,11 @@ class ShardWorker {
             const last = records[records.length - 1];
             const t = cp.deliver(last.sequenceNumber, last.subSequenceNumber, records.length);
             c.delivered += records.length;
-            this.emit(() => c.opts.onBatch!(records, this.doneFor(t)), t);
+            try {
+                c.opts.onBatch!(records, this.doneFor(t));
+            } catch (err) {
+                this.finished(t, err);
+            }
             return;
         }
         const onRecord = c.opts.onRecord!;
@@ -294,15 +298,11 @@ class ShardWorker {
             const r = records[i];
             const t = cp.deliver(r.sequenceNumber, r.subSequenceNumber);
             c.delivered++;
-            this.emit(() => onRecord(r, this.doneFor(t)), t);
-        }
-    }
-
-    private emit(fn: () => void, t: Ticket): void {
-        try {
-            fn();
-        } catch (err) {
-            this.finished(t, err);
+            try {
+                onRecord(r, this.doneFor(t));
+            } catch (err) {
+                this.finished(t, err);
+            }
         }
     }
 
@@ -454,6 +454,11 @@ export class KinesisConsumer {
         });
     }
 
+    /** The IAM actions reading needs (named when access is denied). */
+    readAction(): string {
+        return this.opts.readMode === 'efo' ? 'kinesis:SubscribeToShard' : 'kinesis:GetShardIterator, kinesis:GetRecords';
+    }
+
     emit(e: ConsumerEvent): void {
         try {
             this.opts.onEvent?.(e);
@@ -566,7 +571,7 @@ export class KinesisConsumer {
         const w = new ShardWorker(this, lease);
         this.workers.set(lease.leaseKey, w);
         this.emit({ type: 'acquired', shardId: lease.leaseKey });
-        w.run().catch((err) => this.error(err, { action: 'kinesis:GetRecords', shardId: lease.leaseKey }));
+        w.run().catch((err) => this.error(err, { action: this.readAction(), shardId: lease.leaseKey }));
     }
 
     private lost(shardId: string): void {
@@ -624,7 +629,12 @@ export class KinesisConsumer {
     async stop(opts: { timeoutMs?: number; release?: boolean } = {}): Promise<void> {
         if (this.state === 'stopped' || this.state === 'stopping') return;
         this.state = 'stopping';
-        this.haltTimers();
+        // no new leases, no background tasks; renewals go on while in-flight records drain
+        this.stopped = true;
+        this.abort.abort();
+        for (const t of this.timers) clearTimeout(t);
+        this.timers = [];
+        this.coordinator.stopTaking();
         const timeout = opts.timeoutMs ?? this.opts.drainTimeoutMs ?? 5000;
         const workers = [...this.workers.entries()];
         this.workers.clear();
@@ -637,6 +647,7 @@ export class KinesisConsumer {
         if (opts.release !== false) {
             await Promise.all([...this.coordinator.held.keys()].map((k) => this.coordinator.release(k).catch(() => undefined)));
         }
+        this.coordinator.halt();
         this.state = 'stopped';
     }
 

@@ -67,7 +67,8 @@ export class Coordinator {
     readonly held = new Map<string, Held>();
     private readonly seen = new Map<string, Seen>();
     private readonly handOffPending = new Map<string, number>();
-    private renewTimer: NodeJS.Timeout | undefined;
+    /** null once halted: no more renewals. */
+    private renewTimer: NodeJS.Timeout | undefined | null;
     private takerTimer: NodeJS.Timeout | undefined;
     private takerRunning: Promise<void> | undefined;
     private takerAgain = false;
@@ -99,11 +100,20 @@ export class Coordinator {
         this.running = false;
         if (this.renewTimer) clearTimeout(this.renewTimer);
         if (this.takerTimer) clearTimeout(this.takerTimer);
-        this.renewTimer = this.takerTimer = undefined;
+        this.renewTimer = null;
+        this.takerTimer = undefined;
+    }
+
+    /** Stops taking leases (stop in progress) while renewals go on until halt(). */
+    stopTaking(): void {
+        this.halted = true;
+        this.running = false;
+        if (this.takerTimer) clearTimeout(this.takerTimer);
+        this.takerTimer = undefined;
     }
 
     private scheduleRenew(): void {
-        if (!this.running) return;
+        if (this.renewTimer === null) return;
         this.renewTimer = setTimeout(() => {
             this.renewAll()
                 .catch((err) => this.opts.handlers.warn?.('lease renewal failed', err))

@@ -12,6 +12,7 @@
  * worker). checkpointMode 'sent': finished as soon as it is sent.
  */
 import type { NodeAPI, Node, NodeDef, NodeMessage } from 'node-red';
+import { randomBytes } from 'node:crypto';
 import { KinesisConsumer, ConsumerRecord, DoneCallback, ConsumerOptions, defaultWorkerId, parseTimestamp } from '../../lib/consumer/consumer';
 import type { InitialPosition } from '../../lib/consumer/shard-sync';
 import { KinesisConfigNode, STATUS, compactNumber, shortStatus } from '../shared/types';
@@ -89,11 +90,12 @@ function num(v: number | string | undefined, dflt: number, min: number, max = Nu
 function findHooks(RED: NodeAPI): Hooks | undefined {
     const h = (RED as unknown as { hooks?: Hooks }).hooks;
     if (h && typeof h.add === 'function') return h;
+    // the @node-red/util whose `util` is this runtime's RED.util (there may be several Node-REDs loaded)
+    const util = (RED as unknown as { util?: unknown }).util;
     for (const key of Object.keys(require.cache)) {
-        if (/[\\/]@node-red[\\/]util[\\/]lib[\\/]hooks\.js$/.test(key)) {
-            const m = require.cache[key]?.exports as Hooks | undefined;
-            if (m && typeof m.add === 'function') return m;
-        }
+        if (!/[\\/]@node-red[\\/]util[\\/]index\.js$/.test(key)) continue;
+        const m = require.cache[key]?.exports as { util?: unknown; hooks?: Hooks } | undefined;
+        if (m && m.util === util && m.hooks && typeof m.hooks.add === 'function') return m.hooks;
     }
     return undefined;
 }
@@ -147,7 +149,8 @@ export = function (RED: NodeAPI): void {
         }
         config.register(node);
 
-        const explainCtx = (action: string) => ({ action, streamName, tableName });
+        // name the resource the failed call was about (explain() picks the endpoint and wording by it)
+        const explainCtx = (action: string) => (action.startsWith('dynamodb:') ? { action, tableName } : { action, streamName });
 
         // ---- completion tracking through Node-RED's message hooks ----
         const finishTrack = (id: string, t: Track) => {
@@ -210,6 +213,11 @@ export = function (RED: NodeAPI): void {
             if (t.transit.length === 0 && t.active.length === 0 && tracking.get(msg._msgid) === t) finishTrack(msg._msgid, t);
         };
 
+        // message ids: a random prefix per node + a counter (cheaper than a crypto id per record)
+        const idPrefix = randomBytes(4).toString('hex');
+        let idCounter = 0;
+        const nextId = () => idPrefix + (++idCounter >>> 0).toString(16).padStart(8, '0');
+
         let parseWarnings = 0;
         const payloadOf = (r: ConsumerRecord, meta: Record<string, unknown>): unknown => {
             if (payloadFormat === 'buffer') return r.data;
@@ -241,7 +249,7 @@ export = function (RED: NodeAPI): void {
             const kinesis = metaOf(r);
             const payload = payloadOf(r, kinesis);
             if (r.explicitHashKey) kinesis.explicitHashKey = r.explicitHashKey;
-            send({ _msgid: RED.util.generateId(), payload, topic: r.partitionKey, kinesis } as NodeMessage & { _msgid: string }, done);
+            send({ _msgid: nextId(), payload, topic: r.partitionKey, kinesis } as NodeMessage & { _msgid: string }, done);
         };
 
         const onBatch = (records: ConsumerRecord[], done: DoneCallback) => {
@@ -254,7 +262,7 @@ export = function (RED: NodeAPI): void {
                 millisBehindLatest: records[records.length - 1].millisBehindLatest,
                 records: metas,
             };
-            send({ _msgid: RED.util.generateId(), payload, topic: first.shardId, kinesis } as unknown as NodeMessage & { _msgid: string }, done);
+            send({ _msgid: nextId(), payload, topic: first.shardId, kinesis } as unknown as NodeMessage & { _msgid: string }, done);
         };
 
         const failover = num(def.failoverTimeMs, 10_000, 500);
@@ -324,7 +332,7 @@ export = function (RED: NodeAPI): void {
             } else if (m.state === 'starting') {
                 status = STATUS.busy(RED._('kinesis-in.status.starting'));
             } else {
-                const parts = [RED._('kinesis-in.status.shards', { count: m.shards }), `${compactNumber(rate)}/s`];
+                const parts = [RED._(m.shards === 1 ? 'kinesis-in.status.shard' : 'kinesis-in.status.shards', { count: m.shards }), `${compactNumber(rate)}/s`];
                 if (m.lagMs !== undefined) parts.push(`lag ${m.lagMs < 10_000 ? (m.lagMs / 1000).toFixed(1) : Math.round(m.lagMs / 1000)}s`);
                 const text = parts.join(' · ');
                 if (m.inFlight > 0 && now - progressAt > 30_000) {

@@ -238,3 +238,44 @@ describe('consumer with Enhanced Fan-Out (readMode efo)', function () {
         }
     });
 });
+
+describe('consumer: errors in words', function () {
+    this.timeout(30_000);
+    it('access denied on the lease table names the DynamoDB permission; a missing stream is "not found"', async () => {
+        const { explainAwsError } = await import('../../lib/aws/errors');
+        const { KinesisConsumer } = await import('../../lib/consumer/consumer');
+        const stream = uniqueName('cin-denied');
+        await createStream(stream, 1);
+        const dynamo = rawDynamo();
+        const denied = Object.assign(new Error('User: arn:aws:iam::123456789012:user/x is not authorized to perform: dynamodb:CreateTable'), {
+            name: 'AccessDeniedException',
+            $metadata: { httpStatusCode: 400 },
+        });
+        // fault injection around the client: every DynamoDB call is denied
+        (dynamo as unknown as { send: () => Promise<never> }).send = () => Promise.reject(denied);
+        const errors: string[] = [];
+        const c = new KinesisConsumer({
+            kinesis: rawKinesis(), dynamodb: dynamo, streamName: stream, tableName: stream, initialPosition: { type: 'LATEST' },
+            onRecord: (_r, done) => done(),
+            onError: (err, ctx) => errors.push(explainAwsError(err, { action: ctx.action, tableName: stream }).message),
+        });
+        void c.start();
+        await waitFor('an error', () => errors.length > 0);
+        c.crash();
+        assert.match(errors[0], /access denied/);
+        assert.match(errors[0], /dynamodb:CreateTable/);
+
+        const missing = uniqueName('cin-missing');
+        const errs2: Array<{ message: string; status: string }> = [];
+        const c2 = new KinesisConsumer({
+            kinesis: rawKinesis(), dynamodb: rawDynamo(), streamName: missing, tableName: missing, initialPosition: { type: 'LATEST' },
+            onRecord: (_r, done) => done(),
+            onError: (err, ctx) => errs2.push(explainAwsError(err, { action: ctx.action, streamName: missing })),
+        });
+        void c2.start();
+        await waitFor('an error', () => errs2.length > 0);
+        c2.crash();
+        assert.equal(errs2[0].status, 'stream not found');
+        assert.match(errs2[0].message, new RegExp(missing));
+    });
+});
