@@ -2,6 +2,7 @@
  * kinesis-convert inside a real Node-RED runtime (node-red-node-test-helper): messages/s through the node
  * (micro-batching, message cloning, optional registry in flow context), as a ratio of the library alone
  * measured in the same run. Run: npm run build && node dist/bench/convert-node.js [messages]
+ * The test helper still instruments `send` (sinon): the node figures are pessimistic.
  */
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-var-requires */
 import fs from 'node:fs';

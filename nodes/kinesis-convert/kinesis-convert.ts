@@ -305,7 +305,9 @@ export = function (RED: NodeAPI): void {
 
         const flush = () => {
             scheduled = false;
-            const batch = queue.splice(0, MAX_FLUSH);
+            // One guarded run per event-loop turn (the engine sizes it to ≤ ¼ of the timeout, ≤ 50 ms), so a
+            // slow script never holds the event loop for a whole backlog: timers and I/O run in between.
+            const batch = queue.splice(0, Math.max(1, Math.min(MAX_FLUSH, converter?.engine.maxBatch ?? MAX_FLUSH)));
             if (queue.length) {
                 scheduled = true;
                 setImmediate(flush);
