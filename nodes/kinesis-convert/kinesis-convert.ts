@@ -352,7 +352,7 @@ export = function (RED: NodeAPI): void {
         });
 
         node.on('close', (removed: boolean, done: () => void) => {
-            if (queue.length) flush();
+            while (queue.length) flush(); // finish what was received: every message gets its done()
             lastSeen.delete(node.id);
             chain.finally(() => done());
         });
