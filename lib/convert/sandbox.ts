@@ -219,7 +219,7 @@ const __kr = (function (${params}) {
         }
         return result + ']';
     };
-    return { stage: stage, define: define, run: run, build: build };
+    return Object.freeze({ stage: stage, define: define, run: run, build: build });
 })(${args});
 const __kr_run = __kr.run;
 const __kr_build = __kr.build;
