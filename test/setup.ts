@@ -15,6 +15,9 @@ interface Stack {
 
 let stack: Stack | undefined;
 
+// The SDK's one-time "Node.js 20 support ends in 2027" warning is noise in test output.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+
 export async function mochaGlobalSetup(): Promise<void> {
     // Never reach a real AWS metadata service or profile from a test.
     process.env.AWS_EC2_METADATA_DISABLED = 'true';
