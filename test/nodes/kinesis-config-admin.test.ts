@@ -63,8 +63,11 @@ describe('kinesis-config in a whole Node-RED with adminAuth', function () {
         if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
     });
 
-    it('registers kinesis-config without error', async function () {
+    it('runs the Node-RED under test and registers kinesis-config without error', async function () {
         const admin = await token(red, 'admin');
+        const settings = (await (await fetch(`${red.url}/settings`, { headers: { authorization: `Bearer ${admin}` } })).json()) as { version: string };
+        const expected = JSON.parse(fs.readFileSync(path.join(process.env.NODE_RED_PATH ?? path.dirname(require.resolve('node-red/package.json')), 'package.json'), 'utf8')).version;
+        assert.equal(settings.version.replace(/-git$/, ''), expected);
         const res = await fetch(`${red.url}/nodes`, { headers: { accept: 'application/json', authorization: `Bearer ${admin}` } });
         const sets = (await res.json()) as Array<{ module: string; types: string[]; err?: string; enabled: boolean }>;
         const ours = sets.filter((s) => s.module === '@kinesis-red/node-red-kinesis');
