@@ -8,7 +8,7 @@
  * Env: PORT (1880), HOST (127.0.0.1), KINESIS_PORT (4568), DYNAMODB_PORT (4569),
  *      NODE_RED_USER_DIR (.node-red-data). `npm start -- --reset` re-imports the examples.
  */
-const { spawn } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { startLocalStack } = require('./local-stack');
@@ -16,10 +16,31 @@ const { startLocalStack } = require('./local-stack');
 const root = path.resolve(__dirname, '..');
 const pkg = require(path.join(root, 'package.json'));
 
-function buildIsCurrent() {
-    // `npm install` runs the build (prepare); rebuild here if sources are newer than dist.
+/** Newest modification time of the sources the build turns into dist/. */
+function newestSource() {
+    let newest = 0;
+    const walk = (dir) => {
+        if (!fs.existsSync(dir)) return;
+        for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+            const p = path.join(dir, e.name);
+            if (e.isDirectory()) walk(p);
+            else if (/\.(ts|html|json|svg|png)$/.test(e.name)) newest = Math.max(newest, fs.statSync(p).mtimeMs);
+        }
+    };
+    for (const d of ['lib', 'nodes', 'icons']) walk(path.join(root, d));
+    return newest;
+}
+
+/** `npm install` builds (prepare); rebuild here when dist/ is missing or older than the sources. */
+function ensureBuilt() {
     const entry = path.join(root, 'dist', 'nodes', 'kinesis-config', 'kinesis-config.js');
-    return fs.existsSync(entry);
+    if (fs.existsSync(entry) && fs.statSync(entry).mtimeMs >= newestSource()) return;
+    console.log(fs.existsSync(entry) ? 'Sources changed since the last build: npm run build' : 'dist/ is missing: npm run build');
+    const r = spawnSync(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
+    if (r.status !== 0) {
+        console.error('The build failed: fix the errors above, or run `npm install` first.');
+        process.exit(1);
+    }
 }
 
 /** One workspace from the example files: a tab per file; config nodes stay global. */
@@ -74,10 +95,7 @@ function prepareUserDir(userDir, reset) {
 
 async function main() {
     const reset = process.argv.includes('--reset');
-    if (!buildIsCurrent()) {
-        console.error('dist/ is missing: run `npm install` (it builds) or `npm run build` first.');
-        process.exit(1);
-    }
+    ensureBuilt();
     const userDir = path.resolve(process.env.NODE_RED_USER_DIR || path.join(root, '.node-red-data'));
     prepareUserDir(userDir, reset);
 
