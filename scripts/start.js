@@ -118,7 +118,7 @@ async function main() {
     const stopAll = async (code) => {
         if (stopping) return;
         stopping = true;
-        if (red.exitCode === null) {
+        if (red.exitCode === null && red.signalCode === null) {
             red.kill('SIGINT');
             await new Promise((r) => { const t = setTimeout(() => { red.kill('SIGKILL'); r(); }, 16_000); red.once('exit', () => { clearTimeout(t); r(); }); });
         }
@@ -127,7 +127,10 @@ async function main() {
     };
     process.on('SIGINT', () => stopAll(0));
     process.on('SIGTERM', () => stopAll(0));
-    red.on('exit', (code) => stopAll(code === null ? 1 : code));
+    red.on('exit', (code, signal) => {
+        if (!stopping) console.log(`Node-RED stopped (${signal || `exit code ${code}`}); stopping the local stack.`);
+        stopAll(code === null ? (signal === 'SIGINT' || signal === 'SIGTERM' ? 0 : 1) : code);
+    });
     console.log(`Node-RED editor: http://${env.HOST || '127.0.0.1'}:${env.PORT || 1880}/`);
 }
 
