@@ -12,6 +12,7 @@ const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { startLocalStack } = require('./local-stack');
+const { workspaceFromExamples } = require('./examples-workspace');
 
 const root = path.resolve(__dirname, '..');
 const pkg = require(path.join(root, 'package.json'));
@@ -43,24 +44,6 @@ function ensureBuilt() {
     }
 }
 
-/** One workspace from the example files: a tab per file; config nodes stay global. */
-function workspaceFromExamples() {
-    const dir = path.join(root, 'examples');
-    const flows = [];
-    const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort() : [];
-    for (const file of files) {
-        const nodes = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
-        const tabId = `tab-${file.replace(/\W+/g, '-')}`.slice(0, 60);
-        flows.push({ id: tabId, type: 'tab', label: file.replace(/\.json$/, '').replace(/^\d+[-_ ]*/, ''), disabled: false, info: '' });
-        for (const n of nodes) {
-            if (n.type === 'tab') continue;
-            const isConfig = n.z === undefined && n.x === undefined && n.y === undefined && !n.wires;
-            if (flows.some((f) => f.id === n.id)) continue; // a config node shared by several examples
-            flows.push(isConfig ? n : { ...n, z: tabId });
-        }
-    }
-    return flows;
-}
 
 function prepareUserDir(userDir, reset) {
     fs.mkdirSync(path.join(userDir, 'node_modules', ...pkg.name.split('/').slice(0, -1)), { recursive: true });
@@ -72,7 +55,7 @@ function prepareUserDir(userDir, reset) {
     }, null, 2));
     const flowFile = path.join(userDir, 'flows.json');
     if (reset || !fs.existsSync(flowFile)) {
-        fs.writeFileSync(flowFile, JSON.stringify(workspaceFromExamples(), null, 2));
+        fs.writeFileSync(flowFile, JSON.stringify(workspaceFromExamples(path.join(root, 'examples')), null, 2));
         console.log(`Imported the examples into ${flowFile}`);
     }
     const settings = path.join(userDir, 'settings.js');

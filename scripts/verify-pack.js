@@ -8,7 +8,9 @@
  *     install Node-RED into a fresh temp dir, `npm install <tarball>` into a fresh userDir (as in
  *     ~/.node-red), start Node-RED on a free loopback port and assert via `GET /nodes` that every
  *     node type registers without error, its editor template and message catalog are served, and
- *     kinesis-config's Test connection answers OK against the embedded local stack.
+ *     kinesis-config's Test connection answers OK against the embedded local stack; then the shipped
+ *     examples are deployed unchanged (one tab each, as `npm start` does) with the standard AWS env vars
+ *     pointing at the local stack, and must start without missing types or errors.
  *
  * Env: VERIFY_LANES ("4.1:20,5:22" = node-red version : node major), KEEP_VERIFY_DIR=1 keeps the temp dir,
  *      VERIFY_TARBALL=<path> checks an existing tarball instead of packing.
@@ -20,6 +22,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { startNodeRed } = require('./node-red-runner');
 const { startLocalStack } = require('./local-stack');
+const { workspaceFromExamples, exampleFiles } = require('./examples-workspace');
 
 const root = path.resolve(__dirname, '..');
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
@@ -96,7 +99,7 @@ async function checkLane(lane, stack) {
     const name = lane.name;
     let red;
     try {
-        red = await startNodeRed({ userDir: lane.userDir, redJs: lane.redJs, nodeBin: lane.nodeBin });
+        red = await startNodeRed({ userDir: lane.userDir, redJs: lane.redJs, nodeBin: lane.nodeBin, env: stack.env });
         record(name, 'Node-RED starts with the package installed', true, red.url);
         const sets = await (await fetch(`${red.url}/nodes`, { headers: { accept: 'application/json' } })).json();
         const ours = sets.filter((s) => s.module === pkg.name);
@@ -126,12 +129,41 @@ async function checkLane(lane, stack) {
         }
         const errors = red.output().split('\n').filter((l) => /\[(error|warn)\]/.test(l) && /kinesis/i.test(l));
         record(name, 'no errors or warnings about the package in the runtime log', errors.length === 0, errors.slice(0, 3).join(' | '));
+        await checkExamples(lane, red);
     } catch (err) {
         record(name, 'Node-RED run', false, err.message.split('\n')[0]);
         if (red) console.log(red.output().slice(-3000));
     } finally {
         if (red) await red.stop();
     }
+}
+
+/** Deploys the installed package's examples unchanged and checks they start cleanly. */
+async function checkExamples(lane, red) {
+    const name = lane.name;
+    const dir = path.join(lane.userDir, 'node_modules', ...pkg.name.split('/'), 'examples');
+    const files = exampleFiles(dir);
+    if (files.length === 0) {
+        record(name, 'examples', true, 'none shipped yet');
+        return;
+    }
+    const flows = workspaceFromExamples(dir);
+    const before = red.output().length;
+    const res = await fetch(`${red.url}/flows`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'Node-RED-Deployment-Type': 'full' },
+        body: JSON.stringify(flows),
+    });
+    record(name, `deploy ${files.length} examples (${flows.length} nodes)`, res.status === 204, res.status === 204 ? files.join(', ') : `HTTP ${res.status} ${await res.text()}`);
+    // let the nodes start and reach the local stack
+    await new Promise((r) => setTimeout(r, 5000));
+    const deployed = await (await fetch(`${red.url}/flows`)).json();
+    record(name, 'the examples are all deployed', Array.isArray(deployed) && deployed.length >= flows.length, `${Array.isArray(deployed) ? deployed.length : '?'} of ${flows.length}`);
+    const log = red.output().slice(before).split('\n');
+    const missing = log.filter((l) => /missing types|Waiting for missing|Unknown type/i.test(l));
+    record(name, 'the examples use only known node types', missing.length === 0, missing.slice(0, 3).join(' | '));
+    const errors = log.filter((l) => /\[error\]/.test(l));
+    record(name, 'the examples start without errors in the log', errors.length === 0, errors.slice(0, 3).join(' | '));
 }
 
 async function main() {
