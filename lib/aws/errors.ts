@@ -96,6 +96,11 @@ interface ErrorLike {
 }
 
 function errorCode(err: ErrorLike): string {
+    // HTTP/2 (Kinesis' default handler) wraps the socket error: report the cause (ENOTFOUND, ECONNREFUSED…)
+    if (typeof err.code === 'string' && err.code.startsWith('ERR_HTTP2') && err.cause && typeof err.cause === 'object') {
+        const inner = errorCode(err.cause as ErrorLike);
+        if (inner !== 'Error') return inner;
+    }
     const candidates = [err.name, err.code, err.Code];
     for (const c of candidates) {
         if (typeof c === 'string' && c !== '' && c !== 'Error') return c;
@@ -202,7 +207,7 @@ export function explainAwsError(error: unknown, ctx: ExplainContext = {}): Expla
     if (code === 'ValidationException' || code === 'InvalidArgumentException' || code === 'SerializationException') {
         return build('invalid-argument', `invalid request${action}: ${raw}`, 'invalid request', false);
     }
-    if (NETWORK_CODES.has(code) || /getaddrinfo|ECONNREFUSED|socket hang up|connect ETIMEDOUT/i.test(raw)) {
+    if (NETWORK_CODES.has(code) || code.startsWith('ERR_HTTP2') || /getaddrinfo|ECONNREFUSED|socket hang up|connect ETIMEDOUT/i.test(raw)) {
         const target = ctx.endpoint ?? (ctx.region ? `AWS in region ${ctx.region}` : 'AWS');
         let hint = '';
         if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || /getaddrinfo/i.test(raw)) {

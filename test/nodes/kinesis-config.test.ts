@@ -9,6 +9,7 @@ import { nodeRedHelper, nodeModule } from '../helpers/nodered';
 import { localEndpoints } from '../helpers/stack';
 import { startStub, jsonError, listStreamsReply, assumeRoleReply, closedPort, Stub } from '../helpers/aws-stub';
 import type { KinesisConfigNode } from '../../nodes/shared/types';
+import { networkGuardOn, blockedLookups } from '../setup';
 
 const helper = nodeRedHelper();
 const configNode = nodeModule('kinesis-config');
@@ -191,6 +192,21 @@ describe('kinesis-config node', function () {
             const r2 = await testConnection({ region: 'us-east-1', kinesisEndpoint: 'localhost:4568', credentialMode: 'chain', credentials: {} });
             assert.equal(r2.kind, 'bad-config');
             assert.match(r2.message, /Kinesis endpoint "localhost:4568" must start with http:\/\/ or https:\/\//);
+        });
+
+        it('a region that does not exist (no endpoint): "unknown host: check the region name" — DNS refused by the test guard, nothing leaves 127.0.0.1', async function () {
+            if (!networkGuardOn) this.skip();
+            const saved = process.env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS;
+            process.env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS = 'true'; // no env endpoints: towards AWS
+            try {
+                const r = await testConnection({ region: 'eu-wst-1', credentialMode: 'static', credentials: { accessKeyId: 'AKIDX0000000', secretAccessKey: 'x' } });
+                assert.equal(r.ok, false);
+                assert.equal(r.kind, 'unreachable');
+                assert.match(r.message, /cannot reach AWS in region eu-wst-1: ENOTFOUND \(unknown host: check the region name "eu-wst-1"/);
+                assert.ok(blockedLookups.includes('kinesis.eu-wst-1.amazonaws.com'), blockedLookups.join(', '));
+            } finally {
+                if (saved === undefined) delete process.env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS; else process.env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS = saved;
+            }
         });
 
         it('static mode with missing keys says which', async function () {

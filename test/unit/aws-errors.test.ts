@@ -58,6 +58,14 @@ describe('lib/aws/errors', function () {
             const e2 = explainAwsError(dns, { endpoint: 'http://kinesis.example:4568' });
             assert.match(e2.message, /check the endpoint URL/);
         });
+        it('HTTP/2 (Kinesis on AWS) wrapping a DNS failure reports the cause, not ERR_HTTP2_STREAM_CANCEL', function () {
+            const cause = Object.assign(new Error('getaddrinfo ENOTFOUND kinesis.eu-wst-1.amazonaws.com'), { code: 'ENOTFOUND' });
+            const err = Object.assign(new Error('The pending stream has been canceled'), { code: 'ERR_HTTP2_STREAM_CANCEL', cause });
+            const e = explainAwsError(err, { region: 'eu-wst-1' });
+            assert.equal(e.code, 'ENOTFOUND');
+            assert.equal(e.kind, 'unreachable');
+            assert.match(e.message, /cannot reach AWS in region eu-wst-1: ENOTFOUND \(unknown host: check the region name "eu-wst-1"/);
+        });
         it('connection refused at a local endpoint says nothing listens there', function () {
             const err = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' });
             const e = explainAwsError(err, { endpoint: 'http://127.0.0.1:9' });
