@@ -174,7 +174,12 @@ export = function (RED: NodeAPI): void {
         '/kinesis-config/test',
         RED.auth.needsPermission('kinesis-config.write'),
         async (req: Request, res: Response) => {
-            const body = (req.body && typeof req.body === 'object' ? req.body : {}) as Partial<KinesisConfigDef> & { id?: string; credentials?: KinesisConfigCredentials };
+            const body = (req.body && typeof req.body === 'object' ? { ...req.body } : {}) as Partial<KinesisConfigDef> & { id?: string; credentials?: KinesisConfigCredentials };
+            // the editor sends ${ENV_VAR} as typed; the deployed node would see it substituted
+            for (const key of ['region', 'kinesisEndpoint', 'dynamodbEndpoint', 'roleArn', 'externalId', 'roleSessionName', 'stsEndpoint'] as const) {
+                const v = body[key];
+                if (typeof v === 'string') body[key] = v.replace(/\$\{(\w+)\}/g, (_m, name: string) => process.env[name] ?? '') as never;
+            }
             const sent = (body.credentials && typeof body.credentials === 'object' ? body.credentials : {}) as KinesisConfigCredentials;
             // only a deployed kinesis-config node's own credentials can be reused
             const deployed = typeof body.id === 'string' && body.id ? RED.nodes.getNode(body.id) : null;

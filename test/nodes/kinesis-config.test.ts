@@ -52,6 +52,13 @@ describe('kinesis-config node', function () {
             assert.equal((await clients.credentials()).accessKeyId, process.env.AWS_ACCESS_KEY_ID);
         });
 
+        it('${ENV_VAR} in a setting is the environment variable\'s value', async function () {
+            await helper.load(configNode, [{ id: 'c1', type: 'kinesis-config', region: '${AWS_REGION}', kinesisEndpoint: '${KINESIS_LOCAL_ENDPOINT}', credentialMode: 'chain' }]);
+            const clients = (helper.getNode('c1') as KinesisConfigNode).getClients();
+            assert.equal(clients.region, process.env.AWS_REGION);
+            assert.equal(clients.kinesisEndpoint, localEndpoints().kinesis);
+        });
+
         it('static keys + session token from the credential store sign the calls; explicit endpoint beats the env var', async function () {
             const stub = await startStub(() => listStreamsReply(['from-stub']));
             stubs.push(stub);
@@ -147,6 +154,12 @@ describe('kinesis-config node', function () {
             assert.equal(r.ok, true, r.message);
             assert.ok(r.streams.includes('my-thingsboard'));
             assert.match(r.message, /^Connected to Kinesis \(http:\/\/127\.0\.0\.1:\d+\): \d+ streams? — .*my-thingsboard.*DynamoDB OK/);
+        });
+
+        it('${ENV_VAR} settings are substituted as the runtime does', async function () {
+            const r = await testConnection({ region: '${AWS_REGION}', kinesisEndpoint: '${KINESIS_LOCAL_ENDPOINT}', dynamodbEndpoint: '${DYNAMODB_LOCAL_ENDPOINT}', credentialMode: 'chain', credentials: {} });
+            assert.equal(r.ok, true, r.message);
+            assert.match(r.message, new RegExp(`Connected to Kinesis \\(${localEndpoints().kinesis.replace(/[.]/g, '\\.')}\\)`));
         });
 
         it('OK with the default chain and empty endpoints (the standard env vars)', async function () {
