@@ -108,13 +108,21 @@ export = function (RED: NodeAPI): void {
         const unusable = problems.length > 0 ? configError(problems, label) : undefined;
         let clients: AwsClients | undefined;
 
-        if (unusable) {
-            // once, in the log (no secret can be in it: the problems name settings, never values of credentials)
-            node.warn(redact(unusable.message, secretsOf(creds)));
-        }
+        // once in the log, when a node first uses it (an unused config node stays quiet); no secret can
+        // be in it: the problems name settings, never values of credentials
+        let warned = false;
+        const warnOnce = () => {
+            if (unusable && !warned) {
+                warned = true;
+                node.warn(redact(unusable.message, secretsOf(creds)));
+            }
+        };
 
         node.getClients = () => {
-            if (unusable) throw unusable;
+            if (unusable) {
+                warnOnce();
+                throw unusable;
+            }
             if (!clients) {
                 try {
                     clients = createAwsClients(options);
@@ -141,7 +149,10 @@ export = function (RED: NodeAPI): void {
         };
         node.register = (user: Node) => {
             users.set(user.id, user);
-            if (unusable) user.status(STATUS.error(shortStatus(unusable.status)));
+            if (unusable) {
+                warnOnce();
+                user.status(STATUS.error(shortStatus(unusable.status)));
+            }
         };
         node.deregister = (user: Node) => {
             users.delete(user.id);

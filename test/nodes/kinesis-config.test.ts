@@ -133,6 +133,18 @@ describe('kinesis-config node', function () {
             });
         }
 
+        it('logs the problem once, when a node first uses the connection (an unused config node stays quiet)', async function () {
+            await helper.load(configNode, [{ id: 'c1', type: 'kinesis-config', name: 'conn', credentialMode: 'static' }, { id: 'u1', type: 'helper', z: 'f1' }, { id: 'f1', type: 'tab' }]);
+            const c1 = helper.getNode('c1') as KinesisConfigNode;
+            const warn = c1.warn as unknown as { callCount: number; firstCall: { args: unknown[] } };
+            assert.equal(warn.callCount, 0);
+            c1.register(helper.getNode('u1'));
+            assert.throws(() => c1.getClients());
+            assert.throws(() => c1.getClients());
+            assert.equal(warn.callCount, 1);
+            assert.match(String(warn.firstCall.args[0]), /AWS connection "conn" cannot work: access key ID is missing/);
+        });
+
         it('a working configuration leaves its users\' status alone', async function () {
             await helper.load(configNode, [{ id: 'c1', type: 'kinesis-config', credentialMode: 'chain' }, { id: 'u1', type: 'helper', z: 'f1' }, { id: 'f1', type: 'tab' }]);
             const c1 = helper.getNode('c1') as KinesisConfigNode;
