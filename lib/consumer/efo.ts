@@ -15,11 +15,13 @@
  * - Backpressure: an event is pulled from the event stream only inside `next()`. While the caller
  *   is busy nothing is read, so the socket's receive window fills and the server stops sending.
  *   The watchdog (`watchdogMs`, default 30 s) only runs while `next()` waits for an event, so a
- *   slow caller never makes the reader restart subscriptions ("read-timeout storm"). A caller that
- *   stays busy for minutes may find its subscription ended or dropped by the server (the 5-minute
- *   limit, the HTTP/2 session's 5-minute idle timeout): the events already buffered are still
- *   delivered, then the reader resubscribes from the last continuation sequence number. Nothing is
- *   lost and nothing is delivered twice.
+ *   slow caller never makes the reader restart subscriptions ("read-timeout storm"): at most one
+ *   resubscribe per `maxSubscriptionMs`, however slow the caller. A caller that stays busy past
+ *   the subscription's life finds it replaced at its next `next()`; a subscription the server drops
+ *   meanwhile (its 5-minute limit, the SDK's 5-minute HTTP/2 session idle timeout, a reset) fails
+ *   or ends at the next read. Either way the unread events are discarded and the reader
+ *   resubscribes AFTER the last continuation sequence number it handed out: nothing is lost and
+ *   nothing is delivered twice.
  * - End of shard: an event with no ContinuationSequenceNumber and non-empty ChildShards
  *   ⇒ `shardEnd: {childShards}`. ResourceNotFound for the shard while the consumer still exists
  *   (an expired closed shard) ⇒ `shardEnd` with no children. As a safety net for servers that
@@ -226,7 +228,8 @@ type Outcome =
     | { kind: 'watchdog' }
     | { kind: 'expired' };
 
-const FATAL_KINDS = new Set(['access-denied', 'bad-credentials', 'no-credentials', 'no-region', 'invalid-argument', 'expired-credentials']);
+/** Failures only the user can fix. Expired credentials are retried: the credential provider refreshes them. */
+const FATAL_KINDS = new Set(['access-denied', 'bad-credentials', 'no-credentials', 'no-region', 'invalid-argument']);
 
 function toSdkPosition(p: StartingPosition): SdkStartingPosition {
     switch (p.type) {
