@@ -195,7 +195,10 @@ export interface EfoReaderOptions {
     maxSubscriptionMs?: number;
     /** Restart a subscription that delivers no event for this long while next() waits (default 30 000 ms). */
     watchdogMs?: number;
-    /** Minimum time between the start of successful subscriptions of one shard (default 5 000 ms, AWS's rule). */
+    /**
+     * Minimum time between the start of successful subscriptions of one shard (default 5 000 ms,
+     * AWS's rule); attempts are also kept min(1 000, this) ms apart (AWS: 1 call/s per shard).
+     */
     minSubscribeIntervalMs?: number;
     /** Backoff for retries (ResourceInUse, network, service errors): base and cap, with jitter (default 1 000 / 10 000 ms). */
     retryBaseMs?: number;
@@ -264,6 +267,7 @@ export class EfoShardReader implements ShardReader {
     private lastContinuation?: string;
     private sub?: Subscription;
     private lastSubscribeAt = -Infinity;
+    private lastAttemptAt = -Infinity;
     private failures = 0;
     private closed = false;
     private readonly closing = new AbortController();
@@ -357,8 +361,14 @@ export class EfoShardReader implements ShardReader {
 
     /** Starts a subscription at `position` (waiting out AWS's 5-second rule). Throws what SubscribeToShard throws. */
     private async subscribe(): Promise<void> {
-        const wait = this.lastSubscribeAt + this.minSubscribeIntervalMs - Date.now();
+        // AWS: a new subscription within 5 s of the last successful one is refused, and at most one
+        // SubscribeToShard call per second per consumer and shard (failed attempts included).
+        const wait = Math.max(
+            this.lastSubscribeAt + this.minSubscribeIntervalMs,
+            this.lastAttemptAt + Math.min(1_000, this.minSubscribeIntervalMs),
+        ) - Date.now();
         if (wait > 0) await sleep(wait, this.closing.signal);
+        this.lastAttemptAt = Date.now();
         const controller = new AbortController();
         const sub: Subscription = { id: ++subscriptionIds, controller, startedAt: Date.now(), events: 0 };
         const onClose = (): void => controller.abort(abortError(this.closing.signal));

@@ -17,12 +17,12 @@ describe('EFO reader resilience (kinesis-local)', function () {
     const readers: ShardReader[] = [];
 
     /** A fresh one-shard stream with a registered consumer. */
-    async function setup(prefix: string): Promise<{ stream: string; shardId: string; consumerARN: string; streamARN: string }> {
+    async function setup(prefix: string, consumerName = 'app'): Promise<{ stream: string; shardId: string; consumerARN: string; streamARN: string }> {
         const stream = uniqueName(prefix);
         await createStream(stream, 1, kinesis);
         const streamARN = await streamArnOf(kinesis, stream);
         const shardId = (await shardsOf(kinesis, stream))[0].ShardId!;
-        const consumerARN = await ensureStreamConsumer(kinesis, streamARN, 'app', { pollMs: 100 });
+        const consumerARN = await ensureStreamConsumer(kinesis, streamARN, consumerName, { pollMs: 100 });
         return { stream, shardId, consumerARN, streamARN };
     }
 
@@ -179,7 +179,9 @@ describe('EFO reader resilience (kinesis-local)', function () {
 
     it('rejects next() with an explained error when the consumer is deregistered', async function () {
         this.timeout(30_000);
-        const s = await setup('efo-dereg');
+        // A unique consumer name: kinesis-local's deregistration removes the first consumer *of that
+        // name* across all streams, so with a shared name it would remove another stream's consumer.
+        const s = await setup('efo-dereg', uniqueName('dereg'));
         const first = open(s.consumerARN, { shardId: s.shardId, streamName: s.stream });
         const ids = await putIds(kinesis, s.stream, 'dr', 5);
         assertExactly((await collect(first, ids.length)).ids, ids);
