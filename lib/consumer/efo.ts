@@ -329,6 +329,7 @@ export class EfoShardReader implements ShardReader {
             switch (outcome.kind) {
                 case 'event': {
                     const batch = await this.deliver(sub, outcome.event);
+                    if (this.closed) throw new ReaderClosedError(this.shardId);
                     if (batch) return batch;
                     continue;
                 }
@@ -376,6 +377,10 @@ export class EfoShardReader implements ShardReader {
         controller.signal.addEventListener('abort', () => this.closing.signal.removeEventListener('abort', onClose), { once: true });
         this.sub = sub;
         this.stats.subscriptions++;
+        // A subscribe call that gets no response (a black-holed connection) is abandoned after the watchdog time.
+        const noResponse = setTimeout(() => {
+            controller.abort(Object.assign(new Error(`SubscribeToShard got no response in ${this.watchdogMs} ms`), { name: 'TimeoutError' }));
+        }, this.watchdogMs);
         try {
             const out = await this.kinesis.send(
                 new SubscribeToShardCommand({ ConsumerARN: this.consumerARN, ShardId: this.shardId, StartingPosition: toSdkPosition(this.position) }),
@@ -387,6 +392,8 @@ export class EfoShardReader implements ShardReader {
         } catch (err) {
             if (this.sub === sub) this.endSubscription();
             throw err;
+        } finally {
+            clearTimeout(noResponse);
         }
     }
 

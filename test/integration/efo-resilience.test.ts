@@ -99,6 +99,26 @@ describe('EFO reader resilience (kinesis-local)', function () {
         assert.ok(warnings.some((w) => /delivered nothing/.test(w)), warnings.join('; '));
     });
 
+    it('a subscribe call that never gets a response is abandoned after the watchdog time and retried', async function () {
+        const s = await setup('efo-noresp');
+        let abandoned = false;
+        const faulty = faultyClient(kinesis, async (call, _cmd, send, signal) => {
+            if (call > 0) return send();
+            // The first call hangs (a black-holed connection) until the reader aborts it.
+            return new Promise((_resolve, reject) => {
+                signal?.addEventListener('abort', () => {
+                    abandoned = true;
+                    reject(Object.assign(new Error('Request aborted'), { name: 'AbortError' }));
+                }, { once: true });
+            });
+        });
+        const reader = open(s.consumerARN, { kinesis: faulty, shardId: s.shardId, streamName: s.stream }, { watchdogMs: 1_500 });
+        const ids = await putIds(kinesis, s.stream, 'nr', 10);
+        assertExactly((await collect(reader, ids.length)).ids, ids);
+        assert.ok(abandoned, 'the hanging call was aborted');
+        assert.equal(reader.stats.retries, 1);
+    });
+
     it('ResourceInUse on subscribe is retried with backoff, never in a tight loop', async function () {
         const s = await setup('efo-inuse');
         let attempts = 0;
