@@ -1,0 +1,240 @@
+/**
+ * `kinesis-out`: writes each message's payload (or ThingsBoard downlink converter results) to a
+ * Kinesis data stream through the batching producer in lib/producer. Thin glue: settings →
+ * Producer options, message → records, results → msg.kinesis, errors → status + done(err).
+ */
+import path from 'node:path';
+import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import {
+    Producer,
+    ProducerError,
+    QueueFullError,
+    RecordValidationError,
+    ProducerClosedError,
+} from '../../lib/producer/producer';
+import { InputError, resolveRecords } from '../../lib/producer/input';
+import { DEFAULT_MAX_RECORD_BYTES } from '../../lib/producer/records';
+import { compactNumber, KinesisConfigNode, shortStatus, STATUS } from '../shared/types';
+
+interface KinesisOutDef extends NodeDef {
+    config?: string;
+    streamName?: string;
+    streamNameType?: string;
+    partitionKey?: string;
+    partitionKeyType?: string;
+    keyGeneration?: 'random' | 'hash';
+    explicitHashKey?: string;
+    explicitHashKeyType?: string;
+    lingerMs?: number | string;
+    maxInFlight?: number | string;
+    maxRecordBytes?: number | string;
+    maxRetries?: number | string;
+    maxQueued?: number | string;
+    keyOrder?: boolean;
+    ordered?: boolean;
+    aggregate?: boolean;
+    /** Not in the editor: how long close waits for queued records (default 10 s; Node-RED allows 15). */
+    closeTimeoutMs?: number | string;
+}
+
+type OutMessage = NodeMessageInFlow & { metadata?: unknown; kinesis?: unknown };
+
+interface Problem {
+    status: string;
+    fill: 'red' | 'yellow';
+    until: number;
+}
+
+/** English messages shipped next to this file, used when the runtime has no catalog (e.g. under the test helper). */
+let fallbackCatalog: Record<string, unknown> | undefined;
+function fallback(key: string, vars: Record<string, unknown> = {}): string {
+    if (!fallbackCatalog) {
+        try {
+            // eslint-disable-next-line @typescript-eslint/no-var-requires
+            fallbackCatalog = require(path.join(__dirname, 'locales', 'en-US', 'kinesis-out.json')) as Record<string, unknown>;
+        } catch {
+            fallbackCatalog = {};
+        }
+    }
+    let v: unknown = fallbackCatalog;
+    for (const part of key.split('.')) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[part] : undefined;
+    if (typeof v !== 'string') return key;
+    return v.replace(/__(\w+)__/g, (_m, name: string) => String(vars[name] ?? ''));
+}
+
+function num(v: unknown, dflt: number): number | undefined {
+    if (v === undefined || v === null || v === '') return dflt;
+    const n = Number(v);
+    return Number.isFinite(n) ? n : dflt;
+}
+
+export = function (RED: NodeAPI): void {
+    /** RED._ with the shipped English text as fallback when no catalog is loaded. */
+    const t = (key: string, vars?: Record<string, string | number>): string => {
+        const full = `kinesis-out.${key}`;
+        const out = RED._(full, vars);
+        return out && out !== full ? out : fallback(full, vars);
+    };
+
+    function KinesisOut(this: Node, def: KinesisOutDef) {
+        RED.nodes.createNode(this, def);
+        const node = this;
+        const config = (def.config ? RED.nodes.getNode(def.config) : undefined) as KinesisConfigNode | undefined;
+        let producer: Producer | undefined;
+        let ticker: NodeJS.Timeout | undefined;
+        let lastWritten = 0;
+        let lastTick = Date.now();
+        let lastText = '';
+        let problem: Problem | undefined;
+        let closing = false;
+
+        if (!config) {
+            node.status(STATUS.error(t('status.noConfig')));
+        } else {
+            config.register(node);
+        }
+
+        function evaluate(value: string | undefined, type: string | undefined, msg: OutMessage): Promise<unknown> {
+            const kind = type || 'str';
+            if (kind === 'str') return Promise.resolve(value ?? '');
+            if ((value ?? '') === '' && kind !== 'jsonata') return Promise.resolve(undefined);
+            return new Promise((resolve, reject) => {
+                RED.util.evaluateNodeProperty(value ?? '', kind, node, msg, (err: Error | null, result: unknown) => {
+                    if (err) reject(new InputError(t('error.property', { value: `${kind}:${value}`, error: err.message })));
+                    else resolve(result);
+                });
+            });
+        }
+
+        function showStatus(force = false): void {
+            if (!producer || closing) return;
+            const now = Date.now();
+            const elapsed = Math.max(1, now - lastTick) / 1000;
+            const rate = (producer.written - lastWritten) / elapsed;
+            if (producer.written > lastWritten && problem?.fill === 'red') problem = undefined;
+            lastWritten = producer.written;
+            lastTick = now;
+            if (problem && now > problem.until) problem = undefined;
+            const queued = compactNumber(producer.backlog);
+            let text: string;
+            let status;
+            if (problem) {
+                text = shortStatus(t('status.problem', { status: problem.status, queued }));
+                status = problem.fill === 'red' ? STATUS.error(text) : STATUS.warn(text);
+            } else {
+                text = t('status.rate', { rate: compactNumber(rate), queued });
+                status = producer.backlog > 0 ? STATUS.busy(text) : STATUS.ok(text);
+            }
+            const key = `${status.fill}|${text}`;
+            if (key !== lastText || force) {
+                lastText = key;
+                node.status(status);
+            }
+        }
+
+        /** Shows a problem at once when it is new; repeats of the same one wait for the 1 s ticker. */
+        function setProblem(status: string, fill: 'red' | 'yellow', forMs: number): void {
+            const isNew = !problem || problem.status !== status || problem.fill !== fill;
+            problem = { status, fill, until: Date.now() + forMs };
+            if (isNew) showStatus(true);
+        }
+
+        function getProducer(): Producer {
+            if (producer) return producer;
+            if (!config) throw new Error(t('error.noConfig'));
+            const clients = config.getClients(); // throws in words when misconfigured
+            producer = new Producer({
+                client: clients.kinesis,
+                lingerMs: num(def.lingerMs, 50),
+                maxInFlight: num(def.maxInFlight, 4),
+                maxRecordBytes: num(def.maxRecordBytes, DEFAULT_MAX_RECORD_BYTES),
+                maxRetries: num(def.maxRetries, 8),
+                maxQueued: num(def.maxQueued, 10_000),
+                keyOrder: def.keyOrder !== false,
+                ordered: !!def.ordered,
+                aggregate: !!def.aggregate,
+                explain: (err, ctx) => config.explain(err, ctx),
+                onRetry: ({ error }) => setProblem(error.status, 'yellow', 3_000),
+                onFailure: ({ error }) => setProblem(error.status, 'red', 60_000),
+            });
+            ticker = setInterval(() => showStatus(), 1_000);
+            return producer;
+        }
+
+        async function handle(msg: OutMessage, send: (m: OutMessage) => void, done: (err?: Error) => void): Promise<void> {
+            if (closing) {
+                done(new ProducerClosedError());
+                return;
+            }
+            let records;
+            try {
+                const [streamName, partitionKey, explicitHashKey] = await Promise.all([
+                    evaluate(def.streamName, def.streamNameType, msg),
+                    evaluate(def.partitionKey, def.partitionKeyType, msg),
+                    evaluate(def.explicitHashKey, def.explicitHashKeyType, msg),
+                ]);
+                records = resolveRecords(msg.payload, {
+                    streamName,
+                    partitionKey,
+                    explicitHashKey,
+                    msgMetadata: msg.metadata,
+                    keyGeneration: def.keyGeneration === 'hash' ? 'hash' : 'random',
+                });
+            } catch (err) {
+                node.status(STATUS.error(t('status.invalidInput')));
+                done(err as Error);
+                return;
+            }
+            let p: Producer;
+            try {
+                p = getProducer();
+            } catch (err) {
+                node.status(STATUS.error(shortStatus((err as Error).message)));
+                done(err as Error);
+                return;
+            }
+            try {
+                const results = await p.put(records);
+                msg.kinesis = results;
+                send(msg);
+                done();
+            } catch (err) {
+                if (err instanceof ProducerError) {
+                    msg.kinesis = err.results.map((r) => r ?? null);
+                    setProblem(err.status, 'red', 60_000);
+                } else if (err instanceof RecordValidationError) {
+                    setProblem(t('status.invalidRecord'), 'red', 10_000);
+                } else if (err instanceof QueueFullError) {
+                    setProblem(t('status.queueFull'), 'yellow', 5_000);
+                }
+                done(err as Error);
+            }
+        }
+
+        node.on('input', (msg: NodeMessageInFlow, send: (m: NodeMessageInFlow) => void, done: (err?: Error) => void) => {
+            handle(msg as OutMessage, send as (m: OutMessage) => void, done).catch((err) => done(err as Error));
+        });
+
+        node.on('close', (_removed: boolean, done: () => void) => {
+            closing = true;
+            if (ticker) clearInterval(ticker);
+            ticker = undefined;
+            const finish = () => {
+                config?.deregister(node);
+                done();
+            };
+            if (!producer) {
+                finish();
+                return;
+            }
+            const timeout = num(def.closeTimeoutMs, 10_000) ?? 10_000;
+            producer.close(timeout).then(({ messages, records }) => {
+                if (messages > 0) node.warn(t('log.unsent', { messages, records, seconds: +(timeout / 1000).toFixed(1) }));
+            }).catch((err) => {
+                node.warn(String((err as Error)?.message ?? err));
+            }).finally(finish);
+        });
+    }
+
+    RED.nodes.registerType('kinesis-out', KinesisOut as unknown as Parameters<NodeAPI['nodes']['registerType']>[1]);
+};

@@ -1,0 +1,461 @@
+/**
+ * Producer engine logic against an in-memory stand-in for the Kinesis API (request shapes and
+ * per-entry results as the real PutRecords/PutRecord/ListShards return them). The same paths run
+ * against the real kinesis-local in test/integration/producer.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { ListShardsCommand, PutRecordCommand, PutRecordsCommand, PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
+import { deaggregate } from '../../lib/kpl';
+import {
+    Producer,
+    ProducerError,
+    ProducerOptions,
+    QueueFullError,
+    RecordValidationError,
+    backoffDelay,
+    ProducerClosedError,
+} from '../../lib/producer/producer';
+import { MIB, ProducerRecord, hashKeyOf } from '../../lib/producer/records';
+
+interface Stored { partitionKey: string; data: Buffer; shardId: string; sequenceNumber: string; explicitHashKey?: string }
+
+type Fault = (entry: PutRecordsRequestEntry, ctx: { request: number; attempt: number }) => string | undefined;
+
+/** Minimal Kinesis: one or two shards per stream, sequence numbers increasing per stream. */
+class FakeKinesis {
+    stored = new Map<string, Stored[]>();
+    requests: Array<{ type: string; stream: string; entries: PutRecordsRequestEntry[]; sequenceNumberForOrdering?: string }> = [];
+    fault?: Fault;
+    requestError?: (n: number) => Error | undefined;
+    shards = 1;
+    seq = 1000n;
+    attempts = new Map<string, number>();
+    /** Delay of each request (ms) so several can be in flight. */
+    delayMs = 0;
+
+    private shardFor(e: PutRecordsRequestEntry): string {
+        if (this.shards === 1) return 'shardId-000000000000';
+        const h = hashKeyOf(e.PartitionKey!, e.ExplicitHashKey);
+        return h < (1n << 127n) ? 'shardId-000000000000' : 'shardId-000000000001';
+    }
+
+    private write(stream: string, e: PutRecordsRequestEntry): Stored {
+        const list = this.stored.get(stream) ?? [];
+        this.stored.set(stream, list);
+        const s: Stored = { partitionKey: e.PartitionKey!, data: Buffer.from(e.Data!), shardId: this.shardFor(e), sequenceNumber: String(this.seq++), explicitHashKey: e.ExplicitHashKey };
+        list.push(s);
+        return s;
+    }
+
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    async send(cmd: any): Promise<any> {
+        if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+        const n = this.requests.length + 1;
+        if (cmd instanceof ListShardsCommand) {
+            const half = (1n << 127n);
+            return {
+                Shards: this.shards === 1
+                    ? [{ ShardId: 'shardId-000000000000', HashKeyRange: { StartingHashKey: '0', EndingHashKey: String((1n << 128n) - 1n) }, SequenceNumberRange: { StartingSequenceNumber: '1' } }]
+                    : [
+                        { ShardId: 'shardId-000000000000', HashKeyRange: { StartingHashKey: '0', EndingHashKey: String(half - 1n) }, SequenceNumberRange: { StartingSequenceNumber: '1' } },
+                        { ShardId: 'shardId-000000000001', HashKeyRange: { StartingHashKey: String(half), EndingHashKey: String((1n << 128n) - 1n) }, SequenceNumberRange: { StartingSequenceNumber: '1' } },
+                    ],
+            };
+        }
+        if (cmd instanceof PutRecordCommand) {
+            const i = cmd.input;
+            this.requests.push({ type: 'PutRecord', stream: i.StreamName!, entries: [i], sequenceNumberForOrdering: i.SequenceNumberForOrdering });
+            const err = this.requestError?.(n);
+            if (err) throw err;
+            const code = this.faultFor(i, n);
+            if (code) throw Object.assign(new Error(`fault ${code}`), { name: code, $fault: 'client' });
+            const s = this.write(i.StreamName!, i);
+            return { ShardId: s.shardId, SequenceNumber: s.sequenceNumber };
+        }
+        if (cmd instanceof PutRecordsCommand) {
+            const i = cmd.input;
+            this.requests.push({ type: 'PutRecords', stream: i.StreamName!, entries: i.Records! });
+            const err = this.requestError?.(n);
+            if (err) throw err;
+            let failed = 0;
+            const Records = i.Records!.map((e) => {
+                const code = this.faultFor(e, n);
+                if (code) {
+                    failed++;
+                    return { ErrorCode: code, ErrorMessage: `Rate exceeded for shard ${this.shardFor(e)}` };
+                }
+                const s = this.write(i.StreamName!, e);
+                return { ShardId: s.shardId, SequenceNumber: s.sequenceNumber };
+            });
+            return { FailedRecordCount: failed, Records };
+        }
+        throw new Error(`unexpected command ${cmd?.constructor?.name}`);
+    }
+
+    private faultFor(e: PutRecordsRequestEntry, request: number): string | undefined {
+        const id = Buffer.from(e.Data!).toString('utf8');
+        const attempt = (this.attempts.get(id) ?? 0) + 1;
+        this.attempts.set(id, attempt);
+        return this.fault?.(e, { request, attempt });
+    }
+
+    dataOf(stream: string): string[] {
+        return (this.stored.get(stream) ?? []).map((s) => s.data.toString('utf8'));
+    }
+}
+
+function rec(data: string | Buffer, partitionKey = data.toString().slice(0, 200) || 'k', streamName = 's1', explicitHashKey?: string): ProducerRecord {
+    const r: ProducerRecord = { streamName, data: Buffer.isBuffer(data) ? data : Buffer.from(data), partitionKey };
+    if (explicitHashKey !== undefined) r.explicitHashKey = explicitHashKey;
+    return r;
+}
+
+function producer(fake: FakeKinesis, opts: Partial<ProducerOptions> = {}): Producer {
+    return new Producer({ client: fake, lingerMs: 5, baseBackoffMs: 1, maxBackoffMs: 4, ...opts });
+}
+
+describe('producer engine (unit)', function () {
+    describe('validation: nothing is sent for an invalid message', function () {
+        it('rejects partition keys by characters, not bytes', async function () {
+            const fake = new FakeKinesis();
+            const p = producer(fake);
+            const emoji256 = '😀'.repeat(256); // 256 characters, 1 024 UTF-8 bytes, 512 UTF-16 units
+            await p.put([rec('a', emoji256)]);
+            await assert.rejects(p.put([rec('b', '😀'.repeat(257))]), (e: Error) => e instanceof RecordValidationError && /257 characters/.test(e.message));
+            await assert.rejects(p.put([rec('b', '')]), /partition key is empty/);
+            assert.equal(fake.requests.length, 1);
+            await p.close(100);
+        });
+
+        it('checks explicit hash keys: decimal 0 … 2^128−1, no leading zeros', async function () {
+            const fake = new FakeKinesis();
+            const p = producer(fake);
+            const max = String((1n << 128n) - 1n);
+            await p.put([rec('a', 'k', 's1', '0'), rec('b', 'k2', 's1', max)]);
+            for (const bad of ['01', '-1', '1.5', 'abc', String(1n << 128n), '1'.repeat(40)]) {
+                await assert.rejects(p.put([rec('c', 'k', 's1', bad)]), /explicit hash key/, bad);
+            }
+            assert.deepEqual(fake.requests.flatMap((r) => r.entries.map((e) => e.ExplicitHashKey)), ['0', max]);
+            await p.close(100);
+        });
+
+        it('rejects a record over the size limit (data + key bytes) and sends none of the message', async function () {
+            const fake = new FakeKinesis();
+            const p = producer(fake, { maxRecordBytes: 1000 });
+            // 'kéy' is 4 UTF-8 bytes: 997 + 4 = 1 001 bytes.
+            await assert.rejects(p.put([rec(Buffer.alloc(997), 'kéy')]), /record is 1001 bytes \(data \+ partition key\), over the 1000-byte limit/);
+            await p.put([rec(Buffer.alloc(996), 'kéy')]); // exactly 1 000
+            await assert.rejects(p.put([rec('ok', 'a'), rec(Buffer.alloc(2000), 'b'), rec('ok2', 'c')]), (e: Error) => {
+                assert.ok(e instanceof RecordValidationError);
+                assert.match(e.message, /record #1: record is 2001 bytes/);
+                return true;
+            });
+            assert.equal(fake.requests.length, 1);
+            assert.deepEqual(fake.requests[0].entries.length, 1);
+            await p.close(100);
+        });
+
+        it('rejects a record without a stream name in words', async function () {
+            const p = producer(new FakeKinesis());
+            await assert.rejects(p.put([rec('a', 'k', '')]), /no stream name/);
+            await p.close(100);
+        });
+    });
+
+    describe('batching', function () {
+        it('500 records make one PutRecords request, 501 make two', async function () {
+            const fake = new FakeKinesis();
+            const p = producer(fake, { lingerMs: 200 });
+            const five = Array.from({ length: 500 }, (_, i) => rec(`r${i}`));
+            const res = await p.put(five);
+            assert.equal(fake.requests.length, 1);
+            assert.equal(res.length, 500);
+            assert.deepEqual(res.map((r) => r.sequenceNumber), fake.stored.get('s1')!.map((s) => s.sequenceNumber));
+            fake.requests = [];
+            await p.put(Array.from({ length: 501 }, (_, i) => rec(`q${i}`)));
+            assert.deepEqual(fake.requests.map((r) => r.entries.length), [500, 1]);
+            await p.close(100);
+        });
+
+        it('5 MiB of data + keys fit one request, one byte more needs two', async function () {
+            const fake = new FakeKinesis();
+            const p = producer(fake, { lingerMs: 200 });
+            // four records of exactly 1 MiB and two of 0.5 MiB (data + 2-byte key) = 5 MiB.
+            const sized = (n: number, key: string, extra = 0) => rec(Buffer.alloc(n - key.length + extra, key), key);
+            await p.put([sized(MIB, 'k1'), sized(MIB, 'k2'), sized(MIB, 'k3'), sized(MIB, 'k4'), sized(MIB / 2, 'k5'), sized(MIB / 2, 'k6')]);
+            assert.deepEqual(fake.requests.map((r) => r.entries.length), [6]);
+            fake.requests = [];
+            await p.put([sized(MIB, 'k1'), sized(MIB, 'k2'), sized(MIB, 'k3'), sized(MIB, 'k4'), sized(MIB / 2, 'k5'), sized(MIB / 2, 'k6', 1)]);
+            assert.deepEqual(fake.requests.map((r) => r.entries.length), [5, 1]);
+            await p.close(100);
+        });
+
+        it('records of several messages share a request within the linger; streams get their own requests', async function () {
+            const fake = new FakeKinesis();
+            const p = producer(fake, { lingerMs: 100 });
+            const all = await Promise.all([p.put([rec('a1')]), p.put([rec('a2'), rec('b1', 'b1', 's2')]), p.put([rec('a3')])]);
+            assert.equal(fake.requests.length, 2);
+            assert.deepEqual(fake.requests.map((r) => [r.stream, r.entries.length]).sort(), [['s1', 3], ['s2', 1]]);
+            assert.deepEqual(all.map((r) => r.map((x) => x.streamName)), [['s1'], ['s1', 's2'], ['s1']]);
+            await p.close(100);
+        });
+
+        it('keeps at most maxInFlight requests running', async function () {
+            const fake = new FakeKinesis();
+            fake.delayMs = 20;
+            let running = 0;
+            let most = 0;
+            const send = fake.send.bind(fake);
+            const client = {
+                // eslint-disable-next-line @typescript-eslint/no-explicit-any
+                send: async (c: any) => { running++; most = Math.max(most, running); try { return await send(c); } finally { running--; } },
+            };
+            const p = new Producer({ client, lingerMs: 0, maxInFlight: 2 });
+            await Promise.all(Array.from({ length: 10 }, (_, i) => p.put([rec(`m${i}`, `k${i}`, `stream${i}`)])));
+            assert.equal(most, 2);
+            await p.close(100);
+        });
+    });
+
+    describe('retries', function () {
+        it('retries only the failed entries of a response', async function () {
+            const fake = new FakeKinesis();
+            fake.fault = (e, { attempt }) => (['r2', 'r5'].includes(Buffer.from(e.Data!).toString()) && attempt === 1
+                ? (Buffer.from(e.Data!).toString() === 'r2' ? 'ProvisionedThroughputExceededException' : 'InternalFailure') : undefined);
+            const retries: string[] = [];
+            const p = producer(fake, { onRetry: ({ error }) => retries.push(error.code) });
+            const res = await p.put(Array.from({ length: 8 }, (_, i) => rec(`r${i}`)));
+            assert.deepEqual(fake.requests.map((r) => r.entries.map((e) => Buffer.from(e.Data!).toString())), [
+                ['r0', 'r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7'],
+                ['r2', 'r5'],
+            ]);
+            assert.equal(res.length, 8);
+            assert.ok(res.every((r) => r.shardId === 'shardId-000000000000' && /^\d+$/.test(r.sequenceNumber)));
+            assert.deepEqual(fake.dataOf('s1').sort(), ['r0', 'r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7']);
+            assert.deepEqual(retries, ['ProvisionedThroughputExceededException']);
+            assert.equal(p.retried, 2);
+            await p.close(100);
+        });
+
+        it('never lets a later record with the same key overtake a failed one', async function () {
+            const fake = new FakeKinesis();
+            // K-1 fails three times; K-2..K-4 (same key) arrive in the same message and in later ones.
+            fake.fault = (e, { attempt }) => (Buffer.from(e.Data!).toString() === 'K-1' && attempt <= 3 ? 'ProvisionedThroughputExceededException' : undefined);
+            const p = producer(fake, { lingerMs: 0 });
+            const first = p.put([rec('K-1', 'K'), rec('x-1', 'X'), rec('K-2', 'K')]);
+            const second = p.put([rec('K-3', 'K'), rec('x-2', 'X')]);
+            const third = p.put([rec('K-4', 'K')]);
+            await Promise.all([first, second, third]);
+            const k = (fake.stored.get('s1') ?? []).filter((s) => s.partitionKey === 'K').map((s) => s.data.toString());
+            assert.deepEqual(k, ['K-1', 'K-2', 'K-3', 'K-4']);
+            // No request ever carried two records of one key, and none carried K-2 before K-1 was written.
+            for (const r of fake.requests) {
+                const keys = r.entries.map((e) => e.PartitionKey);
+                assert.equal(new Set(keys).size, keys.length, 'one record per key per request');
+            }
+            const firstK2 = fake.requests.findIndex((r) => r.entries.some((e) => Buffer.from(e.Data!).toString() === 'K-2'));
+            const lastK1 = fake.requests.map((r, i) => (r.entries.some((e) => Buffer.from(e.Data!).toString() === 'K-1') ? i : -1)).filter((i) => i >= 0).pop()!;
+            assert.ok(firstK2 > lastK1, `K-2 sent in request ${firstK2}, after K-1's last attempt ${lastK1}`);
+            // X records were not held back by K.
+            const xAt = fake.requests.findIndex((r) => r.entries.some((e) => Buffer.from(e.Data!).toString() === 'x-2'));
+            assert.ok(xAt < lastK1);
+        });
+
+        it('with key order off, same-key records share requests', async function () {
+            const fake = new FakeKinesis();
+            const p = producer(fake, { keyOrder: false, lingerMs: 20 });
+            await p.put([rec('a', 'K'), rec('b', 'K'), rec('c', 'K')]);
+            assert.deepEqual(fake.requests.map((r) => r.entries.length), [3]);
+        });
+
+        it('after the retry budget, the error names the failed records and why; the others are written', async function () {
+            const fake = new FakeKinesis();
+            fake.fault = (e) => (['b', 'd'].includes(Buffer.from(e.Data!).toString()) ? 'ProvisionedThroughputExceededException' : undefined);
+            const p = producer(fake, { maxRetries: 3 });
+            const err = await p.put([rec('a', 'ka'), rec('b', 'kb'), rec('c', 'kc'), rec('d', 'kd')]).then(() => undefined, (e: unknown) => e);
+            assert.ok(err instanceof ProducerError);
+            assert.match(err.message, /^2 of 4 records not written to Kinesis: throughput exceeded on stream "s1"/);
+            assert.match(err.message, /#1 \(key "kb", 4 attempts\), #3 \(key "kd", 4 attempts\)/);
+            assert.match(err.message, /gave up after 4 attempts/);
+            assert.deepEqual(err.failures.map((f) => [f.index, f.partitionKey, f.code, f.attempts]), [
+                [1, 'kb', 'ProvisionedThroughputExceededException', 4],
+                [3, 'kd', 'ProvisionedThroughputExceededException', 4],
+            ]);
+            assert.equal(err.results[0]?.streamName, 's1');
+            assert.equal(err.results[1], undefined);
+            assert.deepEqual(fake.dataOf('s1').sort(), ['a', 'c']);
+            assert.equal(fake.attempts.get('b'), 4);
+            assert.equal(err.status, 'throttled');
+        });
+
+        it('retries a whole request that failed with throttling or a network error', async function () {
+            const fake = new FakeKinesis();
+            fake.requestError = (n) => (n === 1 ? Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' })
+                : n === 2 ? Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }) : undefined);
+            const p = producer(fake);
+            const res = await p.put([rec('a'), rec('b')]);
+            assert.equal(fake.requests.length, 3);
+            assert.equal(res.length, 2);
+            assert.deepEqual(fake.dataOf('s1'), ['a', 'b']);
+        });
+
+        it('fails at once, in words, when the stream does not exist or access is denied', async function () {
+            const fake = new FakeKinesis();
+            fake.requestError = () => Object.assign(new Error('Stream nope under account 000000000000 not found.'), { name: 'ResourceNotFoundException' });
+            const failures: string[] = [];
+            const p = producer(fake, { onFailure: ({ error }) => failures.push(error.status) });
+            await assert.rejects(p.put([rec('a', 'k', 'nope')]), (e: Error) => {
+                assert.ok(e instanceof ProducerError);
+                assert.match(e.message, /stream "nope" not found/);
+                assert.equal(e.status, 'stream not found');
+                return true;
+            });
+            assert.equal(fake.requests.length, 1);
+            fake.requestError = () => Object.assign(new Error('User: arn:aws:iam::1:user/x is not authorized to perform: kinesis:PutRecords'), { name: 'AccessDeniedException' });
+            await assert.rejects(p.put([rec('a', 'k', 's1')]), /access denied \(kinesis:PutRecords\): the IAM policy must allow kinesis:PutRecords/);
+            fake.requestError = () => Object.assign(new Error('The security token included in the request is invalid.'), { name: 'UnrecognizedClientException' });
+            await assert.rejects(p.put([rec('a', 'k', 's1')]), /AWS rejected the credentials \(UnrecognizedClientException\)/);
+            assert.deepEqual(failures, ['stream not found', 'access denied', 'bad credentials']);
+            assert.equal(fake.requests.length, 3);
+        });
+
+        it('draws backoff with full jitter below the exponential cap', function () {
+            assert.equal(backoffDelay(1, 100, 5000, () => 0), 0);
+            assert.equal(backoffDelay(1, 100, 5000, () => 0.5), 50);
+            assert.equal(backoffDelay(3, 100, 5000, () => 0.999), 399);
+            assert.equal(backoffDelay(10, 100, 5000, () => 0.999), 4995);
+            assert.equal(backoffDelay(60, 100, 5000, () => 0.5), 2500);
+        });
+    });
+
+    describe('backpressure and close', function () {
+        it('rejects a message that does not fit the queue, without queueing any of it', async function () {
+            const fake = new FakeKinesis();
+            fake.delayMs = 30;
+            const p = producer(fake, { maxQueued: 3, lingerMs: 0 });
+            const a = p.put([rec('a'), rec('b')]);
+            await assert.rejects(p.put([rec('c'), rec('d')]), (e: Error) => e instanceof QueueFullError && /queue is full \(2 records waiting, 2 more would exceed 3\)/.test(e.message));
+            assert.equal(p.backlog, 2);
+            await a;
+            assert.equal(p.backlog, 0);
+            await p.put([rec('c'), rec('d')]);
+            assert.deepEqual(fake.dataOf('s1'), ['a', 'b', 'c', 'd']);
+        });
+
+        it('close sends what is queued at once (no linger) and resolves those messages', async function () {
+            const fake = new FakeKinesis();
+            const p = producer(fake, { lingerMs: 1000 });
+            const puts = [p.put([rec('a')]), p.put([rec('b'), rec('c')])];
+            assert.equal(fake.requests.length, 0);
+            const closing = p.close(5000);
+            assert.equal(fake.requests.length, 1, 'sent at once, not after the linger');
+            assert.equal(fake.requests[0].entries.length, 3);
+            assert.deepEqual(await closing, { messages: 0, records: 0 });
+            assert.equal((await Promise.all(puts)).flat().length, 3);
+            await assert.rejects(p.put([rec('d')]), ProducerClosedError);
+        });
+
+        it('close fails what cannot be written in time, naming the records', async function () {
+            const fake = new FakeKinesis();
+            fake.fault = () => 'ProvisionedThroughputExceededException';
+            const p = producer(fake, { maxRetries: 100, baseBackoffMs: 5, maxBackoffMs: 10 });
+            const put = p.put([rec('a', 'ka'), rec('b', 'kb')]).then(() => undefined, (e: unknown) => e);
+            const left = await p.close(100);
+            assert.deepEqual(left, { messages: 1, records: 2 });
+            const err = await put;
+            assert.ok(err instanceof ProducerError);
+            assert.match(err.message, /2 of 2 records not written to Kinesis: the node stopped before Kinesis acknowledged the record/);
+            assert.match(err.message, /#0 \(key "ka"/);
+        });
+    });
+
+    describe('ordered mode', function () {
+        it('writes with PutRecord, chaining SequenceNumberForOrdering per key', async function () {
+            const fake = new FakeKinesis();
+            const p = producer(fake, { ordered: true, lingerMs: 0 });
+            const res = await Promise.all([p.put([rec('a1', 'A'), rec('b1', 'B')]), p.put([rec('a2', 'A')]), p.put([rec('a3', 'A')])]);
+            assert.ok(fake.requests.every((r) => r.type === 'PutRecord'));
+            const a = fake.requests.filter((r) => r.entries[0].PartitionKey === 'A');
+            assert.deepEqual(a.map((r) => Buffer.from(r.entries[0].Data!).toString()), ['a1', 'a2', 'a3']);
+            assert.equal(a[0].sequenceNumberForOrdering, undefined);
+            assert.equal(a[1].sequenceNumberForOrdering, res[0][0].sequenceNumber);
+            assert.equal(a[2].sequenceNumberForOrdering, res[1][0].sequenceNumber);
+            await p.close(100);
+        });
+
+        it('retries a throttled PutRecord before the next record of that key', async function () {
+            const fake = new FakeKinesis();
+            fake.fault = (e, { attempt }) => (Buffer.from(e.Data!).toString() === 'a1' && attempt < 3 ? 'ProvisionedThroughputExceededException' : undefined);
+            const p = producer(fake, { ordered: true });
+            await Promise.all([p.put([rec('a1', 'A')]), p.put([rec('a2', 'A')])]);
+            assert.deepEqual(fake.dataOf('s1'), ['a1', 'a2']);
+            await p.close(100);
+        });
+    });
+
+    describe('aggregation', function () {
+        it('packs records per shard into KPL records that deaggregate to the originals, keys in order', async function () {
+            const fake = new FakeKinesis();
+            fake.shards = 2;
+            const p = producer(fake, { aggregate: true, lingerMs: 20 });
+            const input = Array.from({ length: 40 }, (_, i) => rec(`v${i}`, `key${i % 7}`));
+            const res = await p.put(input);
+            const puts = fake.requests.filter((r) => r.type === 'PutRecords');
+            assert.equal(puts.length, 1);
+            assert.equal(puts[0].entries.length, 2, 'one aggregated record per shard');
+            const stored = fake.stored.get('s1')!;
+            const users = stored.flatMap((s) => deaggregate({ Data: s.data, PartitionKey: s.partitionKey, SequenceNumber: s.sequenceNumber }).map((u) => ({ ...u, shardId: s.shardId })));
+            assert.equal(users.length, 40);
+            assert.ok(users.every((u) => u.aggregated));
+            // Every user record sits on the shard its own key maps to.
+            for (const u of users) {
+                const expect = hashKeyOf(u.partitionKey) < (1n << 127n) ? 'shardId-000000000000' : 'shardId-000000000001';
+                assert.equal(u.shardId, expect, u.partitionKey);
+            }
+            // Per key, the original order.
+            for (let k = 0; k < 7; k++) {
+                const want = input.filter((r) => r.partitionKey === `key${k}`).map((r) => Buffer.from(r.data).toString());
+                assert.deepEqual(users.filter((u) => u.partitionKey === `key${k}`).map((u) => u.data.toString()), want);
+            }
+            // Results point at the aggregated record with the sub-sequence number of each record.
+            res.forEach((r, i) => {
+                const u = users.find((x) => x.data.toString() === `v${i}`)!;
+                assert.equal(r.sequenceNumber, u.sequenceNumber);
+                assert.equal(r.subSequenceNumber, u.subSequenceNumber);
+            });
+            // The outer record's hash key routes it to the first record's shard.
+            for (const s of stored) assert.equal(s.explicitHashKey, hashKeyOf(deaggregate({ Data: s.data, PartitionKey: s.partitionKey, SequenceNumber: s.sequenceNumber })[0].partitionKey).toString());
+            await p.close(100);
+        });
+
+        it('keeps aggregates under the size limit and retries a failed aggregate whole', async function () {
+            const fake = new FakeKinesis();
+            let failOnce = true;
+            fake.fault = () => (failOnce ? ((failOnce = false), 'ProvisionedThroughputExceededException') : undefined);
+            const p = producer(fake, { aggregate: true, lingerMs: 20, aggregateMaxBytes: 4096 });
+            const input = Array.from({ length: 30 }, (_, i) => rec(Buffer.alloc(500, i), `k${i}`));
+            await p.put(input);
+            const stored = fake.stored.get('s1')!;
+            assert.ok(stored.length >= 4, `${stored.length} aggregated records`);
+            assert.ok(stored.every((s) => s.data.length <= 4096));
+            const users = stored.flatMap((s) => deaggregate({ Data: s.data, PartitionKey: s.partitionKey, SequenceNumber: s.sequenceNumber }));
+            assert.equal(users.length, 30);
+            assert.deepEqual(users.map((u) => u.partitionKey).sort(), input.map((r) => r.partitionKey).sort());
+            await p.close(100);
+        });
+
+        it('sends a lone record unaggregated', async function () {
+            const fake = new FakeKinesis();
+            const p = producer(fake, { aggregate: true });
+            await p.put([rec('only', 'k')]);
+            assert.equal(fake.dataOf('s1')[0], 'only');
+            await p.close(100);
+        });
+    });
+
+    it('hash keys: MD5 of the partition key as a 128-bit number', function () {
+        assert.equal(hashKeyOf('123'), BigInt(`0x${createHash('md5').update('123').digest('hex')}`));
+        assert.equal(hashKeyOf('x', '42'), 42n);
+    });
+});
