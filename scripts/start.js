@@ -8,38 +8,42 @@
  * Env: PORT (1880), HOST (127.0.0.1), KINESIS_PORT (4568), DYNAMODB_PORT (4569),
  *      NODE_RED_USER_DIR (.node-red-data). `npm start -- --reset` re-imports the examples.
  */
-const { spawn } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { startLocalStack } = require('./local-stack');
+const { workspaceFromExamples } = require('./examples-workspace');
 
 const root = path.resolve(__dirname, '..');
 const pkg = require(path.join(root, 'package.json'));
 
-function buildIsCurrent() {
-    // `npm install` runs the build (prepare); rebuild here if sources are newer than dist.
-    const entry = path.join(root, 'dist', 'nodes', 'kinesis-config', 'kinesis-config.js');
-    return fs.existsSync(entry);
+/** Newest modification time of the sources the build turns into dist/. */
+function newestSource() {
+    let newest = 0;
+    const walk = (dir) => {
+        if (!fs.existsSync(dir)) return;
+        for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+            const p = path.join(dir, e.name);
+            if (e.isDirectory()) walk(p);
+            else if (/\.(ts|html|json|svg|png)$/.test(e.name)) newest = Math.max(newest, fs.statSync(p).mtimeMs);
+        }
+    };
+    for (const d of ['lib', 'nodes', 'icons']) walk(path.join(root, d));
+    return newest;
 }
 
-/** One workspace from the example files: a tab per file; config nodes stay global. */
-function workspaceFromExamples() {
-    const dir = path.join(root, 'examples');
-    const flows = [];
-    const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort() : [];
-    for (const file of files) {
-        const nodes = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
-        const tabId = `tab-${file.replace(/\W+/g, '-')}`.slice(0, 60);
-        flows.push({ id: tabId, type: 'tab', label: file.replace(/\.json$/, '').replace(/^\d+[-_ ]*/, ''), disabled: false, info: '' });
-        for (const n of nodes) {
-            if (n.type === 'tab') continue;
-            const isConfig = n.z === undefined && n.x === undefined && n.y === undefined && !n.wires;
-            if (flows.some((f) => f.id === n.id)) continue; // a config node shared by several examples
-            flows.push(isConfig ? n : { ...n, z: tabId });
-        }
+/** `npm install` builds (prepare); rebuild here when dist/ is missing or older than the sources. */
+function ensureBuilt() {
+    const entry = path.join(root, 'dist', 'nodes', 'kinesis-config', 'kinesis-config.js');
+    if (fs.existsSync(entry) && fs.statSync(entry).mtimeMs >= newestSource()) return;
+    console.log(fs.existsSync(entry) ? 'Sources changed since the last build: npm run build' : 'dist/ is missing: npm run build');
+    const r = spawnSync(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
+    if (r.status !== 0) {
+        console.error('The build failed: fix the errors above, or run `npm install` first.');
+        process.exit(1);
     }
-    return flows;
 }
+
 
 function prepareUserDir(userDir, reset) {
     fs.mkdirSync(path.join(userDir, 'node_modules', ...pkg.name.split('/').slice(0, -1)), { recursive: true });
@@ -51,7 +55,7 @@ function prepareUserDir(userDir, reset) {
     }, null, 2));
     const flowFile = path.join(userDir, 'flows.json');
     if (reset || !fs.existsSync(flowFile)) {
-        fs.writeFileSync(flowFile, JSON.stringify(workspaceFromExamples(), null, 2));
+        fs.writeFileSync(flowFile, JSON.stringify(workspaceFromExamples(path.join(root, 'examples')), null, 2));
         console.log(`Imported the examples into ${flowFile}`);
     }
     const settings = path.join(userDir, 'settings.js');
@@ -74,10 +78,7 @@ function prepareUserDir(userDir, reset) {
 
 async function main() {
     const reset = process.argv.includes('--reset');
-    if (!buildIsCurrent()) {
-        console.error('dist/ is missing: run `npm install` (it builds) or `npm run build` first.');
-        process.exit(1);
-    }
+    ensureBuilt();
     const userDir = path.resolve(process.env.NODE_RED_USER_DIR || path.join(root, '.node-red-data'));
     prepareUserDir(userDir, reset);
 
@@ -100,7 +101,7 @@ async function main() {
     const stopAll = async (code) => {
         if (stopping) return;
         stopping = true;
-        if (red.exitCode === null) {
+        if (red.exitCode === null && red.signalCode === null) {
             red.kill('SIGINT');
             await new Promise((r) => { const t = setTimeout(() => { red.kill('SIGKILL'); r(); }, 16_000); red.once('exit', () => { clearTimeout(t); r(); }); });
         }
@@ -109,7 +110,10 @@ async function main() {
     };
     process.on('SIGINT', () => stopAll(0));
     process.on('SIGTERM', () => stopAll(0));
-    red.on('exit', (code) => stopAll(code === null ? 1 : code));
+    red.on('exit', (code, signal) => {
+        if (!stopping) console.log(`Node-RED stopped (${signal || `exit code ${code}`}); stopping the local stack.`);
+        stopAll(code === null ? (signal === 'SIGINT' || signal === 'SIGTERM' ? 0 : 1) : code);
+    });
     console.log(`Node-RED editor: http://${env.HOST || '127.0.0.1'}:${env.PORT || 1880}/`);
 }
 

@@ -14,7 +14,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { Agent as HttpAgent } from 'node:http';
-import { buildCredentialProvider, CredentialOptions } from './credentials';
+import { buildCredentialProvider, ConfigProblem, CredentialOptions, credentialProblems } from './credentials';
 
 export interface AwsConnectionOptions extends CredentialOptions {
     /** AWS region; empty = AWS_REGION / AWS_DEFAULT_REGION / shared config. */
@@ -65,6 +65,29 @@ export function resolveEndpoint(
     return clean(specific) ?? clean(env.AWS_ENDPOINT_URL);
 }
 
+/** AWS region names: eu-west-1, us-gov-west-1, cn-northwest-1, ap-southeast-7, … */
+export const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+
+/** Regions known when this was released (new ones still work: this list only adds a hint). */
+export const KNOWN_REGIONS: readonly string[] = [
+    'us-east-1', 'us-east-2', 'us-west-1', 'us-west-2', 'af-south-1', 'ap-east-1', 'ap-east-2', 'ap-south-1', 'ap-south-2',
+    'ap-southeast-1', 'ap-southeast-2', 'ap-southeast-3', 'ap-southeast-4', 'ap-southeast-5', 'ap-southeast-6', 'ap-southeast-7',
+    'ap-northeast-1', 'ap-northeast-2', 'ap-northeast-3', 'ca-central-1', 'ca-west-1', 'eu-central-1', 'eu-central-2',
+    'eu-west-1', 'eu-west-2', 'eu-west-3', 'eu-south-1', 'eu-south-2', 'eu-north-1', 'il-central-1', 'me-south-1',
+    'me-central-1', 'mx-central-1', 'sa-east-1', 'us-gov-east-1', 'us-gov-west-1', 'cn-north-1', 'cn-northwest-1',
+];
+
+/**
+ * Validates a region name; returns a message in words, or undefined when fine. With an endpoint
+ * override (a local stack) any simple name is accepted; towards AWS it must look like a region.
+ */
+export function checkRegion(region: string | undefined, hasEndpoint = false): string | undefined {
+    if (region === undefined) return undefined;
+    if (REGION_PATTERN.test(region)) return undefined;
+    if (hasEndpoint && /^[a-z0-9][a-z0-9-]{0,31}$/.test(region)) return undefined;
+    return `region "${region}" is not an AWS region name (e.g. us-east-1, eu-west-1)`;
+}
+
 /** Validates an endpoint URL; returns an error message in words, or undefined when fine. */
 export function checkEndpoint(url: string | undefined): string | undefined {
     if (url === undefined) return undefined;
@@ -77,7 +100,38 @@ export function checkEndpoint(url: string | undefined): string | undefined {
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
         return `endpoint "${url}" must start with http:// or https://`;
     }
+    if (parsed.username || parsed.password) return `endpoint "${parsed.host}" must not contain a user name or password`;
     return undefined;
+}
+
+/**
+ * Everything that makes a connection's settings unusable, with codes (for status texts) and words.
+ * Empty when `createAwsClients` can build the clients.
+ */
+export function checkConnectionOptions(opts: AwsConnectionOptions): ConfigProblem[] {
+    const env = opts.env ?? process.env;
+    const problems: ConfigProblem[] = [];
+    const kinesisEndpoint = resolveEndpoint('kinesis', opts.kinesisEndpoint, env);
+    const dynamodbEndpoint = resolveEndpoint('dynamodb', opts.dynamodbEndpoint, env);
+    const region = resolveRegion(opts);
+    const regionProblem = checkRegion(region, kinesisEndpoint !== undefined);
+    if (regionProblem) problems.push({ code: 'bad-region', message: regionProblem });
+    for (const [what, e] of [['Kinesis', kinesisEndpoint], ['DynamoDB', dynamodbEndpoint], ['STS', clean(opts.stsEndpoint)]] as const) {
+        const problem = checkEndpoint(e);
+        if (problem) problems.push({ code: 'bad-endpoint', message: `${what} ${problem}` });
+    }
+    problems.push(...credentialProblems(opts));
+    return problems;
+}
+
+/** Thrown by `createAwsClients` when the settings cannot work; `problems` has the details. */
+export class AwsConfigError extends Error {
+    readonly problems: ConfigProblem[];
+    constructor(problems: ConfigProblem[]) {
+        super(`AWS connection settings cannot work: ${problems.map((p) => p.message).join('; ')}`);
+        this.name = 'AwsConfigError';
+        this.problems = problems;
+    }
 }
 
 function httpHandlerFor(endpoint: string | undefined): NodeHttpHandler | undefined {
@@ -97,10 +151,8 @@ export function createAwsClients(opts: AwsConnectionOptions): AwsClients {
     const region = resolveRegion(opts);
     const kinesisEndpoint = resolveEndpoint('kinesis', opts.kinesisEndpoint, env);
     const dynamodbEndpoint = resolveEndpoint('dynamodb', opts.dynamodbEndpoint, env);
-    for (const e of [kinesisEndpoint, dynamodbEndpoint]) {
-        const problem = checkEndpoint(e);
-        if (problem) throw new Error(problem);
-    }
+    const problems = checkConnectionOptions(opts);
+    if (problems.length > 0) throw new AwsConfigError(problems);
     const credentials = buildCredentialProvider(opts, region);
     const maxAttempts = opts.maxAttempts ?? 3;
     const kinesisHandler = httpHandlerFor(kinesisEndpoint);

@@ -19,6 +19,7 @@ export type AwsErrorKind =
     | 'expired-iterator'
     | 'conditional-check'
     | 'internal'
+    | 'bad-config'
     | 'unknown';
 
 export interface ExplainContext {
@@ -63,12 +64,18 @@ const BAD_CREDENTIAL_CODES = new Set([
 
 const EXPIRED_CODES = new Set(['ExpiredTokenException', 'ExpiredToken', 'RequestExpired', 'TokenRefreshRequired']);
 
-/** Replaces every secret (and anything that looks like an AWS secret key after "secret") with ***. */
+/**
+ * Replaces every given secret with ***, and also anything shaped like an AWS access key ID
+ * (AKIA…/ASIA…) or a `Credential=` / `X-Amz-Security-Token=` value that a service echoes.
+ */
 export function redact(text: string, secrets: Array<string | undefined> = []): string {
     let out = text;
-    for (const s of secrets) {
-        if (s && s.length >= 4) out = out.split(s).join('***');
-    }
+    // longest first, so a secret containing another one is replaced whole
+    const list = secrets.filter((s): s is string => !!s && s.length >= 4).sort((a, b) => b.length - a.length);
+    for (const s of list) out = out.split(s).join('***');
+    out = out.replace(/\b(?:AKIA|ASIA|AIDA|AROA)[A-Z0-9]{12,}\b/g, '***');
+    out = out.replace(/(Credential=)[^/\s,"']+/gi, '$1***');
+    out = out.replace(/(X-Amz-Security-Token[=:]\s*)[^\s&,"']+/gi, '$1***');
     return out;
 }
 
@@ -81,9 +88,19 @@ interface ErrorLike {
     $metadata?: { httpStatusCode?: number };
     cause?: unknown;
     errors?: unknown[];
+    /** Set by lib/aws/credentials when assuming the role failed. */
+    $credentialSource?: string;
+    $roleArn?: string;
+    /** AwsConfigError's details. */
+    problems?: Array<{ code: string; message: string }>;
 }
 
 function errorCode(err: ErrorLike): string {
+    // HTTP/2 (Kinesis' default handler) wraps the socket error: report the cause (ENOTFOUND, ECONNREFUSED…)
+    if (typeof err.code === 'string' && err.code.startsWith('ERR_HTTP2') && err.cause && typeof err.cause === 'object') {
+        const inner = errorCode(err.cause as ErrorLike);
+        if (inner !== 'Error') return inner;
+    }
     const candidates = [err.name, err.code, err.Code];
     for (const c of candidates) {
         if (typeof c === 'string' && c !== '' && c !== 'Error') return c;
@@ -107,6 +124,10 @@ function where(ctx: ExplainContext): string {
 }
 
 export function explainAwsError(error: unknown, ctx: ExplainContext = {}): ExplainedError {
+    if (error instanceof KinesisNodeError) {
+        // already explained (e.g. getClients() refusing unusable settings): keep it, redact again
+        return { kind: error.kind, code: error.code, message: redact(error.message, ctx.secrets), status: error.status, retryable: error.retryable };
+    }
     const err = (error && typeof error === 'object' ? error : { message: String(error) }) as ErrorLike;
     const code = errorCode(err);
     const raw = redact(String(err.message ?? code), ctx.secrets);
@@ -119,6 +140,31 @@ export function explainAwsError(error: unknown, ctx: ExplainContext = {}): Expla
         status: statusText,
         retryable,
     });
+
+    if (code === 'AwsConfigError') {
+        return build('bad-config', raw, configStatus(err.problems), false);
+    }
+    if (err.$credentialSource === 'sts:AssumeRole') {
+        const role = err.$roleArn ? ` ${err.$roleArn}` : '';
+        if (BAD_CREDENTIAL_CODES.has(code)) {
+            return build('bad-credentials', `cannot assume role${role}: AWS rejected the base credentials (${code}) — check the access key ID and secret access key, or the environment's credentials`, 'bad credentials', false);
+        }
+        if (EXPIRED_CODES.has(code)) {
+            return build('expired-credentials', `cannot assume role${role}: the base credentials have expired (${code})`, 'credentials expired', false);
+        }
+        if (code === 'AccessDenied' || code === 'AccessDeniedException' || status === 403) {
+            return build('access-denied', `cannot assume role${role} (sts:AssumeRole denied): the role's trust policy must allow these credentials, with the External ID it expects — ${raw}`, 'assume role denied', false);
+        }
+        if (code === 'RegionDisabledException') {
+            return build('access-denied', `cannot assume role${role}: STS is not activated in this region — ${raw}`, 'STS region disabled', false);
+        }
+        if (code === 'MalformedPolicyDocument' || code === 'PackedPolicyTooLarge' || code === 'ValidationError') {
+            return build('invalid-argument', `cannot assume role${role}: ${raw}`, 'assume role failed', false);
+        }
+        if (!NETWORK_CODES.has(code) && !/getaddrinfo|ECONNREFUSED|socket hang up/i.test(raw) && code !== 'CredentialsProviderError') {
+            return build('unknown', `cannot assume role${role}: ${code}: ${raw}`, 'assume role failed', false);
+        }
+    }
 
     if (code === 'ResourceNotFoundException' || code === 'ResourceNotFound') {
         if (ctx.tableName && !ctx.streamName) {
@@ -161,15 +207,39 @@ export function explainAwsError(error: unknown, ctx: ExplainContext = {}): Expla
     if (code === 'ValidationException' || code === 'InvalidArgumentException' || code === 'SerializationException') {
         return build('invalid-argument', `invalid request${action}: ${raw}`, 'invalid request', false);
     }
-    if (NETWORK_CODES.has(code) || /getaddrinfo|ECONNREFUSED|socket hang up|connect ETIMEDOUT/i.test(raw)) {
+    if (NETWORK_CODES.has(code) || code.startsWith('ERR_HTTP2') || /getaddrinfo|ECONNREFUSED|socket hang up|connect ETIMEDOUT/i.test(raw)) {
         const target = ctx.endpoint ?? (ctx.region ? `AWS in region ${ctx.region}` : 'AWS');
-        const hint = code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? ' (unknown host: check the region name or endpoint URL)' : '';
-        return build('unreachable', `cannot reach ${target}: ${code}${hint}`, 'unreachable', true);
+        let hint = '';
+        if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || /getaddrinfo/i.test(raw)) {
+            hint = ctx.endpoint
+                ? ' (unknown host: check the endpoint URL)'
+                : ` (unknown host: check the region name${ctx.region ? ` "${ctx.region}"` : ''} — is it a region where Kinesis exists?)`;
+        } else if (code === 'ECONNREFUSED' || /ECONNREFUSED/.test(raw)) {
+            hint = ctx.endpoint ? ' (nothing listens there: is the local stack or endpoint running?)' : '';
+        } else if (code === 'TimeoutError' || code === 'ETIMEDOUT' || code === 'RequestTimeout') {
+            hint = ' (no answer in time: check the network, proxy or firewall)';
+        }
+        const via = err.$credentialSource === 'sts:AssumeRole' ? ' while assuming the role (STS)' : '';
+        return build('unreachable', `cannot reach ${target}${via}: ${code}${hint}`, 'unreachable', true);
     }
     if (err.$fault === 'server' || (status !== undefined && status >= 500) || code === 'InternalFailure' || code === 'ServiceUnavailable' || code === 'InternalServerError') {
         return build('internal', `AWS service error${action}: ${code} ${raw}`, 'AWS error, retrying', true);
     }
     return build('unknown', `${code}${action}: ${raw}`, code.length <= 24 ? code : 'error', false);
+}
+
+function configStatus(problems: Array<{ code: string }> | undefined): string {
+    const first = problems?.[0]?.code;
+    switch (first) {
+        case 'missing-access-key':
+        case 'missing-secret-key': return 'missing access key';
+        case 'bad-role-arn': return 'bad role ARN';
+        case 'bad-external-id': return 'bad external ID';
+        case 'bad-session-name': return 'bad session name';
+        case 'bad-region': return 'bad region';
+        case 'bad-endpoint': return 'bad endpoint URL';
+        default: return 'config error';
+    }
 }
 
 /** An Error whose message is already explained and redacted; carries the classification. */

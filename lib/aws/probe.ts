@@ -55,6 +55,10 @@ export async function probeConnection(clients: AwsClients, secrets: string[], ti
         message += dynamodb.ok
             ? ' DynamoDB OK (lease tables can be used).'
             : ` DynamoDB check failed: ${dynamodb.error!.message} (needed only by kinesis-in for leases).`;
+    } else if (kinesis.error!.kind === 'access-denied' && kinesis.error!.status === 'access denied') {
+        // AWS recognised the credentials; only listing is not allowed (policies scoped to one stream)
+        message = `${kinesis.error!.message}. The credentials were accepted; if the IAM policy grants only specific streams,`
+            + ' kinesis-in / kinesis-out can still work — they check their stream when deployed.';
     } else {
         message = kinesis.error!.message;
     }

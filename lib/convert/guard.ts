@@ -7,9 +7,14 @@
  * context, so converters run synchronously: the `Promise` global is removed from the sandbox and the
  * only other ways to make one are these keywords. ThingsBoard converters are synchronous anyway.
  *
- * A small tokenizer (strings, template literals, comments, regular-expression literals) so that the
- * words inside strings and comments and as property names (`data.async`, `{import: 1}`) are allowed.
+ * The check parses the script with acorn (the JavaScript parser Node-RED itself ships with, found in
+ * this package's or Node-RED's node_modules) and looks for async functions, `await`, `import()` and
+ * `import.meta`. Without acorn it falls back to a small tokenizer (strings, template literals,
+ * comments, regular-expression literals) that lets the words through inside strings and comments and as
+ * property names (`data.async`, `{import: 1}`); a script crafted to confuse a tokenizer about where a
+ * regular expression ends could slip past that fallback.
  */
+import path from 'node:path';
 
 export interface ForbiddenSyntax {
     token: string;
@@ -20,7 +25,96 @@ export interface ForbiddenSyntax {
 
 const REGEX_AFTER_WORDS = new Set(['return', 'typeof', 'instanceof', 'in', 'of', 'new', 'delete', 'void', 'throw', 'case', 'do', 'else', 'yield', 'await']);
 
+type AcornParse = (src: string, opts: Record<string, unknown>) => unknown;
+let acornParse: AcornParse | null | undefined;
+
+/** acorn from this package's dependencies, else from the running Node-RED's (its core nodes use it). */
+function loadAcorn(): AcornParse | null {
+    if (acornParse !== undefined) return acornParse;
+    acornParse = null;
+    const tries: Array<() => string> = [() => require.resolve('acorn')];
+    if (require.main?.filename) tries.push(() => require.resolve('acorn', { paths: [path.dirname(require.main!.filename)] }));
+    for (const t of tries) {
+        try {
+            // eslint-disable-next-line @typescript-eslint/no-var-requires
+            const mod = require(t()) as { parse?: AcornParse };
+            if (typeof mod.parse === 'function') {
+                acornParse = mod.parse;
+                break;
+            }
+        } catch {
+            /* next */
+        }
+    }
+    return acornParse;
+}
+
+/** Which checker is in use: 'acorn' (a full parse) or 'tokenizer' (the fallback). */
+export function guardMethod(): 'acorn' | 'tokenizer' {
+    return loadAcorn() ? 'acorn' : 'tokenizer';
+}
+
+interface AstNode {
+    type: string;
+    async?: boolean;
+    loc?: { start: { line: number; column: number } };
+    meta?: { name?: string };
+    [k: string]: unknown;
+}
+
+function forbiddenNode(n: AstNode): ForbiddenSyntax | undefined {
+    const at = (message: string, token: string): ForbiddenSyntax => ({ token, line: n.loc?.start.line ?? 0, column: (n.loc?.start.column ?? 0) + 1, message });
+    if ((n.type === 'FunctionDeclaration' || n.type === 'FunctionExpression' || n.type === 'ArrowFunctionExpression') && n.async) {
+        return at('"async" functions are not supported: converters run synchronously (no Promises)', 'async');
+    }
+    if (n.type === 'AwaitExpression' || n.type === 'ForOfStatement' && n.await) return at('"await" is not supported: converters run synchronously (no Promises)', 'await');
+    if (n.type === 'ImportExpression' || (n.type === 'MetaProperty' && n.meta?.name === 'import')) {
+        return at('import is not available in converters (no modules, no file system)', 'import');
+    }
+    return undefined;
+}
+
+function walk(n: unknown): ForbiddenSyntax | undefined {
+    if (!n || typeof n !== 'object') return undefined;
+    if (Array.isArray(n)) {
+        for (const x of n) {
+            const f = walk(x);
+            if (f) return f;
+        }
+        return undefined;
+    }
+    const node = n as AstNode;
+    if (typeof node.type === 'string') {
+        const f = forbiddenNode(node);
+        if (f) return f;
+    }
+    for (const k of Object.keys(node)) {
+        if (k === 'loc' || k === 'start' || k === 'end') continue;
+        const v = node[k];
+        if (v && typeof v === 'object') {
+            const f = walk(v);
+            if (f) return f;
+        }
+    }
+    return undefined;
+}
+
 export function findForbiddenSyntax(src: string): ForbiddenSyntax | undefined {
+    const parse = loadAcorn();
+    if (parse) {
+        let ast: unknown;
+        try {
+            ast = parse(src, { ecmaVersion: 'latest', sourceType: 'script', allowReturnOutsideFunction: true, locations: true });
+        } catch {
+            ast = undefined; // a syntax error: the compiler reports it; the tokenizer still looks
+        }
+        if (ast) return walk(ast);
+    }
+    return tokenize(src);
+}
+
+/** The fallback: a tokenizer-level search for `async` functions and `import`. */
+export function tokenize(src: string): ForbiddenSyntax | undefined {
     let i = 0;
     let line = 1;
     let lineStart = 0;

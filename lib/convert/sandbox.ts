@@ -219,7 +219,7 @@ const __kr = (function (${params}) {
         }
         return result + ']';
     };
-    return { stage: stage, define: define, run: run, build: build };
+    return Object.freeze({ stage: stage, define: define, run: run, build: build });
 })(${args});
 const __kr_run = __kr.run;
 const __kr_build = __kr.build;
@@ -265,7 +265,7 @@ export class ScriptEngine {
         this.scriptLang = opts.scriptLang === 'TBEL' ? 'TBEL' : 'JS';
         this.timeoutMs = opts.timeoutMs && opts.timeoutMs > 0 ? Math.floor(opts.timeoutMs) : 1000;
         this.batchLimit = opts.maxBatch && opts.maxBatch > 0 ? Math.floor(opts.maxBatch) : 4096;
-        this.maxBatch = Math.min(this.batchLimit, 64);
+        this.maxBatch = Math.min(this.batchLimit, 256);
         const filename = filenameOf(this.direction);
         const script = String(opts.script ?? '');
 

@@ -66,7 +66,7 @@ export function castValue(v: unknown): unknown {
 export function cleanValues(obj: Record<string, unknown>): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(obj)) {
-        if (v === null || v === undefined) continue;
+        if (v === null || v === undefined || k === '__proto__') continue; // '__proto__' would set the prototype
         out[k] = castValue(v);
     }
     return out;
@@ -107,6 +107,7 @@ function nameOf(v: unknown, key: string): string {
     if (typeof v === 'number' && Number.isFinite(v)) return String(v);
     if (typeof v !== 'string') throw new OutputError(`${key} must be a string, got ${short(v)}`);
     if (v.trim() === '') throw new OutputError(`${key} is empty`);
+    if (v === '__proto__') throw new OutputError(`${key} "__proto__" is not allowed`);
     return v;
 }
 
@@ -178,7 +179,7 @@ function downlinkOf(r: Record<string, unknown>, where: string): DownlinkRecord |
     if (r.metadata !== undefined && r.metadata !== null) {
         if (!isPlainObject(r.metadata)) throw new OutputError(`${where}.metadata must be an object, got ${short(r.metadata)}`);
         for (const [k, v] of Object.entries(r.metadata)) {
-            if (v === null || v === undefined) continue;
+            if (v === null || v === undefined || k === '__proto__') continue;
             if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
                 throw new OutputError(`${where}.metadata.${k} must be a string, number or boolean, got ${short(v)}`);
             }

@@ -1,14 +1,18 @@
 /**
  * `kinesis-config`: region, endpoints and credentials; owns the Kinesis and DynamoDB clients and
  * shares them with `kinesis-in` / `kinesis-out` (as core MQTT's broker node owns its connection).
+ *
+ * Like core MQTT it tells its users their status: when its settings cannot work (static mode
+ * without keys, a bad endpoint URL or role ARN, …) every registered user gets a red status in a
+ * few words and `getClients()` throws an Error that says what is wrong.
  */
 import type { NodeAPI, Node, NodeDef } from 'node-red';
 import type { Request, Response } from 'express';
-import { createAwsClients, AwsClients, AwsConnectionOptions } from '../../lib/aws/clients';
-import { CredentialMode } from '../../lib/aws/credentials';
-import { explainAwsError, ExplainContext, redact } from '../../lib/aws/errors';
+import { createAwsClients, checkConnectionOptions, AwsClients, AwsConnectionOptions } from '../../lib/aws/clients';
+import type { ConfigProblem, CredentialMode } from '../../lib/aws/credentials';
+import { explainAwsError, ExplainContext, KinesisNodeError, redact } from '../../lib/aws/errors';
 import { probeConnection } from '../../lib/aws/probe';
-import type { KinesisConfigNode } from '../shared/types';
+import { STATUS, shortStatus, type KinesisConfigNode } from '../shared/types';
 
 interface KinesisConfigDef extends NodeDef {
     region?: string;
@@ -29,42 +33,101 @@ interface KinesisConfigCredentials {
 
 /** Settings + credentials → options for lib/aws (pure; also used by the Test-connection endpoint). */
 function connectionOptions(def: Partial<KinesisConfigDef>, creds: KinesisConfigCredentials | undefined): AwsConnectionOptions {
+    const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
     return {
-        region: def.region,
-        kinesisEndpoint: def.kinesisEndpoint,
-        dynamodbEndpoint: def.dynamodbEndpoint,
+        region: str(def.region),
+        kinesisEndpoint: str(def.kinesisEndpoint),
+        dynamodbEndpoint: str(def.dynamodbEndpoint),
         credentialMode: def.credentialMode === 'static' ? 'static' : 'chain',
-        accessKeyId: creds?.accessKeyId,
-        secretAccessKey: creds?.secretAccessKey,
-        sessionToken: creds?.sessionToken,
-        roleArn: def.roleArn,
-        externalId: def.externalId,
-        roleSessionName: def.roleSessionName,
-        stsEndpoint: def.stsEndpoint,
+        accessKeyId: str(creds?.accessKeyId),
+        secretAccessKey: str(creds?.secretAccessKey),
+        sessionToken: str(creds?.sessionToken),
+        roleArn: str(def.roleArn),
+        externalId: str(def.externalId),
+        roleSessionName: str(def.roleSessionName),
+        stsEndpoint: str(def.stsEndpoint),
     };
 }
 
 function secretsOf(creds: KinesisConfigCredentials | undefined): string[] {
-    return [creds?.accessKeyId, creds?.secretAccessKey, creds?.sessionToken].filter((s): s is string => !!s);
+    return [creds?.accessKeyId, creds?.secretAccessKey, creds?.sessionToken].filter((s): s is string => typeof s === 'string' && s !== '');
 }
 
 /** The placeholder the editor sends back for a password field that was not changed. */
 const UNCHANGED = '__PWRD__';
 
+/** Status catalog key for the first problem (a few words under each user node). */
+const PROBLEM_STATUS: Record<ConfigProblem['code'], string> = {
+    'bad-mode': 'badMode',
+    'missing-access-key': 'missingKeys',
+    'missing-secret-key': 'missingKeys',
+    'bad-role-arn': 'badRoleArn',
+    'bad-external-id': 'badExternalId',
+    'bad-session-name': 'badSessionName',
+    'bad-region': 'badRegion',
+    'bad-endpoint': 'badEndpoint',
+};
+const PROBLEM_STATUS_EN: Record<string, string> = {
+    badMode: 'bad credential mode',
+    missingKeys: 'missing access key',
+    badRoleArn: 'bad role ARN',
+    badExternalId: 'bad external ID',
+    badSessionName: 'bad session name',
+    badRegion: 'bad region',
+    badEndpoint: 'bad endpoint URL',
+};
+
 export = function (RED: NodeAPI): void {
+    /** RED._ with an English fallback (the test helper's RED._ returns the key). */
+    const t = (key: string, fallback: string, params?: Record<string, unknown>): string => {
+        const s = RED._(key, params as never);
+        return typeof s === 'string' && s !== key && s !== '' ? s : fallback;
+    };
+
+    function configError(problems: ConfigProblem[], name: string): KinesisNodeError {
+        const statusKey = PROBLEM_STATUS[problems[0].code];
+        const list = problems.map((p) => p.message).join('; ');
+        const message = t('kinesis-config.errors.unusable', `AWS connection "${name}" cannot work: ${list}`, { name, problems: list });
+        return new KinesisNodeError({
+            kind: 'bad-config',
+            code: 'AwsConfigError',
+            message,
+            status: t(`kinesis-config.status.${statusKey}`, PROBLEM_STATUS_EN[statusKey]),
+            retryable: false,
+        });
+    }
+
     function KinesisConfig(this: KinesisConfigNode, def: KinesisConfigDef) {
         RED.nodes.createNode(this, def);
         const node = this;
         const creds = (node.credentials ?? {}) as KinesisConfigCredentials;
-        const users = new Set<string>();
+        const users = new Map<string, Node>();
+        const options = connectionOptions(def, creds);
+        const label = def.name || def.region || node.id;
+        const problems = checkConnectionOptions(options);
+        const unusable = problems.length > 0 ? configError(problems, label) : undefined;
         let clients: AwsClients | undefined;
 
+        // once in the log, when a node first uses it (an unused config node stays quiet); no secret can
+        // be in it: the problems name settings, never values of credentials
+        let warned = false;
+        const warnOnce = () => {
+            if (unusable && !warned) {
+                warned = true;
+                node.warn(redact(unusable.message, secretsOf(creds)));
+            }
+        };
+
         node.getClients = () => {
+            if (unusable) {
+                warnOnce();
+                throw unusable;
+            }
             if (!clients) {
                 try {
-                    clients = createAwsClients(connectionOptions(def, creds));
+                    clients = createAwsClients(options);
                 } catch (err) {
-                    throw new Error(redact((err as Error).message, secretsOf(creds)));
+                    throw new KinesisNodeError(explainAwsError(err, { region: def.region, secrets: secretsOf(creds) }));
                 }
             }
             return clients;
@@ -73,17 +136,23 @@ export = function (RED: NodeAPI): void {
         node.explain = (error: unknown, ctx: ExplainContext = {}) => {
             let region: string | undefined;
             let endpoint: string | undefined;
-            try {
-                const c = node.getClients();
-                region = c.region;
-                endpoint = ctx.tableName && !ctx.streamName ? c.dynamodbEndpoint : c.kinesisEndpoint;
-            } catch {
-                region = def.region;
+            if (!unusable) {
+                try {
+                    const c = node.getClients();
+                    region = c.region;
+                    endpoint = ctx.tableName && !ctx.streamName ? c.dynamodbEndpoint : c.kinesisEndpoint;
+                } catch {
+                    region = def.region;
+                }
             }
             return explainAwsError(error, { region, endpoint, ...ctx, secrets: [...secretsOf(creds), ...(ctx.secrets ?? [])] });
         };
         node.register = (user: Node) => {
-            users.add(user.id);
+            users.set(user.id, user);
+            if (unusable) {
+                warnOnce();
+                user.status(STATUS.error(shortStatus(unusable.status)));
+            }
         };
         node.deregister = (user: Node) => {
             users.delete(user.id);
@@ -108,20 +177,30 @@ export = function (RED: NodeAPI): void {
     });
 
     /**
-     * Test connection: the editor posts the settings being edited (credentials too, unless unchanged:
-     * then the deployed node's stored credentials are used). Answers { ok, message, streams }.
+     * Test connection: the editor posts the settings being edited (credentials too; a password left
+     * unchanged comes as `__PWRD__` and is taken from the deployed node's credential store).
+     * Answers { ok, message, streams, kind, dynamodb } — never a secret.
      */
     RED.httpAdmin.post(
         '/kinesis-config/test',
         RED.auth.needsPermission('kinesis-config.write'),
         async (req: Request, res: Response) => {
-            const body = (req.body ?? {}) as Partial<KinesisConfigDef> & { id?: string; credentials?: KinesisConfigCredentials };
-            const sent = body.credentials ?? {};
-            const stored = (body.id ? (RED.nodes.getCredentials(body.id) as KinesisConfigCredentials | undefined) : undefined) ?? {};
+            const body = (req.body && typeof req.body === 'object' ? { ...req.body } : {}) as Partial<KinesisConfigDef> & { id?: string; credentials?: KinesisConfigCredentials };
+            // the editor sends ${ENV_VAR} as typed; the deployed node would see it substituted
+            for (const key of ['region', 'kinesisEndpoint', 'dynamodbEndpoint', 'roleArn', 'externalId', 'roleSessionName', 'stsEndpoint'] as const) {
+                const v = body[key];
+                if (typeof v === 'string') body[key] = v.replace(/\$\{(\w+)\}/g, (_m, name: string) => process.env[name] ?? '') as never;
+            }
+            const sent = (body.credentials && typeof body.credentials === 'object' ? body.credentials : {}) as KinesisConfigCredentials;
+            // only a deployed kinesis-config node's own credentials can be reused
+            const deployed = typeof body.id === 'string' && body.id ? RED.nodes.getNode(body.id) : null;
+            const stored = (deployed && deployed.type === 'kinesis-config'
+                ? (RED.nodes.getCredentials(body.id!) as KinesisConfigCredentials | undefined)
+                : undefined) ?? {};
             const pick = (key: keyof KinesisConfigCredentials): string | undefined => {
                 const v = sent[key];
-                if (v === UNCHANGED || v === undefined) return stored[key];
-                return v === '' ? undefined : v;
+                if (v === UNCHANGED || v === undefined || v === null) return stored[key];
+                return typeof v === 'string' && v.trim() !== '' ? v : undefined;
             };
             const creds: KinesisConfigCredentials = {
                 accessKeyId: pick('accessKeyId'),
@@ -129,14 +208,29 @@ export = function (RED: NodeAPI): void {
                 sessionToken: pick('sessionToken'),
             };
             const secrets = secretsOf(creds);
+            const reply = (r: { ok: boolean; message: string; streams: string[]; kind?: string; dynamodb?: unknown }) => {
+                res.json({ ...r, message: redact(r.message, secrets) });
+            };
+            const options = { ...connectionOptions(body, creds), maxAttempts: 1 };
+            const problems = checkConnectionOptions(options);
+            if (problems.length > 0) {
+                reply({ ok: false, message: `These settings cannot work: ${problems.map((p) => p.message).join('; ')}.`, streams: [], kind: 'bad-config' });
+                return;
+            }
             let clients: AwsClients | undefined;
             try {
-                clients = createAwsClients({ ...connectionOptions(body, creds), maxAttempts: 1 });
+                clients = createAwsClients(options);
                 const result = await probeConnection(clients, secrets);
-                res.json({ ok: result.ok, message: result.message, streams: result.streams, kind: result.kinesis.error?.kind });
+                reply({
+                    ok: result.ok,
+                    message: result.message,
+                    streams: result.streams,
+                    kind: result.kinesis.error?.kind,
+                    dynamodb: { ok: result.dynamodb.ok, tables: result.dynamodb.tables, kind: result.dynamodb.error?.kind },
+                });
             } catch (err) {
-                const explained = explainAwsError(err, { region: body.region, secrets });
-                res.json({ ok: false, message: explained.message, streams: [], kind: explained.kind });
+                const explained = explainAwsError(err, { region: typeof body.region === 'string' ? body.region : undefined, secrets });
+                reply({ ok: false, message: explained.message, streams: [], kind: explained.kind });
             } finally {
                 clients?.destroy();
             }

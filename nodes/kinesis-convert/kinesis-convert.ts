@@ -305,7 +305,9 @@ export = function (RED: NodeAPI): void {
 
         const flush = () => {
             scheduled = false;
-            const batch = queue.splice(0, MAX_FLUSH);
+            // One guarded run per event-loop turn (the engine sizes it to ≤ ¼ of the timeout, ≤ 50 ms), so a
+            // slow script never holds the event loop for a whole backlog: timers and I/O run in between.
+            const batch = queue.splice(0, Math.max(1, Math.min(MAX_FLUSH, converter?.engine.maxBatch ?? MAX_FLUSH)));
             if (queue.length) {
                 scheduled = true;
                 setImmediate(flush);
@@ -350,7 +352,7 @@ export = function (RED: NodeAPI): void {
         });
 
         node.on('close', (removed: boolean, done: () => void) => {
-            if (queue.length) flush();
+            while (queue.length) flush(); // finish what was received: every message gets its done()
             lastSeen.delete(node.id);
             chain.finally(() => done());
         });

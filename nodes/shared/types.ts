@@ -12,7 +12,11 @@ export interface KinesisConfigNode extends Node {
      * configuration cannot work (no credentials, bad endpoint URL, bad role ARN).
      */
     getClients(): AwsClients;
-    /** A user node registers on start and deregisters on close (clients are destroyed with the last). */
+    /**
+     * A user node registers on start and deregisters on close. When the settings cannot work, the
+     * config node sets the user's status to a red ring with a few words at once (e.g. "missing access key").
+     * The clients live until the config node itself closes (users close first on a redeploy).
+     */
     register(user: Node): void;
     deregister(user: Node): void;
     /** Explains an AWS error with this connection's region/endpoint filled in and its secrets redacted. */

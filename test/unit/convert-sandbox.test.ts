@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { ScriptEngine, ScriptCompileError, UplinkInput } from '../../lib/convert/sandbox';
-import { findForbiddenSyntax } from '../../lib/convert/guard';
+import { findForbiddenSyntax, tokenize, guardMethod } from '../../lib/convert/guard';
 
 function uplink(script: string, timeoutMs = 200): ScriptEngine {
     return new ScriptEngine({ direction: 'uplink', script, timeoutMs, integrationMetadata: { integrationName: 'it' } });
@@ -189,12 +189,30 @@ describe('convert sandbox', function () {
         });
     });
 
-    describe('guard tokenizer', function () {
+    describe('guard (refuses async functions and import before compiling)', function () {
+        it('parses with acorn when it can be found (here: Node-RED\'s own dependency)', function () {
+            assert.equal(guardMethod(), 'acorn');
+        });
+
         it('finds async/import only where they are code', function () {
-            assert.equal(findForbiddenSyntax('var s = `a ${ x } async`; /async/.test(s); return s;'), undefined);
-            assert.equal(findForbiddenSyntax('var s = `a ${ (async () => 1)() }`;')?.token, 'async');
-            assert.equal(findForbiddenSyntax('var x = a / 2; var y = b / async function () {}')?.token, 'async');
-            assert.deepEqual(findForbiddenSyntax('var a = 1;\n  import("x")'), { token: 'import', line: 2, column: 3, message: 'import is not available in converters (no modules, no file system)' });
+            for (const check of [findForbiddenSyntax, tokenize]) {
+                assert.equal(check('var s = `a ${ x } async`; /async/.test(s); return s;'), undefined);
+                assert.equal(check('var s = `a ${ (async () => 1)() }`;')?.token, 'async');
+                assert.equal(check('var x = a / 2; var y = b / async function () {}')?.token, 'async');
+                assert.deepEqual(check('var a = 1;\n  import("x")'), { token: 'import', line: 2, column: 3, message: 'import is not available in converters (no modules, no file system)' });
+            }
+        });
+
+        it('the full parse is not fooled where a regular expression ends (the tokenizer fallback is)', function () {
+            const tricks = [
+                'x = function () {} / (async function () { throw 1; })() / 1;',
+                'if (1) /\'/.test(""); (async function f() { throw 1; })();',
+            ];
+            for (const t of tricks) {
+                assert.equal(findForbiddenSyntax(t)?.token, 'async', t);
+                assert.throws(() => uplink(t), ScriptCompileError, t);
+            }
+            assert.equal(findForbiddenSyntax('var async = 1; return async(2);'), undefined); // a function named async
         });
     });
 });

@@ -45,6 +45,16 @@ describe('convert validation (ThingsBoard rules)', function () {
             assert.deepEqual(normaliseUplink({ deviceName: 'd', telemetry: { a: null } }, NOW)[0].telemetry, []);
         });
 
+        it('"__proto__" keys are dropped and refused as names (no prototype changes on the host)', function () {
+            const parsed = JSON.parse('{"deviceName":"d","attributes":{"__proto__":{"polluted":1},"a":1},"telemetry":{"__proto__":{"x":1},"t":2}}');
+            const [e] = normaliseUplink(parsed, NOW);
+            assert.deepEqual(Object.keys(e.attributes), ['a']);
+            assert.equal(Object.getPrototypeOf(e.attributes), Object.prototype);
+            assert.equal((e.attributes as Record<string, unknown>).polluted, undefined);
+            assert.deepEqual(e.telemetry[0].values, { t: 2 });
+            assert.throws(() => normaliseUplink({ deviceName: '__proto__' }, NOW), /not allowed/);
+        });
+
         it('attributes must be an object', function () {
             assert.throws(() => normaliseUplink({ deviceName: 'd', attributes: [1] }, NOW), /attributes must be an object/);
             assert.throws(() => normaliseUplink({ deviceName: 'd', attributes: 'x' }, NOW), /attributes must be an object/);

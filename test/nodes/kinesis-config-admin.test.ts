@@ -1,0 +1,144 @@
+/**
+ * kinesis-config in a whole Node-RED (child process, this package linked into a temp userDir,
+ * adminAuth on): the Test-connection route is permission-checked, and a deployed flow with keys
+ * exports (GET /flows) and stores (flows.json) without them; nothing secret in the runtime log.
+ * Runs on the Node-RED under test (NODE_RED_PATH for the 5.0 lane).
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { localEndpoints, waitFor } from '../helpers/stack';
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const { startNodeRed, linkPackage } = require('../../../scripts/node-red-runner.js');
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+// bcrypt of 'test-password-1'
+const HASH = '$2b$08$11QpU6K7WvalLLuKlfjzduqzSINAU1QMScuCxadzB2ZwS40m7OLGG';
+const SECRET_KEY = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYADMINTEST';
+const ACCESS_KEY = 'AKIDADMINTEST000001';
+const TOKEN = 'FQoGZXIvYXdzADMINSESSIONTOKEN';
+
+interface Red { url: string; output(): string; stop(): Promise<void> }
+
+function redJs(): string | undefined {
+    return process.env.NODE_RED_PATH ? path.join(process.env.NODE_RED_PATH, 'red.js') : undefined;
+}
+
+async function token(red: Red, username: string): Promise<string> {
+    const res = await fetch(`${red.url}/auth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ client_id: 'node-red-admin', grant_type: 'password', scope: username === 'admin' ? '*' : 'read', username, password: 'test-password-1' }),
+    });
+    assert.equal(res.status, 200, `login as ${username}`);
+    return ((await res.json()) as { access_token: string }).access_token;
+}
+
+describe('kinesis-config in a whole Node-RED with adminAuth', function () {
+    this.timeout(120_000);
+    let red: Red;
+    let userDir: string;
+
+    before(async function () {
+        userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kinesis-admin-'));
+        linkPackage(userDir, ROOT);
+        red = await startNodeRed({
+            userDir,
+            redJs: redJs(),
+            settings: {
+                adminAuth: {
+                    type: 'credentials',
+                    users: [
+                        { username: 'admin', password: HASH, permissions: '*' },
+                        { username: 'reader', password: HASH, permissions: 'read' },
+                    ],
+                },
+            },
+        });
+    });
+
+    after(async function () {
+        if (red) await red.stop();
+        if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
+    });
+
+    it('runs the Node-RED under test and registers kinesis-config without error', async function () {
+        const admin = await token(red, 'admin');
+        const settings = (await (await fetch(`${red.url}/settings`, { headers: { authorization: `Bearer ${admin}` } })).json()) as { version: string };
+        const expected = JSON.parse(fs.readFileSync(path.join(process.env.NODE_RED_PATH ?? path.dirname(require.resolve('node-red/package.json')), 'package.json'), 'utf8')).version;
+        assert.equal(settings.version.replace(/-git$/, ''), expected);
+        const res = await fetch(`${red.url}/nodes`, { headers: { accept: 'application/json', authorization: `Bearer ${admin}` } });
+        const sets = (await res.json()) as Array<{ module: string; types: string[]; err?: string; enabled: boolean }>;
+        const ours = sets.filter((s) => s.module === '@kinesis-red/node-red-kinesis');
+        assert.ok(ours.some((s) => s.types.includes('kinesis-config')), red.output());
+        for (const s of ours) assert.equal(s.err, undefined, `${s.types}: ${s.err}`);
+    });
+
+    it('POST /kinesis-config/test is refused without a login and for a read-only user; allowed for a writer', async function () {
+        const e = localEndpoints();
+        const body = JSON.stringify({ region: e.region, kinesisEndpoint: e.kinesis, dynamodbEndpoint: e.dynamodb, credentialMode: 'static', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+        const post = (auth?: string) => fetch(`${red.url}/kinesis-config/test`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', ...(auth ? { authorization: `Bearer ${auth}` } : {}) },
+            body,
+        });
+        assert.equal((await post()).status, 401);
+        const reader = await token(red, 'reader');
+        assert.equal((await post(reader)).status, 401);
+        const admin = await token(red, 'admin');
+        const ok = await post(admin);
+        assert.equal(ok.status, 200);
+        const answer = (await ok.json()) as { ok: boolean; streams: string[]; message: string };
+        assert.equal(answer.ok, true, answer.message);
+        assert.ok(answer.streams.includes('my-thingsboard'));
+    });
+
+    it('a deployed flow with keys: GET /flows, GET /credentials, flows.json and the log carry no secret', async function () {
+        const admin = await token(red, 'admin');
+        const e = localEndpoints();
+        const flows = [
+            { id: 'f1', type: 'tab', label: 'aws' },
+            {
+                id: 'cfgprod', type: 'kinesis-config', name: 'prod', region: e.region, kinesisEndpoint: e.kinesis, dynamodbEndpoint: e.dynamodb,
+                credentialMode: 'static', roleArn: '', externalId: '', roleSessionName: '', stsEndpoint: '',
+                credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, sessionToken: TOKEN },
+            },
+        ];
+        const deploy = await fetch(`${red.url}/flows`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}`, 'Node-RED-Deployment-Type': 'full' },
+            body: JSON.stringify(flows),
+        });
+        assert.equal(deploy.status, 204, await deploy.text());
+        const exported = await (await fetch(`${red.url}/flows`, { headers: { authorization: `Bearer ${admin}` } })).text();
+        assert.match(exported, /"cfgprod"/);
+        for (const s of [ACCESS_KEY, SECRET_KEY, TOKEN]) {
+            assert.ok(!exported.includes(s), `GET /flows contains a key: ${exported}`);
+        }
+        const editorCreds = (await (await fetch(`${red.url}/credentials/kinesis-config/cfgprod`, { headers: { authorization: `Bearer ${admin}` } })).json()) as Record<string, unknown>;
+        assert.equal(editorCreds.has_secretAccessKey, true);
+        assert.equal(editorCreds.has_sessionToken, true);
+        assert.ok(!JSON.stringify(editorCreds).includes(SECRET_KEY) && !JSON.stringify(editorCreds).includes(TOKEN), 'passwords never go back to the editor');
+        const stored = fs.readFileSync(path.join(userDir, 'flows.json'), 'utf8');
+        const storedCreds = fs.readFileSync(path.join(userDir, 'flows_cred.json'), 'utf8');
+        for (const s of [ACCESS_KEY, SECRET_KEY, TOKEN]) {
+            assert.ok(!stored.includes(s), 'flows.json holds no key');
+            assert.ok(!storedCreds.includes(s), 'flows_cred.json is encrypted');
+        }
+        // the stored keys are usable: Test connection with the editor's placeholders (once the deployed node has started)
+        const answer = await waitFor('Test connection with the stored keys', async () => {
+            const probe = await fetch(`${red.url}/kinesis-config/test`, {
+                method: 'POST',
+                headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
+                body: JSON.stringify({ ...flows[1], id: 'cfgprod', credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: '__PWRD__', sessionToken: '__PWRD__' } }),
+            });
+            const a = (await probe.json()) as { ok: boolean; message: string };
+            if (!a.ok) throw new Error(a.message);
+            return a;
+        }, 10_000, 200);
+        assert.equal(answer.ok, true);
+        const log = red.output();
+        for (const s of [ACCESS_KEY, SECRET_KEY, TOKEN]) assert.ok(!log.includes(s), `the runtime log contains a key:\n${log}`);
+    });
+});
