@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { ListShardsCommand, MergeShardsCommand, SplitShardCommand, DescribeStreamSummaryCommand } from '@aws-sdk/client-kinesis';
-import { createStream, uniqueName, waitFor, sleep, rawDynamo, rawKinesis } from '../helpers/stack';
+import { uniqueName, waitFor, sleep, rawDynamo, rawKinesis } from '../helpers/stack';
 import { LeaseTable, SHARD_END } from '../../lib/consumer/lease-table';
-import { collectingConsumer, putRecords, Collected } from './consumer-helpers';
+import { collectingConsumer, putRecords, Collected, createTestStream, deleteTestStreams } from './consumer-helpers';
 
 /** Puts records in the background until stopped; resolves every id put. */
 function producer(stream: string, prefix: string, perBatch = 40, keys = 8) {
@@ -37,6 +37,7 @@ describe('consumer: several workers, failover, resharding (kinesis-local + dynal
     afterEach(async () => {
         for (const c of running.splice(0)) c.consumer.crash();
     });
+    afterEach(deleteTestStreams);
 
     function worker(stream: string, id: string, extra = {}): Collected {
         const c = collectingConsumer(stream, stream, { workerId: id, ...extra });
@@ -46,7 +47,7 @@ describe('consumer: several workers, failover, resharding (kinesis-local + dynal
 
     it('balances 4 shards across 2 and then 3 workers (graceful hand-off), losing nothing', async () => {
         const stream = uniqueName('cw-bal');
-        await createStream(stream, 4);
+        await createTestStream(stream, 4);
         const prod = producer(stream, 'b');
         // a failover long enough that no hand-off is ever forced into a plain take on a busy machine
         const slow = { failoverTimeMs: 4000, takerIntervalMs: 500 };
@@ -73,7 +74,7 @@ describe('consumer: several workers, failover, resharding (kinesis-local + dynal
 
     it('a crashed worker\'s shards are taken after failover and zero records are lost', async () => {
         const stream = uniqueName('cw-crash');
-        await createStream(stream, 4);
+        await createTestStream(stream, 4);
         const prod = producer(stream, 'c');
         const a = worker(stream, 'A');
         const b = worker(stream, 'B');
@@ -94,7 +95,7 @@ describe('consumer: several workers, failover, resharding (kinesis-local + dynal
 
     it('split and merge during consumption: zero lost, per-key order kept, no child before its parent ended', async () => {
         const stream = uniqueName('cw-reshard');
-        await createStream(stream, 2);
+        await createTestStream(stream, 2);
         const kinesis = rawKinesis();
         const prod = producer(stream, 'r', 40, 6);
         const firstRead = new Map<string, number>();
