@@ -15,11 +15,13 @@
  * - Backpressure: an event is pulled from the event stream only inside `next()`. While the caller
  *   is busy nothing is read, so the socket's receive window fills and the server stops sending.
  *   The watchdog (`watchdogMs`, default 30 s) only runs while `next()` waits for an event, so a
- *   slow caller never makes the reader restart subscriptions ("read-timeout storm"). A caller that
- *   stays busy for minutes may find its subscription ended or dropped by the server (the 5-minute
- *   limit, the HTTP/2 session's 5-minute idle timeout): the events already buffered are still
- *   delivered, then the reader resubscribes from the last continuation sequence number. Nothing is
- *   lost and nothing is delivered twice.
+ *   slow caller never makes the reader restart subscriptions ("read-timeout storm"): at most one
+ *   resubscribe per `maxSubscriptionMs`, however slow the caller. A caller that stays busy past
+ *   the subscription's life finds it replaced at its next `next()`; a subscription the server drops
+ *   meanwhile (its 5-minute limit, the SDK's 5-minute HTTP/2 session idle timeout, a reset) fails
+ *   or ends at the next read. Either way the unread events are discarded and the reader
+ *   resubscribes AFTER the last continuation sequence number it handed out: nothing is lost and
+ *   nothing is delivered twice.
  * - End of shard: an event with no ContinuationSequenceNumber and non-empty ChildShards
  *   ⇒ `shardEnd: {childShards}`. ResourceNotFound for the shard while the consumer still exists
  *   (an expired closed shard) ⇒ `shardEnd` with no children. As a safety net for servers that
@@ -193,7 +195,10 @@ export interface EfoReaderOptions {
     maxSubscriptionMs?: number;
     /** Restart a subscription that delivers no event for this long while next() waits (default 30 000 ms). */
     watchdogMs?: number;
-    /** Minimum time between the start of successful subscriptions of one shard (default 5 000 ms, AWS's rule). */
+    /**
+     * Minimum time between the start of successful subscriptions of one shard (default 5 000 ms,
+     * AWS's rule); attempts are also kept min(1 000, this) ms apart (AWS: 1 call/s per shard).
+     */
     minSubscribeIntervalMs?: number;
     /** Backoff for retries (ResourceInUse, network, service errors): base and cap, with jitter (default 1 000 / 10 000 ms). */
     retryBaseMs?: number;
@@ -226,7 +231,8 @@ type Outcome =
     | { kind: 'watchdog' }
     | { kind: 'expired' };
 
-const FATAL_KINDS = new Set(['access-denied', 'bad-credentials', 'no-credentials', 'no-region', 'invalid-argument', 'expired-credentials']);
+/** Failures only the user can fix. Expired credentials are retried: the credential provider refreshes them. */
+const FATAL_KINDS = new Set(['access-denied', 'bad-credentials', 'no-credentials', 'no-region', 'invalid-argument']);
 
 function toSdkPosition(p: StartingPosition): SdkStartingPosition {
     switch (p.type) {
@@ -261,6 +267,7 @@ export class EfoShardReader implements ShardReader {
     private lastContinuation?: string;
     private sub?: Subscription;
     private lastSubscribeAt = -Infinity;
+    private lastAttemptAt = -Infinity;
     private failures = 0;
     private closed = false;
     private readonly closing = new AbortController();
@@ -322,6 +329,7 @@ export class EfoShardReader implements ShardReader {
             switch (outcome.kind) {
                 case 'event': {
                     const batch = await this.deliver(sub, outcome.event);
+                    if (this.closed) throw new ReaderClosedError(this.shardId);
                     if (batch) return batch;
                     continue;
                 }
@@ -354,8 +362,14 @@ export class EfoShardReader implements ShardReader {
 
     /** Starts a subscription at `position` (waiting out AWS's 5-second rule). Throws what SubscribeToShard throws. */
     private async subscribe(): Promise<void> {
-        const wait = this.lastSubscribeAt + this.minSubscribeIntervalMs - Date.now();
+        // AWS: a new subscription within 5 s of the last successful one is refused, and at most one
+        // SubscribeToShard call per second per consumer and shard (failed attempts included).
+        const wait = Math.max(
+            this.lastSubscribeAt + this.minSubscribeIntervalMs,
+            this.lastAttemptAt + Math.min(1_000, this.minSubscribeIntervalMs),
+        ) - Date.now();
         if (wait > 0) await sleep(wait, this.closing.signal);
+        this.lastAttemptAt = Date.now();
         const controller = new AbortController();
         const sub: Subscription = { id: ++subscriptionIds, controller, startedAt: Date.now(), events: 0 };
         const onClose = (): void => controller.abort(abortError(this.closing.signal));
@@ -363,6 +377,10 @@ export class EfoShardReader implements ShardReader {
         controller.signal.addEventListener('abort', () => this.closing.signal.removeEventListener('abort', onClose), { once: true });
         this.sub = sub;
         this.stats.subscriptions++;
+        // A subscribe call that gets no response (a black-holed connection) is abandoned after the watchdog time.
+        const noResponse = setTimeout(() => {
+            controller.abort(Object.assign(new Error(`SubscribeToShard got no response in ${this.watchdogMs} ms`), { name: 'TimeoutError' }));
+        }, this.watchdogMs);
         try {
             const out = await this.kinesis.send(
                 new SubscribeToShardCommand({ ConsumerARN: this.consumerARN, ShardId: this.shardId, StartingPosition: toSdkPosition(this.position) }),
@@ -374,6 +392,8 @@ export class EfoShardReader implements ShardReader {
         } catch (err) {
             if (this.sub === sub) this.endSubscription();
             throw err;
+        } finally {
+            clearTimeout(noResponse);
         }
     }
 

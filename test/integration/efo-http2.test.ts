@@ -143,4 +143,36 @@ describe('EFO over HTTP/2 (NodeHttp2Handler → local h2c front → kinesis-loca
             k1.destroy();
         }
     });
+
+    it('a slow consumer over HTTP/2 loses nothing when its subscriptions expire while it is busy', async function () {
+        const k1 = raw();
+        try {
+            const stream = uniqueName('efo-h2slow');
+            await createStream(stream, 1, k1);
+            const streamARN = await streamArnOf(k1, stream);
+            const shardId = (await shardsOf(k1, stream))[0].ShardId!;
+            const consumerARN = await ensureStreamConsumer(h2, streamARN, 'h2-slow', { pollMs: 100 });
+            const reader = createEfoReaderFactory(consumerARN, { minSubscribeIntervalMs: 0, retryBaseMs: 50, retryMaxMs: 400, maxSubscriptionMs: 1_500, watchdogMs: 1_800 })({
+                kinesis: h2, streamARN, shardId, start: { type: 'TRIM_HORIZON' }, maxRecords: 10_000, idleTimeMs: 1000,
+            }) as EfoShardReader;
+            try {
+                const expected = await putIds(k1, stream, 'h2s', 200);
+                const got: string[] = [];
+                let pauses = 0;
+                while (got.length < expected.length) {
+                    got.push(...(await reader.next()).records.map((r) => Buffer.from(r.Data!).toString()));
+                    if (pauses++ < 2) {
+                        expected.push(...(await putIds(k1, stream, `h2s-more${pauses}`, 50)));
+                        await new Promise((r) => setTimeout(r, 2_000)); // longer than the watchdog and the subscription life
+                    }
+                }
+                assertExactly(got, expected);
+                assert.equal(reader.stats.watchdogRestarts, 0, 'no restarts caused by the busy consumer');
+            } finally {
+                await reader.close();
+            }
+        } finally {
+            k1.destroy();
+        }
+    });
 });

@@ -3,7 +3,7 @@
  * ResourceInUse, non-retryable errors, close(). Faults are injected around the real client.
  */
 import assert from 'node:assert/strict';
-import { DeregisterStreamConsumerCommand, KinesisClient } from '@aws-sdk/client-kinesis';
+import { DeregisterStreamConsumerCommand, DescribeStreamConsumerCommand, KinesisClient } from '@aws-sdk/client-kinesis';
 import { createEfoReaderFactory, EfoReaderOptions, EfoShardReader, ensureStreamConsumer, ReaderClosedError } from '../../lib/consumer/efo';
 import type { ShardReader, ShardReaderOptions } from '../../lib/consumer/reader';
 import { createStream, rawKinesis, uniqueName, waitFor } from '../helpers/stack';
@@ -17,12 +17,12 @@ describe('EFO reader resilience (kinesis-local)', function () {
     const readers: ShardReader[] = [];
 
     /** A fresh one-shard stream with a registered consumer. */
-    async function setup(prefix: string): Promise<{ stream: string; shardId: string; consumerARN: string; streamARN: string }> {
+    async function setup(prefix: string, consumerName = 'app'): Promise<{ stream: string; shardId: string; consumerARN: string; streamARN: string }> {
         const stream = uniqueName(prefix);
         await createStream(stream, 1, kinesis);
         const streamARN = await streamArnOf(kinesis, stream);
         const shardId = (await shardsOf(kinesis, stream))[0].ShardId!;
-        const consumerARN = await ensureStreamConsumer(kinesis, streamARN, 'app', { pollMs: 100 });
+        const consumerARN = await ensureStreamConsumer(kinesis, streamARN, consumerName, { pollMs: 100 });
         return { stream, shardId, consumerARN, streamARN };
     }
 
@@ -64,14 +64,14 @@ describe('EFO reader resilience (kinesis-local)', function () {
         const s = await setup('efo-slow');
         const warnings: string[] = [];
         const reader = open(s.consumerARN, { shardId: s.shardId, streamName: s.stream, onWarning: (m) => warnings.push(m) }, { maxSubscriptionMs: 2_500, watchdogMs: 2_000 });
-        const expected = await putIds(kinesis, s.stream, 'slow', 600);
+        const expected = await putIds(kinesis, s.stream, 'slow', 300);
         const got: string[] = [];
         // Pauses longer than the watchdog and the subscription life while events pile up unread.
         let pauses = 0;
         while (got.length < expected.length) {
             const b = await reader.next();
             got.push(...b.records.map((r) => Buffer.from(r.Data!).toString()));
-            if (pauses++ < 3) {
+            if (pauses++ < 2) {
                 expected.push(...(await putIds(kinesis, s.stream, `slow-more${pauses}`, 100)));
                 await new Promise((r) => setTimeout(r, 3_000));
             }
@@ -97,6 +97,26 @@ describe('EFO reader resilience (kinesis-local)', function () {
         assertExactly(got, [...first, ...second]);
         assert.equal(reader.stats.watchdogRestarts, 1);
         assert.ok(warnings.some((w) => /delivered nothing/.test(w)), warnings.join('; '));
+    });
+
+    it('a subscribe call that never gets a response is abandoned after the watchdog time and retried', async function () {
+        const s = await setup('efo-noresp');
+        let abandoned = false;
+        const faulty = faultyClient(kinesis, async (call, _cmd, send, signal) => {
+            if (call > 0) return send();
+            // The first call hangs (a black-holed connection) until the reader aborts it.
+            return new Promise((_resolve, reject) => {
+                signal?.addEventListener('abort', () => {
+                    abandoned = true;
+                    reject(Object.assign(new Error('Request aborted'), { name: 'AbortError' }));
+                }, { once: true });
+            });
+        });
+        const reader = open(s.consumerARN, { kinesis: faulty, shardId: s.shardId, streamName: s.stream }, { watchdogMs: 1_500 });
+        const ids = await putIds(kinesis, s.stream, 'nr', 10);
+        assertExactly((await collect(reader, ids.length)).ids, ids);
+        assert.ok(abandoned, 'the hanging call was aborted');
+        assert.equal(reader.stats.retries, 1);
     });
 
     it('ResourceInUse on subscribe is retried with backoff, never in a tight loop', async function () {
@@ -178,23 +198,31 @@ describe('EFO reader resilience (kinesis-local)', function () {
     });
 
     it('rejects next() with an explained error when the consumer is deregistered', async function () {
-        const s = await setup('efo-dereg');
-        // kinesis-local keeps a running subscription after deregistration (AWS ends it); the next
-        // subscribe is refused with ResourceNotFound, so keep subscriptions short here.
-        const reader = open(s.consumerARN, { shardId: s.shardId, streamName: s.stream }, { maxSubscriptionMs: 1_500 });
+        this.timeout(30_000);
+        // A unique consumer name: kinesis-local's deregistration removes the first consumer *of that
+        // name* across all streams, so with a shared name it would remove another stream's consumer.
+        const s = await setup('efo-dereg', uniqueName('dereg'));
+        const first = open(s.consumerARN, { shardId: s.shardId, streamName: s.stream });
         const ids = await putIds(kinesis, s.stream, 'dr', 5);
-        assertExactly((await collect(reader, ids.length)).ids, ids);
+        assertExactly((await collect(first, ids.length)).ids, ids);
+        await first.close();
+        // (kinesis-local keeps a running subscription after deregistration, where AWS ends it with an
+        // error; what the reader sees next either way is ResourceNotFound on subscribe.)
         await kinesis.send(new DeregisterStreamConsumerCommand({ ConsumerARN: s.consumerARN }));
-        await assert.rejects(
-            (async () => {
-                for (let i = 0; i < 30; i++) await reader.next();
-            })(),
-            (err: Error & { kind?: string }) => {
-                assert.equal(err.kind, 'not-found', err.message);
-                assert.match(err.message, /consumer/);
-                return true;
-            },
-        );
+        await waitFor('the consumer to be gone', async () => {
+            try {
+                await kinesis.send(new DescribeStreamConsumerCommand({ ConsumerARN: s.consumerARN }));
+                return false;
+            } catch (err) {
+                return (err as Error).name === 'ResourceNotFoundException';
+            }
+        }, 15_000, 100);
+        const reader = open(s.consumerARN, { shardId: s.shardId, streamName: s.stream, start: { type: 'AFTER_SEQUENCE_NUMBER', sequenceNumber: '1' } });
+        await assert.rejects(reader.next(), (err: Error & { kind?: string }) => {
+            assert.equal(err.kind, 'not-found', err.message);
+            assert.match(err.message, /EFO consumer or stream .* not found/);
+            return true;
+        });
     });
 
     it('close() rejects a pending next() at once and releases the subscription', async function () {

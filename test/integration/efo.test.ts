@@ -102,4 +102,28 @@ describe('EFO: ensureStreamConsumer + reader (kinesis-local)', function () {
         readers.push(after);
         assertExactly((await collect(after, 14)).ids, [...ids.slice(11), ...more]);
     });
+
+    it('LATEST skips what is already there; AT_TIMESTAMP starts at the first record at or after the time', async function () {
+        const s3 = uniqueName('efo-latest');
+        await createStream(s3, 1, kinesis);
+        const arn3 = await streamArnOf(kinesis, s3);
+        const shard3 = (await shardsOf(kinesis, s3))[0].ShardId!;
+        const c3 = await ensureStreamConsumer(kinesis, arn3, 'latest-app', { pollMs: 100 });
+        const factory = createEfoReaderFactory(c3, FAST);
+        const old = await putIds(kinesis, s3, 'old', 10);
+        await new Promise((r) => setTimeout(r, 50));
+        const t = new Date();
+        await new Promise((r) => setTimeout(r, 50));
+        const latest = factory({ kinesis, streamName: s3, shardId: shard3, start: { type: 'LATEST' }, maxRecords: 10_000, idleTimeMs: 1000 });
+        readers.push(latest);
+        // The first event (possibly empty) proves the subscription is in place before the new puts.
+        const firstBatch = await latest.next();
+        assert.deepEqual(firstBatch.records.map((r) => Buffer.from(r.Data!).toString()).filter((id) => old.includes(id)), []);
+        const fresh = await putIds(kinesis, s3, 'new', 10);
+        assertExactly((await collect(latest, fresh.length)).ids, fresh);
+        await latest.close();
+        const atTs = factory({ kinesis, streamName: s3, shardId: shard3, start: { type: 'AT_TIMESTAMP', timestamp: t }, maxRecords: 10_000, idleTimeMs: 1000 });
+        readers.push(atTs);
+        assertExactly((await collect(atTs, fresh.length)).ids, fresh);
+    });
 });
