@@ -22,7 +22,7 @@ import { Coordinator } from './coordinator';
 import { Lease, LeaseTable, SHARD_END, LATEST, AT_TIMESTAMP, TRIM_HORIZON } from './lease-table';
 import { createPollingReader } from './polling';
 import type { ReadBatch, ShardReader, ShardReaderFactory, StartingPosition } from './reader';
-import { createChildLeases, InitialPosition, listShards, syncLeases } from './shard-sync';
+import { cleanupFinishedLeases, createChildLeases, InitialPosition, listShards, syncLeases } from './shard-sync';
 import { efoReaderFactory } from './efo-wiring';
 
 export interface ConsumerRecord extends UserRecord {
@@ -558,7 +558,9 @@ export class KinesisConsumer {
         const isArn = this.opts.streamName.startsWith('arn:');
         const shards = await listShards(this.opts.kinesis, isArn ? { streamARN: this.opts.streamName } : { streamName: this.opts.streamName }, this.abort.signal);
         const leases = await this.table.list(this.abort.signal);
-        return syncLeases(this.table, shards, leases, this.opts.initialPosition, this.startedAt);
+        const created = await syncLeases(this.table, shards, leases, this.opts.initialPosition, this.startedAt);
+        if (leases.length) await cleanupFinishedLeases(this.table, leases).catch((err) => this.warn('removing finished leases failed', err));
+        return created;
     }
 
     private acquired(lease: Lease): void {

@@ -11,7 +11,7 @@
  * All creates are conditional puts: several workers may sync at once.
  */
 import { ChildShard, KinesisClient, ListShardsCommand, ListShardsCommandInput, Shard } from '@aws-sdk/client-kinesis';
-import { Lease, LeaseTable, newLease, LATEST, TRIM_HORIZON, AT_TIMESTAMP } from './lease-table';
+import { Lease, LeaseTable, newLease, LATEST, TRIM_HORIZON, AT_TIMESTAMP, SHARD_END } from './lease-table';
 
 export type InitialPosition = { type: 'LATEST' } | { type: 'TRIM_HORIZON' } | { type: 'AT_TIMESTAMP'; timestamp: Date };
 
@@ -122,4 +122,24 @@ export async function createChildLeases(table: LeaseTable, children: ChildShard[
         if (await table.create(lease)) created++;
     }
     return created;
+}
+
+/**
+ * Deletes leases of finished shards (SHARD_END) once every child lease has started (holds a real
+ * checkpoint): children no longer need them to wait on. Resolves the number deleted.
+ */
+export async function cleanupFinishedLeases(table: LeaseTable, leases: Lease[]): Promise<number> {
+    const byKey = new Map(leases.map((l) => [l.leaseKey, l]));
+    let deleted = 0;
+    for (const l of leases) {
+        if (l.checkpoint !== SHARD_END || l.childShardIds.length === 0) continue;
+        const started = l.childShardIds.every((c) => {
+            const child = byKey.get(c);
+            return child !== undefined && (child.checkpoint === SHARD_END || /^\d+$/.test(child.checkpoint));
+        });
+        if (!started) continue;
+        await table.delete(l.leaseKey);
+        deleted++;
+    }
+    return deleted;
 }

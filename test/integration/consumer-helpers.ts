@@ -1,7 +1,25 @@
 /** Shared arrangements for the consumer integration tests (not a test file itself). */
-import { PutRecordsCommand, KinesisClient } from '@aws-sdk/client-kinesis';
+import { PutRecordsCommand, KinesisClient, DeleteStreamCommand } from '@aws-sdk/client-kinesis';
 import { KinesisConsumer, ConsumerOptions, ConsumerRecord, DoneCallback } from '../../lib/consumer/consumer';
-import { rawDynamo, rawKinesis } from '../helpers/stack';
+import { rawDynamo, rawKinesis, createStream } from '../helpers/stack';
+
+/**
+ * The local stack allows 50 open shards in all, for the whole test run: every stream a test creates
+ * is deleted again after it (`deleteTestStreams` in an afterEach).
+ */
+const testStreams: string[] = [];
+
+export async function createTestStream(name: string, shards = 1): Promise<void> {
+    testStreams.push(name);
+    await createStream(name, shards);
+}
+
+export async function deleteTestStreams(): Promise<void> {
+    const client = rawKinesis();
+    for (const name of testStreams.splice(0)) {
+        await client.send(new DeleteStreamCommand({ StreamName: name, EnforceConsumerDeletion: true })).catch(() => undefined);
+    }
+}
 
 /** Puts records `${prefix}-${i}` (payload = JSON {id, key, n}) with partition keys cycling over `keys`. */
 export async function putRecords(stream: string, prefix: string, count: number, keys = 8, client: KinesisClient = rawKinesis(), start = 0): Promise<string[]> {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
-import { createStream, uniqueName, waitFor, sleep, rawDynamo, rawKinesis } from '../helpers/stack';
+import { uniqueName, waitFor, sleep, rawDynamo, rawKinesis } from '../helpers/stack';
 import { LeaseTable, SHARD_END } from '../../lib/consumer/lease-table';
 import { aggregate } from '../../lib/kpl';
-import { collectingConsumer, putRecords } from './consumer-helpers';
+import { collectingConsumer, putRecords, createTestStream, deleteTestStreams } from './consumer-helpers';
 import type { KinesisConsumer } from '../../lib/consumer/consumer';
 import type { ShardReaderFactory } from '../../lib/consumer/reader';
 import { createPollingReader } from '../../lib/consumer/polling';
@@ -14,10 +14,11 @@ describe('consumer (single instance, kinesis-local + dynalite)', function () {
     afterEach(async () => {
         for (const c of running.splice(0)) c.crash();
     });
+    afterEach(deleteTestStreams);
 
     it('TRIM_HORIZON: reads every record, writes a lease table in the KCL layout and checkpoints', async () => {
         const stream = uniqueName('cin-th');
-        await createStream(stream, 2);
+        await createTestStream(stream, 2);
         const ids = await putRecords(stream, 'a', 60);
         const col = collectingConsumer(stream, stream);
         running.push(col.consumer);
@@ -39,7 +40,7 @@ describe('consumer (single instance, kinesis-local + dynalite)', function () {
 
     it('LATEST: skips records put before the start, delivers those put right after it', async () => {
         const stream = uniqueName('cin-latest');
-        await createStream(stream, 1);
+        await createTestStream(stream, 1);
         await putRecords(stream, 'old', 10);
         await sleep(1500); // older than the LATEST margin
         const col = collectingConsumer(stream, stream, { initialPosition: { type: 'LATEST' } });
@@ -54,7 +55,7 @@ describe('consumer (single instance, kinesis-local + dynalite)', function () {
 
     it('AT_TIMESTAMP: starts at the configured time', async () => {
         const stream = uniqueName('cin-ts');
-        await createStream(stream, 1);
+        await createTestStream(stream, 1);
         await putRecords(stream, 'before', 10);
         await sleep(1200);
         const at = new Date();
@@ -69,7 +70,7 @@ describe('consumer (single instance, kinesis-local + dynalite)', function () {
 
     it('resumes after a graceful stop without loss, duplicates at most the in-flight records', async () => {
         const stream = uniqueName('cin-resume');
-        await createStream(stream, 1);
+        await createTestStream(stream, 1);
         const ids = await putRecords(stream, 'r', 200);
         const maxInFlight = 10;
         const pending: Array<() => void> = [];
@@ -104,7 +105,7 @@ describe('consumer (single instance, kinesis-local + dynalite)', function () {
 
     it('does not checkpoint past a record whose processing failed', async () => {
         const stream = uniqueName('cin-fail');
-        await createStream(stream, 1);
+        await createTestStream(stream, 1);
         const ids = await putRecords(stream, 'f', 30);
         const col = collectingConsumer(stream, stream, {
             handle: (r, done) => {
@@ -133,7 +134,7 @@ describe('consumer (single instance, kinesis-local + dynalite)', function () {
 
     it('deaggregates KPL-aggregated records and resumes inside an aggregated record', async () => {
         const stream = uniqueName('cin-kpl');
-        await createStream(stream, 1);
+        await createTestStream(stream, 1);
         const kinesis = rawKinesis();
         const sub = (n: number) => ({ data: Buffer.from(JSON.stringify({ id: `g-${n}`, key: `k${n % 3}`, n })), partitionKey: `k${n % 3}` });
         const agg1 = aggregate(Array.from({ length: 5 }, (_, i) => sub(i)));
@@ -161,7 +162,7 @@ describe('consumer (single instance, kinesis-local + dynalite)', function () {
 
     it('restarts a stalled reader and loses nothing', async () => {
         const stream = uniqueName('cin-stall');
-        await createStream(stream, 1);
+        await createTestStream(stream, 1);
         const ids = await putRecords(stream, 's', 40);
         let calls = 0;
         // the second batch never arrives: the watchdog must replace the reader
@@ -182,7 +183,7 @@ describe('consumer (single instance, kinesis-local + dynalite)', function () {
 
     it('ordered: one record in flight per shard', async () => {
         const stream = uniqueName('cin-ord');
-        await createStream(stream, 1);
+        await createTestStream(stream, 1);
         const ids = await putRecords(stream, 'o', 20);
         let inFlight = 0;
         let maxSeen = 0;
@@ -206,7 +207,7 @@ describe('consumer (single instance, kinesis-local + dynalite)', function () {
 
     it('a shard lease at SHARD_END is not read again', async () => {
         const stream = uniqueName('cin-end');
-        await createStream(stream, 1);
+        await createTestStream(stream, 1);
         const table = new LeaseTable(rawDynamo(), stream);
         await table.ensureTable();
         const shards = await rawKinesis().send(new (await import('@aws-sdk/client-kinesis')).ListShardsCommand({ StreamName: stream }));
@@ -223,9 +224,10 @@ describe('consumer (single instance, kinesis-local + dynalite)', function () {
 
 describe('consumer with Enhanced Fan-Out (readMode efo)', function () {
     this.timeout(60_000);
+    afterEach(deleteTestStreams);
     it('reads every record through SubscribeToShard and checkpoints', async () => {
         const stream = uniqueName('cin-efo');
-        await createStream(stream, 2);
+        await createTestStream(stream, 2);
         const ids = await putRecords(stream, 'e', 40);
         const col = collectingConsumer(stream, stream, { readMode: 'efo', consumerName: `${stream}-c` });
         try {
@@ -241,11 +243,12 @@ describe('consumer with Enhanced Fan-Out (readMode efo)', function () {
 
 describe('consumer: errors in words', function () {
     this.timeout(30_000);
+    afterEach(deleteTestStreams);
     it('access denied on the lease table names the DynamoDB permission; a missing stream is "not found"', async () => {
         const { explainAwsError } = await import('../../lib/aws/errors');
         const { KinesisConsumer } = await import('../../lib/consumer/consumer');
         const stream = uniqueName('cin-denied');
-        await createStream(stream, 1);
+        await createTestStream(stream, 1);
         const dynamo = rawDynamo();
         const denied = Object.assign(new Error('User: arn:aws:iam::123456789012:user/x is not authorized to perform: dynamodb:CreateTable'), {
             name: 'AccessDeniedException',

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { PutRecordsCommand, DeleteStreamCommand } from '@aws-sdk/client-kinesis';
 import { nodeRedHelper, nodeModule } from '../helpers/nodered';
-import { createStream, rawDynamo, rawKinesis, uniqueName, waitFor, sleep } from '../helpers/stack';
+import { createStream as createLocalStream, rawDynamo, rawKinesis, uniqueName, waitFor, sleep } from '../helpers/stack';
 import { LeaseTable } from '../../lib/consumer/lease-table';
 
 const helper = nodeRedHelper();
@@ -13,6 +13,18 @@ interface Msg {
     payload: unknown;
     topic: string;
     kinesis: { streamName: string; shardId: string; sequenceNumber: string; subSequenceNumber: number; partitionKey: string; approximateArrivalTimestamp: number; parseError?: string };
+}
+
+/** The local stack allows 50 open shards for the whole run: streams made here are deleted after each test. */
+const made: string[] = [];
+async function createStream(name: string, shards = 1): Promise<void> {
+    made.push(name);
+    await createLocalStream(name, shards);
+}
+async function deleteStreams(): Promise<void> {
+    for (const name of made.splice(0)) {
+        await rawKinesis().send(new DeleteStreamCommand({ StreamName: name, EnforceConsumerDeletion: true })).catch(() => undefined);
+    }
 }
 
 async function put(stream: string, bodies: Array<string | object>, key = 'dev-1'): Promise<void> {
@@ -41,6 +53,7 @@ describe('kinesis-in node (real Node-RED runtime, local stack)', function () {
     before((done) => { helper.startServer(done); });
     after((done) => { helper.stopServer(done); });
     afterEach(() => helper.unload());
+    afterEach(deleteStreams);
 
     it('sends one message per record with payload, topic and msg.kinesis, and checkpoints after the flow completes', async () => {
         const stream = uniqueName('nin');

@@ -3,7 +3,7 @@ import { Checkpointer, compareSequence, comparePosition, isSentinel } from '../.
 import { parseTimestamp } from '../../lib/consumer/consumer';
 import { Coordinator } from '../../lib/consumer/coordinator';
 import { Lease, LeaseTable, leaseFromItem, leaseToItem, newLease, SHARD_END } from '../../lib/consumer/lease-table';
-import { syncLeases } from '../../lib/consumer/shard-sync';
+import { syncLeases, cleanupFinishedLeases } from '../../lib/consumer/shard-sync';
 import type { Shard } from '@aws-sdk/client-kinesis';
 
 describe('consumer: checkpointer', () => {
@@ -112,6 +112,7 @@ describe('consumer: lease items and timestamps', () => {
 /** An in-memory lease table with DynamoDB's conditional semantics (for the pure taker logic). */
 class MemoryTable {
     leases = new Map<string, Lease>();
+    async delete(key: string): Promise<void> { this.leases.delete(key); }
     async list(): Promise<Lease[]> { return [...this.leases.values()].map((l) => ({ ...l })); }
     async create(l: Lease): Promise<boolean> {
         if (this.leases.has(l.leaseKey)) return false;
@@ -226,5 +227,19 @@ describe('consumer: shard sync', () => {
         assert.equal(n, 2);
         assert.ok(!t2.leases.has('old'), 'an old closed shard of no leased lineage is not read');
         assert.equal(t2.leases.get('x1')!.checkpoint, 'TRIM_HORIZON', 'children start at TRIM_HORIZON');
+    });
+});
+
+describe('consumer: finished lease cleanup', () => {
+    it('removes a SHARD_END lease only when every child has checkpointed', async () => {
+        const t = new MemoryTable();
+        await t.create(newLease('p', SHARD_END, { childShardIds: ['c1', 'c2'] }));
+        await t.create(newLease('c1', '4950', { parentShardIds: ['p'] }));
+        await t.create(newLease('c2', 'TRIM_HORIZON', { parentShardIds: ['p'] }));
+        await t.create(newLease('q', SHARD_END));
+        assert.equal(await cleanupFinishedLeases(t as unknown as LeaseTable, await t.list()), 0, 'c2 has not started; q has no known children');
+        t.leases.get('c2')!.checkpoint = SHARD_END;
+        assert.equal(await cleanupFinishedLeases(t as unknown as LeaseTable, await t.list()), 1);
+        assert.deepEqual([...t.leases.keys()].sort(), ['c1', 'c2', 'q']);
     });
 });
