@@ -7,7 +7,7 @@
  * context, so converters run synchronously: the `Promise` global is removed from the sandbox and the
  * only other ways to make one are these keywords. ThingsBoard converters are synchronous anyway.
  *
- * The check parses the script with acorn (the JavaScript parser Node-RED itself ships with, found in
+ * The check parses the script with acorn (a dependency of this package; the JavaScript parser Node-RED itself ships with, found in
  * this package's or Node-RED's node_modules) and looks for async functions, `await`, `import()` and
  * `import.meta`. Without acorn it falls back to a small tokenizer (strings, template literals,
  * comments, regular-expression literals) that lets the words through inside strings and comments and as
