@@ -168,6 +168,17 @@ describe('kinesis-in node (real Node-RED runtime, local stack)', function () {
         await waitFor('checkpoint at the last record', async () => (await table.list())[0].checkpoint === got[1].kinesis.sequenceNumber);
     });
 
+    it('reads with Enhanced Fan-Out (readMode efo)', async () => {
+        const stream = uniqueName('nin-efo');
+        await createStream(stream, 1);
+        await put(stream, [{ n: 1 }, { n: 2 }]);
+        await helper.load([configNode, inNode], flow(stream, { readMode: 'efo', consumerName: `${stream}-app` }));
+        const got: Msg[] = [];
+        helper.getNode('h1').on('input', (msg: Msg) => { got.push(msg); });
+        await waitFor('2 messages through SubscribeToShard', () => got.length >= 2, 25_000);
+        assert.deepEqual(got.map((m) => m.payload), [{ n: 1 }, { n: 2 }]);
+    });
+
     it('sends a record that is not JSON as a string with msg.kinesis.parseError', async () => {
         const stream = uniqueName('nin-json');
         await createStream(stream, 1);
