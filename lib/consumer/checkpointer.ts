@@ -1,0 +1,132 @@
+/**
+ * Per-shard tracking of delivered records. Records are delivered in shard order and finish in any
+ * order; the safe checkpoint is the highest record below which *every* delivered record has
+ * finished. A record that failed pins the checkpoint before it for the rest of this lease
+ * (at-least-once: it is delivered again, with what follows it, when the lease is next picked up).
+ */
+
+/** Compares two Kinesis sequence numbers (decimal strings without leading zeros). */
+export function compareSequence(a: string, b: string): number {
+    if (a.length !== b.length) return a.length < b.length ? -1 : 1;
+    return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Compares (sequence, sub-sequence) pairs. */
+export function comparePosition(aSeq: string, aSub: number, bSeq: string, bSub: number): number {
+    const c = compareSequence(aSeq, bSeq);
+    return c !== 0 ? c : aSub - bSub;
+}
+
+export function isSentinel(checkpoint: string): boolean {
+    return !/^\d+$/.test(checkpoint);
+}
+
+/** A handle for one delivered record (or one delivered batch). */
+export interface Ticket {
+    seq: string;
+    sub: number;
+    /** Records covered (1 per record, n per batch). */
+    count: number;
+    state: 0 | 1 | 2; // 0 in flight, 1 finished, 2 failed
+}
+
+export class Checkpointer {
+    private queue: Ticket[] = [];
+    private head = 0;
+    /** The highest position below which all records have finished (undefined: none yet). */
+    safeSeq: string | undefined;
+    safeSub = 0;
+    /** Records delivered and not yet finished. */
+    inFlight = 0;
+    /** Records finished since the last `markWritten`. */
+    finishedSinceWrite = 0;
+    /** A failed record pins the checkpoint: set with its position. */
+    failed: { seq: string; sub: number; error: unknown } | undefined;
+    private waiters: Array<() => void> = [];
+
+    /** Registers a delivered record (or batch ending at seq/sub) in shard order. */
+    deliver(seq: string, sub: number, count = 1): Ticket {
+        const t: Ticket = { seq, sub, count, state: 0 };
+        if (!this.failed) this.queue.push(t);
+        this.inFlight += count;
+        return t;
+    }
+
+    /** Marks a ticket finished (or failed with an error). Idempotent. Returns true when the safe position moved. */
+    finish(t: Ticket, error?: unknown): boolean {
+        if (t.state !== 0) return false;
+        this.inFlight -= t.count;
+        if (error !== undefined && error !== null) {
+            t.state = 2;
+            if (!this.failed) {
+                this.failed = { seq: t.seq, sub: t.sub, error };
+                // nothing after the failed record can be checkpointed: stop tracking what follows it
+                const i = this.queue.indexOf(t, this.head);
+                if (i >= 0) this.queue.length = i + 1;
+            }
+        } else {
+            t.state = 1;
+            this.finishedSinceWrite += t.count;
+        }
+        const moved = this.advance();
+        if (this.waiters.length) this.wake();
+        return moved;
+    }
+
+    private advance(): boolean {
+        const q = this.queue;
+        let i = this.head;
+        let last: Ticket | undefined;
+        while (i < q.length && q[i].state === 1) {
+            last = q[i];
+            i++;
+        }
+        if (i > 1024 && i * 2 > q.length) {
+            this.queue = q.slice(i);
+            this.head = 0;
+        } else {
+            this.head = i;
+        }
+        if (last) {
+            this.safeSeq = last.seq;
+            this.safeSub = last.sub;
+            return true;
+        }
+        return false;
+    }
+
+    /** True when every delivered record finished successfully. */
+    allFinished(): boolean {
+        return this.inFlight === 0 && !this.failed;
+    }
+
+    /** Resolves when in-flight drops below `limit` (or at once). */
+    waitForRoom(limit: number): Promise<void> {
+        if (this.inFlight < limit) return Promise.resolve();
+        return new Promise((resolve) => this.waiters.push(resolve));
+    }
+
+    /** Resolves when nothing is in flight, or after timeoutMs. */
+    async drain(timeoutMs: number): Promise<boolean> {
+        const deadline = Date.now() + timeoutMs;
+        while (this.inFlight > 0) {
+            const left = deadline - Date.now();
+            if (left <= 0) return false;
+            await new Promise<void>((resolve) => {
+                const t = setTimeout(resolve, Math.min(left, 100));
+                this.waiters.push(() => {
+                    clearTimeout(t);
+                    resolve();
+                });
+            });
+        }
+        return true;
+    }
+
+    /** Wakes everyone waiting (on stop). */
+    wake(): void {
+        const w = this.waiters;
+        this.waiters = [];
+        for (const f of w) f();
+    }
+}

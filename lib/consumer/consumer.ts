@@ -1,0 +1,667 @@
+/**
+ * The Kinesis consumer: lease table + coordinator + one pipeline per held shard.
+ *
+ * Per shard: read a batch (polling or Enhanced Fan-Out reader), deaggregate KPL records, drop what
+ * the checkpoint already covers, deliver records while fewer than `maxInFlight` are unfinished
+ * (reading pauses when full: memory stays bounded by ~2 batches), track every delivered record in a
+ * Checkpointer and write the checkpoint of finished records periodically (interval / count, and at
+ * once for the first record after a sentinel). At shard end: wait until every record is finished,
+ * create the child leases, checkpoint SHARD_END, release the lease.
+ *
+ * Lease lost → the shard stops emitting at once (records still in flight are not checkpointed).
+ * Hand-off requested / stop → stop reading, wait (bounded) for in-flight records, checkpoint, then
+ * transfer / release the lease.
+ */
+import { DescribeStreamSummaryCommand, KinesisClient, ChildShard } from '@aws-sdk/client-kinesis';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { deaggregate, UserRecord } from '../kpl';
+import { Checkpointer, Ticket, isSentinel } from './checkpointer';
+import { Coordinator } from './coordinator';
+import { Lease, LeaseTable, SHARD_END, LATEST, AT_TIMESTAMP, TRIM_HORIZON } from './lease-table';
+import { createPollingReader } from './polling';
+import type { ReadBatch, ShardReader, ShardReaderFactory, StartingPosition } from './reader';
+import { cleanupFinishedLeases, createChildLeases, InitialPosition, listShards, syncLeases } from './shard-sync';
+import { efoReaderFactory } from './efo-wiring';
+
+export interface ConsumerRecord extends UserRecord {
+    shardId: string;
+    millisBehindLatest?: number;
+}
+
+export type DoneCallback = (error?: unknown) => void;
+
+export interface ConsumerOptions {
+    kinesis: KinesisClient;
+    dynamodb: DynamoDBClient;
+    /** Stream name or ARN. */
+    streamName: string;
+    /** Lease table name (= application name). */
+    tableName: string;
+    workerId?: string;
+    initialPosition: InitialPosition;
+    readMode?: 'polling' | 'efo';
+    /** EFO consumer name (default = table name). */
+    consumerName?: string;
+    /** A reader factory to use instead (tests: fault injection). */
+    readerFactory?: ShardReaderFactory;
+    maxRecords?: number;
+    idleTimeMs?: number;
+    /** Unfinished records per shard before reading pauses (default 1000; `ordered` forces 1). */
+    maxInFlight?: number;
+    ordered?: boolean;
+    outputMode?: 'record' | 'batch';
+    /** Called per record (outputMode 'record'); call done() when it is finished, done(err) when it failed. */
+    onRecord?: (record: ConsumerRecord, done: DoneCallback) => void;
+    /** Called per batch (outputMode 'batch'). */
+    onBatch?: (records: ConsumerRecord[], done: DoneCallback) => void;
+    checkpointIntervalMs?: number;
+    /** Also checkpoint when this many records finished since the last write (0 = only by interval). */
+    checkpointEveryRecords?: number;
+    failoverTimeMs?: number;
+    renewIntervalMs?: number;
+    takerIntervalMs?: number;
+    shardSyncIntervalMs?: number;
+    parentPollMs?: number;
+    /** A read that takes longer than this is considered stalled: the reader is restarted. */
+    watchdogMs?: number;
+    gracefulHandOff?: boolean;
+    /** How long stop()/hand-off waits for in-flight records (default 5 s). */
+    drainTimeoutMs?: number;
+    /** LATEST resolves to AT_TIMESTAMP(start − this margin) on fresh leases (default 1000 ms). */
+    latestMarginMs?: number;
+    deaggregate?: boolean;
+    maxLeasesForWorker?: number;
+    onError?: (error: unknown, ctx: { action: string; shardId?: string }) => void;
+    onWarning?: (message: string, error?: unknown) => void;
+    onEvent?: (event: ConsumerEvent) => void;
+}
+
+export type ConsumerEvent =
+    | { type: 'running' }
+    | { type: 'acquired'; shardId: string }
+    | { type: 'lost'; shardId: string }
+    | { type: 'released'; shardId: string }
+    | { type: 'shardEnd'; shardId: string; children: string[] }
+    | { type: 'checkpoint'; shardId: string; checkpoint: string; subSequenceNumber: number }
+    | { type: 'failed'; shardId: string; sequenceNumber: string; error: unknown }
+    | { type: 'restarted'; shardId: string; reason: string };
+
+export interface ConsumerMetrics {
+    state: 'starting' | 'running' | 'stopping' | 'stopped';
+    shards: number;
+    delivered: number;
+    inFlight: number;
+    lagMs: number | undefined;
+    failedShards: number;
+    lastError?: unknown;
+}
+
+/** Date string, epoch milliseconds (or seconds, when ≤ 10 digits) → Date; undefined when invalid. */
+export function parseTimestamp(value: unknown): Date | undefined {
+    if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : value;
+    if (typeof value === 'number') return Number.isFinite(value) ? new Date(value < 1e11 ? value * 1000 : value) : undefined;
+    const s = String(value ?? '').trim();
+    if (!s) return undefined;
+    if (/^\d+(\.\d+)?$/.test(s)) return parseTimestamp(Number(s));
+    const t = Date.parse(s);
+    return Number.isNaN(t) ? undefined : new Date(t);
+}
+
+export function defaultWorkerId(): string {
+    return `${hostname()}-${randomBytes(4).toString('hex')}`;
+}
+
+function sleep(ms: number): Promise<void> {
+    return new Promise((r) => setTimeout(r, ms));
+}
+
+const STALLED = Symbol('stalled');
+
+class ShardWorker {
+    readonly shardId: string;
+    readonly cp = new Checkpointer();
+    running = true;
+    private reader: ShardReader | undefined;
+    private lastRawSeq: string | undefined;
+    private writtenSeq: string | undefined;
+    private writtenSub = 0;
+    private sentinel: boolean;
+    private resumeSeq: string | undefined;
+    private resumeSub = 0;
+    private writing: Promise<void> | undefined;
+    private writeAgain = false;
+    lagMs: number | undefined;
+    private failedReported = false;
+    private readonly max: number;
+
+    constructor(private readonly c: KinesisConsumer, private lease: Lease) {
+        this.shardId = lease.leaseKey;
+        this.sentinel = isSentinel(lease.checkpoint);
+        if (!this.sentinel) {
+            this.resumeSeq = lease.checkpoint;
+            this.resumeSub = lease.checkpointSubSequenceNumber;
+            this.writtenSeq = lease.checkpoint;
+            this.writtenSub = lease.checkpointSubSequenceNumber;
+        }
+        this.max = c.opts.ordered ? 1 : Math.max(1, c.opts.maxInFlight ?? 1000);
+    }
+
+    private startPosition(): StartingPosition {
+        if (this.lastRawSeq) return { type: 'AFTER_SEQUENCE_NUMBER', sequenceNumber: this.lastRawSeq };
+        const l = this.lease;
+        if (!isSentinel(l.checkpoint)) return { type: 'AT_SEQUENCE_NUMBER', sequenceNumber: l.checkpoint };
+        if (l.checkpoint === LATEST) {
+            const margin = this.c.opts.latestMarginMs ?? 1000;
+            const at = l.initialTimestamp ?? this.c.startedAt;
+            return { type: 'AT_TIMESTAMP', timestamp: new Date(at - margin) };
+        }
+        if (l.checkpoint === AT_TIMESTAMP) {
+            const p = this.c.opts.initialPosition;
+            return p.type === 'AT_TIMESTAMP' ? { type: 'AT_TIMESTAMP', timestamp: p.timestamp } : { type: 'TRIM_HORIZON' };
+        }
+        return { type: 'TRIM_HORIZON' };
+    }
+
+    private openReader(): ShardReader {
+        const o = this.c.opts;
+        const stream = o.streamName.startsWith('arn:') ? { streamARN: o.streamName } : { streamName: o.streamName, streamARN: this.c.streamARN };
+        return this.c.readerFactory({
+            kinesis: o.kinesis,
+            ...stream,
+            shardId: this.shardId,
+            start: this.startPosition(),
+            maxRecords: o.maxRecords ?? 10_000,
+            idleTimeMs: o.idleTimeMs ?? 1000,
+            onWarning: (m, e) => this.c.warn(`${this.shardId}: ${m}`, e),
+        });
+    }
+
+    private async read(p: Promise<ReadBatch>): Promise<ReadBatch | typeof STALLED> {
+        // EFO readers watch their subscription themselves (30 s); this is the last line of defence
+        const ms = this.c.opts.watchdogMs ?? (this.c.opts.readMode === 'efo' ? 120_000 : Math.max(60_000, (this.c.opts.idleTimeMs ?? 1000) + 30_000));
+        let timer: NodeJS.Timeout | undefined;
+        const stall = new Promise<typeof STALLED>((resolve) => {
+            timer = setTimeout(() => resolve(STALLED), ms);
+        });
+        try {
+            return await Promise.race([p, stall]);
+        } finally {
+            clearTimeout(timer);
+        }
+    }
+
+    async run(): Promise<void> {
+        let errorBackoff = 0;
+        let pending: Promise<ReadBatch> | undefined;
+        while (this.running) {
+            try {
+                if (!this.reader) this.reader = this.openReader();
+                const reader = this.reader;
+                const p = pending ?? reader.next();
+                pending = undefined;
+                p.catch(() => undefined);
+                const batch = await this.read(p);
+                if (!this.running) break;
+                if (batch === STALLED) {
+                    this.c.warn(`${this.shardId}: reader stalled, restarting it`);
+                    this.c.emit({ type: 'restarted', shardId: this.shardId, reason: 'stalled' });
+                    this.reader = undefined;
+                    void reader.close().catch(() => undefined);
+                    continue;
+                }
+                errorBackoff = 0;
+                const raw = batch.records;
+                if (raw.length) this.lastRawSeq = raw[raw.length - 1].SequenceNumber;
+                if (batch.millisBehindLatest !== undefined) this.lagMs = batch.millisBehindLatest;
+                if (raw.length && !batch.shardEnd) {
+                    // read ahead while this batch is delivered (at most one batch ahead)
+                    pending = reader.next();
+                    pending.catch(() => undefined);
+                }
+                // a worker that stalled past the failover time must not emit: another may own the shard
+                if (raw.length && !this.c.coordinator.isFresh(this.shardId)) break;
+                if (raw.length) await this.deliver(this.toUserRecords(raw, batch.millisBehindLatest));
+                if (!this.running) break;
+                if (batch.shardEnd) {
+                    await this.endShard(batch.shardEnd.childShards);
+                    return;
+                }
+            } catch (err) {
+                pending = undefined;
+                if (!this.running) break;
+                const r = this.reader;
+                this.reader = undefined;
+                void r?.close().catch(() => undefined);
+                this.c.error(err, { action: this.c.readAction(), shardId: this.shardId });
+                errorBackoff = Math.min(errorBackoff ? errorBackoff * 2 : 1000, 30_000);
+                await sleep(errorBackoff);
+            }
+        }
+        const r = this.reader;
+        this.reader = undefined;
+        await r?.close().catch(() => undefined);
+    }
+
+    private toUserRecords(raw: ReadBatch['records'], lag: number | undefined): ConsumerRecord[] {
+        const out: ConsumerRecord[] = [];
+        const deagg = this.c.opts.deaggregate !== false;
+        for (const r of raw) {
+            const users: UserRecord[] = deagg
+                ? deaggregate(r)
+                : [{
+                      data: Buffer.from(r.Data ?? new Uint8Array()),
+                      partitionKey: r.PartitionKey ?? '',
+                      sequenceNumber: r.SequenceNumber ?? '',
+                      subSequenceNumber: 0,
+                      approximateArrivalTimestamp: r.ApproximateArrivalTimestamp,
+                      aggregated: false,
+                  }];
+            for (const u of users) {
+                if (this.resumeSeq !== undefined) {
+                    if (u.sequenceNumber === this.resumeSeq) {
+                        if (u.subSequenceNumber <= this.resumeSub) continue;
+                    } else {
+                        this.resumeSeq = undefined;
+                    }
+                }
+                const cr = u as ConsumerRecord;
+                cr.shardId = this.shardId;
+                cr.millisBehindLatest = lag;
+                out.push(cr);
+            }
+        }
+        return out;
+    }
+
+    private async deliver(records: ConsumerRecord[]): Promise<void> {
+        const c = this.c;
+        const cp = this.cp;
+        if (c.opts.outputMode === 'batch' && c.opts.onBatch) {
+            if (!records.length) return;
+            if (cp.inFlight >= this.max) await cp.waitForRoom(this.max);
+            while (this.running && cp.inFlight >= this.max) await cp.waitForRoom(this.max);
+            if (!this.running) return;
+            const last = records[records.length - 1];
+            const t = cp.deliver(last.sequenceNumber, last.subSequenceNumber, records.length);
+            c.delivered += records.length;
+            try {
+                c.opts.onBatch!(records, this.doneFor(t));
+            } catch (err) {
+                this.finished(t, err);
+            }
+            return;
+        }
+        const onRecord = c.opts.onRecord!;
+        for (let i = 0; i < records.length; i++) {
+            while (this.running && cp.inFlight >= this.max) await cp.waitForRoom(this.max);
+            if (!this.running) return;
+            const r = records[i];
+            const t = cp.deliver(r.sequenceNumber, r.subSequenceNumber);
+            c.delivered++;
+            try {
+                onRecord(r, this.doneFor(t));
+            } catch (err) {
+                this.finished(t, err);
+            }
+        }
+    }
+
+    private doneFor(t: Ticket): DoneCallback {
+        return (err?: unknown) => this.finished(t, err);
+    }
+
+    private finished(t: Ticket, err?: unknown): void {
+        const moved = this.cp.finish(t, err);
+        if (err !== undefined && err !== null && !this.failedReported && this.running) {
+            this.failedReported = true;
+            this.c.emit({ type: 'failed', shardId: this.shardId, sequenceNumber: t.seq, error: err });
+        }
+        if (!moved || !this.running) return;
+        const every = this.c.opts.checkpointEveryRecords ?? 0;
+        if (this.sentinel || (every > 0 && this.cp.finishedSinceWrite >= every)) void this.checkpoint();
+    }
+
+    /** Writes the safe checkpoint if it moved (coalesced). */
+    checkpoint(): Promise<void> {
+        if (this.writing) {
+            this.writeAgain = true;
+            return this.writing;
+        }
+        this.writing = (async () => {
+            do {
+                this.writeAgain = false;
+                const seq = this.cp.safeSeq;
+                const sub = this.cp.safeSub;
+                if (seq === undefined || (seq === this.writtenSeq && sub === this.writtenSub)) break;
+                const finished = this.cp.finishedSinceWrite;
+                try {
+                    const ok = await this.c.coordinator.checkpoint(this.shardId, seq, sub);
+                    if (!ok) break;
+                    this.writtenSeq = seq;
+                    this.writtenSub = sub;
+                    this.sentinel = false;
+                    this.cp.finishedSinceWrite -= finished;
+                    this.c.emit({ type: 'checkpoint', shardId: this.shardId, checkpoint: seq, subSequenceNumber: sub });
+                } catch (err) {
+                    this.c.error(err, { action: 'dynamodb:UpdateItem', shardId: this.shardId });
+                    break;
+                }
+            } while (this.writeAgain);
+        })().finally(() => {
+            this.writing = undefined;
+        });
+        return this.writing;
+    }
+
+    private async endShard(children: ChildShard[]): Promise<void> {
+        // every record of the shard must be finished before SHARD_END
+        while (this.running && !this.cp.allFinished()) {
+            if (this.cp.failed) {
+                this.c.warn(`${this.shardId}: shard ended but a record failed; SHARD_END is held until the node restarts`);
+                await this.checkpoint();
+                // hold the lease; records are redelivered from the checkpoint on the next pick-up
+                while (this.running) await sleep(500);
+                return;
+            }
+            await this.cp.drain(1000);
+        }
+        if (!this.running) return;
+        await this.checkpoint();
+        const table = this.c.table;
+        try {
+            if (children.length) await createChildLeases(table, children);
+            const ok = await this.c.coordinator.checkpoint(this.shardId, SHARD_END, 0, children.map((ch) => ch.ShardId!).filter(Boolean));
+            if (!ok) return;
+            this.running = false;
+            this.c.emit({ type: 'shardEnd', shardId: this.shardId, children: children.map((ch) => ch.ShardId!) });
+            await this.c.coordinator.release(this.shardId);
+            this.c.workers.delete(this.shardId);
+            if (!children.length) await this.c.syncShards().catch(() => undefined);
+            void this.c.coordinator.runTaker();
+        } catch (err) {
+            this.c.error(err, { action: 'dynamodb:PutItem', shardId: this.shardId });
+            // the taker/lease renewal keeps the lease; retry the end after a while
+            await sleep(2000);
+            if (this.running) return this.endShard(children);
+        }
+    }
+
+    /** Lease lost: stop emitting now, checkpoint nothing. */
+    stopLost(): void {
+        this.running = false;
+        this.cp.wake();
+        const r = this.reader;
+        this.reader = undefined;
+        void r?.close().catch(() => undefined);
+    }
+
+    /** Stop reading, wait (bounded) for in-flight records, checkpoint what finished. */
+    async stopGraceful(timeoutMs: number): Promise<void> {
+        this.running = false;
+        this.cp.wake();
+        const r = this.reader;
+        this.reader = undefined;
+        await r?.close().catch(() => undefined);
+        await this.cp.drain(timeoutMs);
+        if (this.writing) await this.writing;
+        await this.checkpoint();
+    }
+}
+
+export class KinesisConsumer {
+    readonly opts: ConsumerOptions;
+    readonly table: LeaseTable;
+    readonly coordinator: Coordinator;
+    readonly workers = new Map<string, ShardWorker>();
+    readonly workerId: string;
+    readonly startedAt = Date.now();
+    readerFactory: ShardReaderFactory;
+    streamARN: string | undefined;
+    delivered = 0;
+    state: ConsumerMetrics['state'] = 'starting';
+    lastError: unknown;
+    private timers: NodeJS.Timeout[] = [];
+    private stopped = false;
+    private readonly abort = new AbortController();
+    private starting: Promise<void> | undefined;
+
+    constructor(opts: ConsumerOptions) {
+        if (!opts.onRecord && !opts.onBatch) throw new Error('a consumer needs onRecord or onBatch');
+        this.opts = opts;
+        this.workerId = opts.workerId || defaultWorkerId();
+        this.table = new LeaseTable(opts.dynamodb, opts.tableName);
+        this.readerFactory = opts.readerFactory ?? createPollingReader;
+        const failover = opts.failoverTimeMs ?? 10_000;
+        this.coordinator = new Coordinator({
+            table: this.table,
+            workerId: this.workerId,
+            failoverTimeMs: failover,
+            renewIntervalMs: opts.renewIntervalMs ?? Math.max(100, Math.floor(failover / 3) - 25),
+            // KCL scans every 2 × (failover + 25) ms; half the failover time lets a lease released by a
+            // stopping instance be picked up within seconds (a scan of a small table is cheap)
+            takerIntervalMs: opts.takerIntervalMs ?? Math.max(1000, Math.floor(failover / 2)),
+            parentPollMs: opts.parentPollMs ?? 10_000,
+            gracefulHandOff: opts.gracefulHandOff,
+            maxLeasesForWorker: opts.maxLeasesForWorker,
+            handlers: {
+                acquired: (lease) => this.acquired(lease),
+                lost: (shardId) => this.lost(shardId),
+                handOffRequested: (shardId, to) => {
+                    this.handOff(shardId, to).catch((err) => this.warn(`handing ${shardId} over failed`, err));
+                },
+                warn: (m, e) => this.warn(m, e),
+            },
+        });
+    }
+
+    /** The IAM actions reading needs (named when access is denied). */
+    readAction(): string {
+        return this.opts.readMode === 'efo' ? 'kinesis:SubscribeToShard' : 'kinesis:GetShardIterator, kinesis:GetRecords';
+    }
+
+    emit(e: ConsumerEvent): void {
+        try {
+            this.opts.onEvent?.(e);
+        } catch {
+            /* a listener's problem */
+        }
+    }
+
+    warn(message: string, error?: unknown): void {
+        try {
+            this.opts.onWarning?.(message, error);
+        } catch {
+            /* ignore */
+        }
+    }
+
+    error(error: unknown, ctx: { action: string; shardId?: string }): void {
+        this.lastError = error;
+        try {
+            this.opts.onError?.(error, ctx);
+        } catch {
+            /* ignore */
+        }
+    }
+
+    /** Starts in the background; startup failures are reported through onError and retried. */
+    start(): Promise<void> {
+        if (!this.starting) this.starting = this.startup();
+        return this.starting;
+    }
+
+    private async startup(): Promise<void> {
+        let backoff = 0;
+        let action = 'kinesis:DescribeStreamSummary';
+        while (!this.stopped) {
+            try {
+                action = 'kinesis:DescribeStreamSummary';
+                const isArn = this.opts.streamName.startsWith('arn:');
+                const d = await this.opts.kinesis.send(
+                    new DescribeStreamSummaryCommand(isArn ? { StreamARN: this.opts.streamName } : { StreamName: this.opts.streamName }),
+                    { abortSignal: this.abort.signal },
+                );
+                this.streamARN = d.StreamDescriptionSummary?.StreamARN;
+                if (this.opts.readMode === 'efo' && !this.opts.readerFactory) {
+                    action = 'kinesis:RegisterStreamConsumer';
+                    if (!this.streamARN) throw new Error('stream ARN unknown');
+                    const efo = await efoReaderFactory(this.opts.kinesis, this.streamARN, this.opts.consumerName || this.opts.tableName, {
+                        signal: this.abort.signal,
+                    });
+                    this.readerFactory = efo.factory;
+                }
+                action = 'dynamodb:DescribeTable, dynamodb:CreateTable';
+                await this.table.ensureTable({ signal: this.abort.signal });
+                if (this.stopped) return;
+                action = 'kinesis:ListShards';
+                await this.syncShards();
+                if (this.stopped) return;
+                action = 'dynamodb:Scan';
+                this.state = 'running';
+                this.lastError = undefined;
+                this.emit({ type: 'running' });
+                await this.coordinator.start();
+                this.every(this.opts.checkpointIntervalMs ?? 5000, () => this.checkpointAll());
+                this.every(this.opts.shardSyncIntervalMs ?? 60_000, async () => {
+                    if ((await this.syncShards()) > 0) await this.coordinator.runTaker();
+                });
+                return;
+            } catch (err) {
+                if (this.stopped) return;
+                this.error(err, { action });
+                backoff = Math.min(backoff ? backoff * 2 : 1000, 30_000);
+                await new Promise<void>((resolve) => {
+                    const t = setTimeout(resolve, backoff);
+                    this.abort.signal.addEventListener('abort', () => {
+                        clearTimeout(t);
+                        resolve();
+                    }, { once: true });
+                });
+            }
+        }
+    }
+
+    private every(ms: number, fn: () => Promise<unknown>): void {
+        const tick = () => {
+            if (this.stopped) return;
+            fn()
+                .catch((err) => this.warn('background task failed', err))
+                .finally(() => {
+                    if (!this.stopped) this.timers.push(setTimeout(tick, ms));
+                });
+        };
+        this.timers.push(setTimeout(tick, ms));
+    }
+
+    /** ListShards + leases for what is missing; resolves the number of leases created. */
+    async syncShards(): Promise<number> {
+        const isArn = this.opts.streamName.startsWith('arn:');
+        const shards = await listShards(this.opts.kinesis, isArn ? { streamARN: this.opts.streamName } : { streamName: this.opts.streamName }, this.abort.signal);
+        const leases = await this.table.list(this.abort.signal);
+        const created = await syncLeases(this.table, shards, leases, this.opts.initialPosition, this.startedAt);
+        if (leases.length) await cleanupFinishedLeases(this.table, leases).catch((err) => this.warn('removing finished leases failed', err));
+        return created;
+    }
+
+    private acquired(lease: Lease): void {
+        if (this.stopped) {
+            // taken while stopping: give it back at once
+            this.coordinator.release(lease.leaseKey).catch(() => undefined);
+            return;
+        }
+        this.workers.get(lease.leaseKey)?.stopLost();
+        const w = new ShardWorker(this, lease);
+        this.workers.set(lease.leaseKey, w);
+        this.emit({ type: 'acquired', shardId: lease.leaseKey });
+        w.run().catch((err) => this.error(err, { action: this.readAction(), shardId: lease.leaseKey }));
+    }
+
+    private lost(shardId: string): void {
+        const w = this.workers.get(shardId);
+        if (w) {
+            w.stopLost();
+            this.workers.delete(shardId);
+        }
+        this.emit({ type: 'lost', shardId });
+    }
+
+    private async handOff(shardId: string, to: string): Promise<void> {
+        const w = this.workers.get(shardId);
+        if (w) {
+            this.workers.delete(shardId);
+            await w.stopGraceful(this.opts.drainTimeoutMs ?? 5000);
+        }
+        await this.coordinator.transfer(shardId, to);
+        this.emit({ type: 'released', shardId });
+    }
+
+    private async checkpointAll(): Promise<void> {
+        await Promise.all([...this.workers.values()].map((w) => w.checkpoint()));
+    }
+
+    metrics(): ConsumerMetrics {
+        let inFlight = 0;
+        let lag: number | undefined;
+        let failed = 0;
+        for (const w of this.workers.values()) {
+            inFlight += w.cp.inFlight;
+            if (w.lagMs !== undefined) lag = Math.max(lag ?? 0, w.lagMs);
+            if (w.cp.failed) failed++;
+        }
+        return { state: this.state, shards: this.workers.size, delivered: this.delivered, inFlight, lagMs: lag, failedShards: failed, lastError: this.lastError };
+    }
+
+    /** Shard ids this worker is reading. */
+    shardIds(): string[] {
+        return [...this.workers.keys()];
+    }
+
+    private haltTimers(): void {
+        this.stopped = true;
+        this.abort.abort();
+        for (const t of this.timers) clearTimeout(t);
+        this.timers = [];
+        this.coordinator.halt();
+    }
+
+    /**
+     * Graceful stop: stop reading, wait up to `timeoutMs` for in-flight records, checkpoint, and
+     * release every lease (another worker takes them on its next taker pass).
+     */
+    async stop(opts: { timeoutMs?: number; release?: boolean } = {}): Promise<void> {
+        if (this.state === 'stopped' || this.state === 'stopping') return;
+        this.state = 'stopping';
+        // no new leases, no background tasks; renewals go on while in-flight records drain
+        this.stopped = true;
+        this.abort.abort();
+        for (const t of this.timers) clearTimeout(t);
+        this.timers = [];
+        this.coordinator.stopTaking();
+        const timeout = opts.timeoutMs ?? this.opts.drainTimeoutMs ?? 5000;
+        const workers = [...this.workers.entries()];
+        this.workers.clear();
+        await Promise.all(
+            workers.map(async ([shardId, w]) => {
+                await w.stopGraceful(timeout).catch((err) => this.warn(`${shardId}: stopping failed`, err));
+                if (opts.release !== false) await this.coordinator.release(shardId).catch(() => undefined);
+            }),
+        );
+        if (opts.release !== false) {
+            await Promise.all([...this.coordinator.held.keys()].map((k) => this.coordinator.release(k).catch(() => undefined)));
+        }
+        this.coordinator.halt();
+        this.state = 'stopped';
+    }
+
+    /** Stops everything without touching DynamoDB (what a crash looks like to the others). */
+    crash(): void {
+        this.haltTimers();
+        for (const w of this.workers.values()) w.stopLost();
+        this.workers.clear();
+        this.state = 'stopped';
+    }
+}
+
+export { LATEST, TRIM_HORIZON, AT_TIMESTAMP };

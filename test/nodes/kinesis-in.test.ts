@@ -1,0 +1,247 @@
+import assert from 'node:assert/strict';
+import { PutRecordsCommand, DeleteStreamCommand } from '@aws-sdk/client-kinesis';
+import { nodeRedHelper, nodeModule } from '../helpers/nodered';
+import { createStream as createLocalStream, rawDynamo, rawKinesis, uniqueName, waitFor, sleep } from '../helpers/stack';
+import { LeaseTable } from '../../lib/consumer/lease-table';
+
+const helper = nodeRedHelper();
+const configNode = nodeModule('kinesis-config');
+const inNode = nodeModule('kinesis-in');
+
+interface Msg {
+    _msgid: string;
+    payload: unknown;
+    topic: string;
+    kinesis: { streamName: string; shardId: string; sequenceNumber: string; subSequenceNumber: number; partitionKey: string; approximateArrivalTimestamp: number; parseError?: string };
+}
+
+/** The local stack allows 50 open shards for the whole run: streams made here are deleted after each test. */
+const made: string[] = [];
+async function createStream(name: string, shards = 1): Promise<void> {
+    made.push(name);
+    await createLocalStream(name, shards);
+}
+async function deleteStreams(): Promise<void> {
+    for (const name of made.splice(0)) {
+        await rawKinesis().send(new DeleteStreamCommand({ StreamName: name, EnforceConsumerDeletion: true })).catch(() => undefined);
+    }
+}
+
+async function put(stream: string, bodies: Array<string | object>, key = 'dev-1'): Promise<void> {
+    await rawKinesis().send(new PutRecordsCommand({
+        StreamName: stream,
+        Records: bodies.map((b) => ({ Data: Buffer.from(typeof b === 'string' ? b : JSON.stringify(b)), PartitionKey: key })),
+    }));
+}
+
+function flow(stream: string, extra: Record<string, unknown> = {}, wires: string[][] = [['h1']]) {
+    return [
+        { id: 'c1', type: 'kinesis-config', name: 'local', region: '', credentialMode: 'chain' },
+        {
+            id: 'in1', type: 'kinesis-in', config: 'c1', streamName: stream, applicationName: '', initialPosition: 'TRIM_HORIZON',
+            timestamp: '', timestampType: 'str', readMode: 'polling', payloadFormat: 'json', outputMode: 'record',
+            checkpointMode: 'complete', checkpointIntervalMs: 200, maxInFlight: 100, idleTimeMs: 100, failoverTimeMs: 3000,
+            wires, ...extra,
+        },
+        { id: 'h1', type: 'helper' },
+        { id: 'h2', type: 'helper' },
+    ];
+}
+
+describe('kinesis-in node (real Node-RED runtime, local stack)', function () {
+    this.timeout(30_000);
+    before((done) => { helper.startServer(done); });
+    after((done) => { helper.stopServer(done); });
+    afterEach(() => helper.unload());
+    afterEach(deleteStreams);
+
+    it('sends one message per record with payload, topic and msg.kinesis, and checkpoints after the flow completes', async () => {
+        const stream = uniqueName('nin');
+        await createStream(stream, 1);
+        await put(stream, [{ n: 1 }, { n: 2 }, { n: 3 }]);
+        await helper.load([configNode, inNode], flow(stream));
+        const got: Msg[] = [];
+        helper.getNode('h1').on('input', (msg: Msg) => { got.push(msg); });
+        await waitFor('3 messages', () => got.length >= 3);
+        assert.deepEqual(got.map((m) => m.payload), [{ n: 1 }, { n: 2 }, { n: 3 }]);
+        const m = got[0];
+        assert.equal(m.topic, 'dev-1');
+        assert.equal(m.kinesis.streamName, stream);
+        assert.equal(m.kinesis.partitionKey, 'dev-1');
+        assert.equal(m.kinesis.shardId, 'shardId-000000000000');
+        assert.match(m.kinesis.sequenceNumber, /^\d+$/);
+        assert.equal(m.kinesis.subSequenceNumber, 0);
+        assert.equal(typeof m.kinesis.approximateArrivalTimestamp, 'number');
+        const table = new LeaseTable(rawDynamo(), stream);
+        await waitFor('checkpoint at the last record', async () => (await table.list())[0]?.checkpoint === got[2].kinesis.sequenceNumber);
+    });
+
+    it('holds the checkpoint before a record whose flow failed (done(err)) and waits for every branch', async () => {
+        const stream = uniqueName('nin-fail');
+        await createStream(stream, 1);
+        await put(stream, [{ n: 0 }, { n: 1 }, { n: 2 }, { n: 3 }]);
+        await helper.load([configNode, inNode], flow(stream, {}, [['h1', 'h2']]));
+        const got: Msg[] = [];
+        const slow: Array<() => void> = [];
+        helper.getNode('h1').on('input', (msg: Msg, _send: unknown, done: (e?: Error) => void) => {
+            got.push(msg);
+            done((msg.payload as { n: number }).n === 2 ? new Error('flow failed') : undefined);
+        });
+        // second branch: completes later
+        helper.getNode('h2').on('input', (_msg: Msg, _send: unknown, done: () => void) => { slow.push(done); });
+        await waitFor('4 messages on both branches', () => got.length >= 4 && slow.length >= 4);
+        await sleep(500);
+        const table = new LeaseTable(rawDynamo(), stream);
+        let [lease] = await table.list();
+        assert.ok(!/^\d+$/.test(lease.checkpoint), 'nothing checkpointed while the second branch has not completed');
+        slow.forEach((d) => d());
+        await waitFor('checkpoint before the failed record', async () => {
+            [lease] = await table.list();
+            return lease.checkpoint === got[1].kinesis.sequenceNumber;
+        });
+        await sleep(500);
+        [lease] = await table.list();
+        assert.equal(lease.checkpoint, got[1].kinesis.sequenceNumber, 'never past the failed record');
+    });
+
+    it('follows a record through link out → link in before checkpointing it', async function () {
+        // eslint-disable-next-line @typescript-eslint/no-var-requires
+        const red = process.env.NODE_RED_PATH ? require.resolve(process.env.NODE_RED_PATH) : require.resolve('node-red');
+        // eslint-disable-next-line @typescript-eslint/no-var-requires
+        const linkNode = require(require.resolve('@node-red/nodes/core/common/60-link.js', { paths: [red] }));
+        const stream = uniqueName('nin-link');
+        await createStream(stream, 1);
+        await put(stream, [{ n: 1 }, { n: 2 }]);
+        const nodes: Array<Record<string, unknown>> = flow(stream, {}, [['lo']]).map((n) => (n.type === 'kinesis-config' ? n : { ...n, z: 'f1' }));
+        nodes.push(
+            { id: 'f1', type: 'tab', label: 'links' },
+            { id: 'lo', type: 'link out', z: 'f1', x: 100, y: 100, mode: 'link', links: ['li'], wires: [] },
+            { id: 'li', type: 'link in', z: 'f1', x: 200, y: 100, links: ['lo'], wires: [['h1']] },
+        );
+        await helper.load([configNode, inNode, linkNode], nodes);
+        const got: Msg[] = [];
+        const later: Array<() => void> = [];
+        helper.getNode('h1').on('input', (msg: Msg, _s: unknown, done: () => void) => { got.push(msg); later.push(done); });
+        await waitFor('2 messages through the link', () => got.length >= 2);
+        await sleep(600);
+        const table = new LeaseTable(rawDynamo(), stream);
+        assert.ok(!/^\d+$/.test((await table.list())[0].checkpoint), 'not finished while the node behind the link works');
+        later[0]();
+        await waitFor('checkpoint at the first record', async () => (await table.list())[0].checkpoint === got[0].kinesis.sequenceNumber);
+        later[1]();
+        await waitFor('checkpoint at the second record', async () => (await table.list())[0].checkpoint === got[1].kinesis.sequenceNumber);
+    });
+
+    it('two kinesis-in nodes of one application share the shards and deliver every record once', async () => {
+        const stream = uniqueName('nin-two');
+        await createStream(stream, 2);
+        const nodes = flow(stream, { workerId: 'w1', failoverTimeMs: 2000 });
+        const nodes2: Array<Record<string, unknown>> = [...nodes];
+        nodes2.splice(2, 0, { ...nodes[1], id: 'in2', workerId: 'w2' });
+        await helper.load([configNode, inNode], nodes2);
+        const table = new LeaseTable(rawDynamo(), stream);
+        await waitFor('one lease each', async () => {
+            const owners = (await table.list()).map((l) => l.leaseOwner).sort();
+            return owners.join() === 'w1,w2';
+        }, 20_000);
+        const got: Msg[] = [];
+        helper.getNode('h1').on('input', (msg: Msg) => { got.push(msg); });
+        const bodies = Array.from({ length: 40 }, (_, i) => ({ n: i }));
+        for (let i = 0; i < 40; i += 10) await put(stream, bodies.slice(i, i + 10), `key-${i}`);
+        await waitFor('40 records', () => got.length >= 40);
+        await sleep(300);
+        assert.deepEqual(got.map((m) => (m.payload as { n: number }).n).sort((a, b) => a - b), bodies.map((b) => b.n));
+    });
+
+    it('a wire to a disabled node does not hold records back', async () => {
+        const stream = uniqueName('nin-disabled');
+        await createStream(stream, 1);
+        await put(stream, [{ n: 1 }, { n: 2 }]);
+        const nodes: Array<Record<string, unknown>> = flow(stream, {}, [['h1', 'off']]);
+        nodes.push({ id: 'off', type: 'helper', d: true });
+        await helper.load([configNode, inNode], nodes);
+        assert.ok(!helper.getNode('off'), 'the disabled node does not run');
+        const got: Msg[] = [];
+        helper.getNode('h1').on('input', (msg: Msg, _s: unknown, done: () => void) => { got.push(msg); done(); });
+        await waitFor('2 messages', () => got.length >= 2);
+        const table = new LeaseTable(rawDynamo(), stream);
+        await waitFor('checkpoint at the last record', async () => (await table.list())[0].checkpoint === got[1].kinesis.sequenceNumber);
+    });
+
+    it('reads with Enhanced Fan-Out (readMode efo)', async () => {
+        const stream = uniqueName('nin-efo');
+        await createStream(stream, 1);
+        await put(stream, [{ n: 1 }, { n: 2 }]);
+        await helper.load([configNode, inNode], flow(stream, { readMode: 'efo', consumerName: `${stream}-app` }));
+        const got: Msg[] = [];
+        helper.getNode('h1').on('input', (msg: Msg) => { got.push(msg); });
+        await waitFor('2 messages through SubscribeToShard', () => got.length >= 2, 25_000);
+        assert.deepEqual(got.map((m) => m.payload), [{ n: 1 }, { n: 2 }]);
+    });
+
+    it('sends a record that is not JSON as a string with msg.kinesis.parseError', async () => {
+        const stream = uniqueName('nin-json');
+        await createStream(stream, 1);
+        await put(stream, ['not json {', { ok: true }]);
+        await helper.load([configNode, inNode], flow(stream));
+        const got: Msg[] = [];
+        helper.getNode('h1').on('input', (msg: Msg) => { got.push(msg); });
+        await waitFor('2 messages', () => got.length >= 2);
+        assert.equal(got[0].payload, 'not json {');
+        assert.ok(got[0].kinesis.parseError);
+        assert.deepEqual(got[1].payload, { ok: true });
+        assert.equal(got[1].kinesis.parseError, undefined);
+    });
+
+    it('batch output and string payloads', async () => {
+        const stream = uniqueName('nin-batch');
+        await createStream(stream, 1);
+        await put(stream, ['a', 'b', 'c']);
+        await helper.load([configNode, inNode], flow(stream, { outputMode: 'batch', payloadFormat: 'string' }));
+        const got: Array<{ payload: string[]; kinesis: { records: Array<{ sequenceNumber: string }> } }> = [];
+        helper.getNode('h1').on('input', (msg: (typeof got)[number]) => { got.push(msg); });
+        await waitFor('a batch', () => got.reduce((n, m) => n + m.payload.length, 0) >= 3);
+        assert.deepEqual(got.flatMap((m) => m.payload), ['a', 'b', 'c']);
+        assert.equal(got[0].kinesis.records.length, got[0].payload.length);
+    });
+
+    it('releases its leases on close so another instance can take them at once', async () => {
+        const stream = uniqueName('nin-close');
+        await createStream(stream, 2);
+        await put(stream, [{ n: 1 }]);
+        await helper.load([configNode, inNode], flow(stream, { workerId: 'w-close' }));
+        const table = new LeaseTable(rawDynamo(), stream);
+        await waitFor('both leases held', async () => {
+            const l = await table.list();
+            return l.length === 2 && l.every((x) => x.leaseOwner === 'w-close');
+        });
+        await helper.unload();
+        const leases = await table.list();
+        assert.ok(leases.every((l) => l.leaseOwner === undefined), 'released');
+    });
+
+    it('shows a missing stream in words (red status, error log)', async () => {
+        const stream = uniqueName('nin-missing');
+        await helper.load([configNode, inNode], flow(stream));
+        const n = helper.getNode('in1');
+        const statuses: Array<{ fill?: string; text?: string }> = [];
+        n.on('call:status', (call: { args: Array<{ fill?: string; text?: string }> }) => statuses.push(call.args[0]));
+        const errors: string[] = [];
+        n.on('call:error', (call: { args: unknown[] }) => errors.push(String(call.args[0])));
+        await waitFor('error reported', () => errors.length > 0 && statuses.some((s) => s.fill === 'red'));
+        assert.match(errors[0], new RegExp(stream));
+        assert.match(errors[0], /not found|does not exist/i);
+    });
+
+    it('rejects an invalid start timestamp with a clear error', async () => {
+        const stream = uniqueName('nin-ts');
+        await createStream(stream, 1);
+        await helper.load([configNode, inNode], flow(stream, { initialPosition: 'AT_TIMESTAMP', timestamp: 'yesterday-ish', timestampType: 'str' }));
+        const logged = () => (helper.log().args as unknown[][]).map((a) => JSON.stringify(a));
+        // (the test helper's RED._ returns the catalog key)
+        await waitFor('error logged', () => logged().some((m) => /kinesis-in\.errors\.badTimestamp|yesterday-ish/.test(m)));
+        const table = new LeaseTable(rawDynamo(), stream);
+        await sleep(300);
+        await assert.rejects(() => table.list(), /not found|ResourceNotFound|non-existent/i, 'nothing was started');
+    });
+});
