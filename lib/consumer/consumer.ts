@@ -220,6 +220,8 @@ class ShardWorker {
                     pending = reader.next();
                     pending.catch(() => undefined);
                 }
+                // a worker that stalled past the failover time must not emit: another may own the shard
+                if (raw.length && !this.c.coordinator.isFresh(this.shardId)) break;
                 if (raw.length) await this.deliver(this.toUserRecords(raw, batch.millisBehindLatest));
                 if (!this.running) break;
                 if (batch.shardEnd) {

@@ -295,6 +295,19 @@ export class Coordinator {
         }
     }
 
+    /**
+     * True while the lease is held and was renewed within the failover time by this worker's own
+     * clock; after a stall (event loop blocked, machine suspended) it drops the lease at once.
+     */
+    isFresh(shardId: string): boolean {
+        const h = this.held.get(shardId);
+        if (!h) return false;
+        if (now() - h.renewedAt <= this.opts.failoverTimeMs) return true;
+        this.opts.handlers.warn?.(`lease ${shardId} not renewed within the failover time; dropping it`);
+        this.drop(shardId);
+        return false;
+    }
+
     /** The lease currently held for a shard (undefined when not held). */
     lease(shardId: string): Lease | undefined {
         return this.held.get(shardId)?.lease;

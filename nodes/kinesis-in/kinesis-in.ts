@@ -3,7 +3,7 @@
  * only moves over records the flow has finished.
  *
  * checkpointMode 'complete' (default): a record is finished when no copy of its message is on its way
- * or inside a node: Node-RED's message hooks — onSend (sent to a node), onReceive (received, also the
+ * or inside a node: Node-RED's message hooks — preDeliver (on its way to a node), onReceive (received, also the
  * receives that are not sends: link in, catch, complete nodes), onComplete (`done()`), postReceive for
  * nodes without `done` (pre-1.0 style: completed when their handler returns). A node that sends a new
  * message object with a new _msgid ends the tracking there. `done(err)` anywhere (reaching Catch nodes)
@@ -159,15 +159,14 @@ export = function (RED: NodeAPI): void {
         };
         if (!whenSent && !hooks) node.warn(RED._('kinesis-in.warn.noHooks'));
         if (!whenSent && hooks) {
-            hooks.add(`onSend.${hookLabel}`, (ev: unknown) => {
-                const events = ev as HookEvent[];
-                for (let i = 0; i < events.length; i++) {
-                    const id = events[i].msg?._msgid;
-                    if (id === undefined) continue;
-                    const t = tracking.get(id);
-                    const to = events[i].destination?.id;
-                    if (t && to !== undefined) t.transit.push(to);
-                }
+            // preDeliver, not onSend: only deliveries to nodes that exist (a wire to a disabled node is not one)
+            hooks.add(`preDeliver.${hookLabel}`, (ev: unknown) => {
+                const e = ev as HookEvent;
+                const id = e.msg?._msgid;
+                if (id === undefined) return;
+                const t = tracking.get(id);
+                const to = e.destination?.id;
+                if (t && to !== undefined) t.transit.push(to);
             });
             // every receive counts, also those not made by a send (link in, catch, complete nodes)
             hooks.add(`onReceive.${hookLabel}`, (ev: unknown) => {
@@ -370,7 +369,7 @@ export = function (RED: NodeAPI): void {
                 if (finished) return;
                 finished = true;
                 if (hooks && !whenSent) {
-                    hooks.remove(`onSend.${hookLabel}`);
+                    hooks.remove(`preDeliver.${hookLabel}`);
                     hooks.remove(`onComplete.${hookLabel}`);
                     hooks.remove(`postReceive.${hookLabel}`);
                     hooks.remove(`onReceive.${hookLabel}`);

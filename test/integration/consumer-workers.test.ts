@@ -93,6 +93,31 @@ describe('consumer: several workers, failover, resharding (kinesis-local + dynal
         assert.equal(missing.length, 0);
     });
 
+    it('a worker cut off from DynamoDB stops emitting after the failover time; another takes over with no loss', async () => {
+        const stream = uniqueName('cw-zombie');
+        await createTestStream(stream, 1);
+        const prod = producer(stream, 'z', 20, 4);
+        // fault injection: A's DynamoDB client fails every call once `cut` is set
+        let cut = false;
+        const dyn = rawDynamo();
+        const realSend = dyn.send.bind(dyn) as (c: unknown) => Promise<unknown>;
+        (dyn as unknown as { send: (c: unknown) => Promise<unknown> }).send = (c: unknown) =>
+            cut ? Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED', name: 'Error' })) : realSend(c);
+        const a = worker(stream, 'A', { dynamodb: dyn });
+        await a.consumer.start();
+        await waitFor('A reading', () => a.records.length > 20);
+        cut = true;
+        await waitFor('A dropped its lease', () => a.consumer.shardIds().length === 0, 15_000);
+        const stoppedAt = a.records.length;
+        const b = worker(stream, 'B');
+        await b.consumer.start();
+        await waitFor('B took the shard', () => b.consumer.shardIds().length === 1, 15_000);
+        await sleep(500);
+        assert.equal(a.records.length, stoppedAt, 'A emits nothing after dropping the lease');
+        const ids = await prod.stop();
+        await waitFor('every record delivered', () => ids.every((id) => a.ids.has(id) || b.ids.has(id)), 30_000);
+    });
+
     it('split and merge during consumption: zero lost, per-key order kept, no child before its parent ended', async () => {
         const stream = uniqueName('cw-reshard');
         await createTestStream(stream, 2);

@@ -153,6 +153,32 @@ describe('kinesis-in node (real Node-RED runtime, local stack)', function () {
         assert.deepEqual(got.map((m) => (m.payload as { n: number }).n).sort((a, b) => a - b), bodies.map((b) => b.n));
     });
 
+    it('a wire to a disabled node does not hold records back', async () => {
+        const stream = uniqueName('nin-disabled');
+        await createStream(stream, 1);
+        await put(stream, [{ n: 1 }, { n: 2 }]);
+        const nodes: Array<Record<string, unknown>> = flow(stream, {}, [['h1', 'off']]);
+        nodes.push({ id: 'off', type: 'helper', d: true });
+        await helper.load([configNode, inNode], nodes);
+        assert.ok(!helper.getNode('off'), 'the disabled node does not run');
+        const got: Msg[] = [];
+        helper.getNode('h1').on('input', (msg: Msg, _s: unknown, done: () => void) => { got.push(msg); done(); });
+        await waitFor('2 messages', () => got.length >= 2);
+        const table = new LeaseTable(rawDynamo(), stream);
+        await waitFor('checkpoint at the last record', async () => (await table.list())[0].checkpoint === got[1].kinesis.sequenceNumber);
+    });
+
+    it('reads with Enhanced Fan-Out (readMode efo)', async () => {
+        const stream = uniqueName('nin-efo');
+        await createStream(stream, 1);
+        await put(stream, [{ n: 1 }, { n: 2 }]);
+        await helper.load([configNode, inNode], flow(stream, { readMode: 'efo', consumerName: `${stream}-app` }));
+        const got: Msg[] = [];
+        helper.getNode('h1').on('input', (msg: Msg) => { got.push(msg); });
+        await waitFor('2 messages through SubscribeToShard', () => got.length >= 2, 25_000);
+        assert.deepEqual(got.map((m) => m.payload), [{ n: 1 }, { n: 2 }]);
+    });
+
     it('sends a record that is not JSON as a string with msg.kinesis.parseError', async () => {
         const stream = uniqueName('nin-json');
         await createStream(stream, 1);
