@@ -34,7 +34,7 @@ let kinesisClient: ReturnType<typeof rawKinesis> | undefined;
 const kinesis = { send: ((cmd: any) => (kinesisClient ??= rawKinesis()).send(cmd)) as ReturnType<typeof rawKinesis>['send'] };
 
 function fixtureScript(file: string, key: 'decoder' | 'encoder'): string {
-    const j = JSON.parse(fs.readFileSync(path.join(repoRoot, 'test', 'e2e', 'fixtures', file), 'utf8'));
+    const j = JSON.parse(fs.readFileSync(path.join(repoRoot, 'test', 'fixtures', 'thingsboard', file), 'utf8'));
     return j.configuration[key] as string;
 }
 
