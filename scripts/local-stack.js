@@ -138,6 +138,7 @@ async function startLocalStack(options = {}) {
         AWS_REGION: region,
         LOG_LEVEL: options.logLevel || 'WARN',
         // resharding and consumer registration fast enough for tests and a laptop demo
+        SHARD_LIMIT: '1000', // open shards per run (default 50): many test streams, one stack
         SPLIT_SHARD_DURATION: '200ms',
         MERGE_SHARDS_DURATION: '200ms',
         UPDATE_SHARD_COUNT_DURATION: '200ms',

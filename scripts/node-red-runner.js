@@ -11,18 +11,7 @@ const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
-
-function freePort() {
-    return new Promise((resolve, reject) => {
-        const srv = net.createServer();
-        srv.unref();
-        srv.on('error', reject);
-        srv.listen(0, '127.0.0.1', () => {
-            const { port } = srv.address();
-            srv.close(() => resolve(port));
-        });
-    });
-}
+const { freePort } = require('./local-stack');
 
 /** settings.js for a quiet, offline Node-RED: no telemetry, no palette catalogue, no tours. */
 function settingsSource(port, extra) {

@@ -154,17 +154,29 @@ export = function (RED: NodeAPI): void {
                 user.status(STATUS.error(shortStatus(unusable.status)));
             }
         };
+        let closing: (() => void) | undefined;
         node.deregister = (user: Node) => {
             users.delete(user.id);
+            if (closing && users.size === 0) closing();
         };
         node.on('close', (done: () => void) => {
-            // Users close before their config node; destroying here releases sockets on redeploy.
-            if (clients) {
-                clients.destroy();
-                clients = undefined;
-            }
-            users.clear();
-            done();
+            // Node-RED closes every node at once: users still flushing (kinesis-out) or checkpointing and
+            // releasing leases (kinesis-in) need the clients, so they are destroyed once the last user has
+            // deregistered, or after 14 s (Node-RED gives up on a close after 15 s).
+            const release = () => {
+                if (!closing) return;
+                closing = undefined;
+                clearTimeout(guard);
+                if (clients) {
+                    clients.destroy();
+                    clients = undefined;
+                }
+                users.clear();
+                done();
+            };
+            closing = release;
+            const guard = setTimeout(release, 14_000);
+            if (users.size === 0) release();
         });
     }
 

@@ -1,5 +1,5 @@
 /** Test helpers for the local stack started by test/setup.ts. */
-import { KinesisClient, CreateStreamCommand, DescribeStreamSummaryCommand } from '@aws-sdk/client-kinesis';
+import { KinesisClient, CreateStreamCommand, DescribeStreamSummaryCommand, GetShardIteratorCommand, GetRecordsCommand, _Record } from '@aws-sdk/client-kinesis';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { randomBytes } from 'node:crypto';
@@ -55,4 +55,11 @@ export async function createStream(name: string, shards = 1, client = rawKinesis
         const d = await client.send(new DescribeStreamSummaryCommand({ StreamName: name }));
         return d.StreamDescriptionSummary?.StreamStatus === 'ACTIVE';
     }, 30_000, 100);
+}
+
+/** The one record at a sequence number (reads back what a producer wrote). */
+export async function readAt(client: KinesisClient, stream: string, shardId: string, seq: string): Promise<_Record> {
+    const it = await client.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: shardId, ShardIteratorType: 'AT_SEQUENCE_NUMBER', StartingSequenceNumber: seq }));
+    const r = await client.send(new GetRecordsCommand({ ShardIterator: it.ShardIterator!, Limit: 1 }));
+    return r.Records![0];
 }

@@ -52,6 +52,25 @@ describe('kinesis-config node', function () {
             assert.equal((await clients.credentials()).accessKeyId, process.env.AWS_ACCESS_KEY_ID);
         });
 
+        it('on close, the clients outlive the users still closing and are destroyed after the last deregisters', async function () {
+            await helper.load(configNode, [{ id: 'c1', type: 'kinesis-config', credentialMode: 'chain' }]);
+            const c1 = helper.getNode('c1') as KinesisConfigNode;
+            const clients = c1.getClients();
+            let destroyed = 0;
+            const destroy = clients.destroy.bind(clients);
+            (clients as { destroy: () => void }).destroy = () => { destroyed++; destroy(); };
+            const user = { id: 'u1', status: () => undefined } as unknown as Parameters<KinesisConfigNode['register']>[0];
+            c1.register(user);
+            const closing = c1.close(false);
+            await new Promise((r) => setTimeout(r, 200));
+            assert.equal(destroyed, 0, 'a user still closing keeps the clients');
+            const out = await clients.kinesis.send(new ListStreamsCommand({}));
+            assert.ok(out.StreamNames?.includes('my-thingsboard'), 'still usable while the user closes');
+            c1.deregister(user);
+            await closing;
+            assert.equal(destroyed, 1, 'destroyed once the last user has deregistered');
+        });
+
         it('${ENV_VAR} in a setting is the environment variable\'s value', async function () {
             await helper.load(configNode, [{ id: 'c1', type: 'kinesis-config', region: '${AWS_REGION}', kinesisEndpoint: '${KINESIS_LOCAL_ENDPOINT}', credentialMode: 'chain' }]);
             const clients = (helper.getNode('c1') as KinesisConfigNode).getClients();

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { GetRecordsCommand, GetShardIteratorCommand, KinesisClient, _Record } from '@aws-sdk/client-kinesis';
 import { nodeRedHelper, nodeModule } from '../helpers/nodered';
-import { rawKinesis } from '../helpers/stack';
+import { rawKinesis, readAt } from '../helpers/stack';
 
 const helper = nodeRedHelper();
 const configNode = nodeModule('kinesis-config');
@@ -17,12 +17,6 @@ const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/thingsboard');
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Msg = Record<string, any>;
-
-async function readAt(client: KinesisClient, stream: string, shardId: string, seq: string): Promise<_Record> {
-    const it = await client.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: shardId, ShardIteratorType: 'AT_SEQUENCE_NUMBER', StartingSequenceNumber: seq }));
-    const r = await client.send(new GetRecordsCommand({ ShardIterator: it.ShardIterator!, Limit: 1 }));
-    return r.Records![0];
-}
 
 describe('kinesis-convert → kinesis-out (tutorial downlink)', function () {
     this.timeout(30_000);

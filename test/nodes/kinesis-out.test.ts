@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { GetRecordsCommand, GetShardIteratorCommand, KinesisClient, PutRecordsCommand, _Record } from '@aws-sdk/client-kinesis';
 import { nodeRedHelper, nodeModule } from '../helpers/nodered';
-import { createStream, rawKinesis, uniqueName, waitFor } from '../helpers/stack';
+import { createStream, rawKinesis, readAt, uniqueName, waitFor } from '../helpers/stack';
 import { readAll } from '../integration/producer-helpers';
 import { deaggregate } from '../../lib/kpl';
 
@@ -39,12 +39,6 @@ function flow(out: Record<string, unknown>, config: Record<string, unknown> = {}
 
 function next(id: string): Promise<Msg> {
     return new Promise((resolve) => helper.getNode(id).once('input', resolve));
-}
-
-async function readAt(client: KinesisClient, stream: string, shardId: string, seq: string): Promise<_Record> {
-    const it = await client.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: shardId, ShardIteratorType: 'AT_SEQUENCE_NUMBER', StartingSequenceNumber: seq }));
-    const r = await client.send(new GetRecordsCommand({ ShardIterator: it.ShardIterator!, Limit: 1 }));
-    return r.Records![0];
 }
 
 describe('kinesis-out node', function () {
