@@ -15,7 +15,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { GetRecordsCommand, GetShardIteratorCommand, PutRecordCommand, PutRecordsCommand, _Record } from '@aws-sdk/client-kinesis';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { rawDynamo, rawKinesis } from '../helpers/stack';
+import { rawDynamo, rawKinesis, readAt } from '../helpers/stack';
 import {
     AdminApi, Comms, DebugMessage, FlowNode, NodeRedProcess, exampleAsFlows, exampleFiles, freePort, isConfigNode,
     readExample, repoRoot, waitUntil,
@@ -31,7 +31,8 @@ const TUTORIAL_RECORD = '{"devName": "kitchen_thermostat", "devType": "thermosta
 
 let kinesisClient: ReturnType<typeof rawKinesis> | undefined;
 /** Raw SDK client on the local stack (created after the root setup has started it). */
-const kinesis = { send: ((cmd: any) => (kinesisClient ??= rawKinesis()).send(cmd)) as ReturnType<typeof rawKinesis>['send'] };
+const kc = (): ReturnType<typeof rawKinesis> => (kinesisClient ??= rawKinesis());
+const kinesis = { send: ((cmd: any) => kc().send(cmd)) as ReturnType<typeof rawKinesis>['send'] };
 
 function fixtureScript(file: string, key: 'decoder' | 'encoder'): string {
     const j = JSON.parse(fs.readFileSync(path.join(repoRoot, 'test', 'fixtures', 'thingsboard', file), 'utf8'));
@@ -313,9 +314,8 @@ describe('examples (e2e: each example file in a real Node-RED against the local 
             const sent = r.body as Array<{ streamName: string; shardId: string; sequenceNumber: string }>;
             assert.ok(Array.isArray(sent) && sent.length === 1, `one record: ${r.text}`);
             assert.equal(sent[0].streamName, 'tb-test-downlink');
-            const at = await kinesis.send(new GetShardIteratorCommand({ StreamName: 'tb-test-downlink', ShardId: sent[0].shardId, ShardIteratorType: 'AT_SEQUENCE_NUMBER', StartingSequenceNumber: sent[0].sequenceNumber }));
-            const got = await kinesis.send(new GetRecordsCommand({ ShardIterator: at.ShardIterator, Limit: 1 }));
-            assert.deepEqual(json(got.Records?.[0]?.Data), { devName: 'kitchen_thermostat', version });
+            const got = await readAt(kc(), 'tb-test-downlink', sent[0].shardId, sent[0].sequenceNumber);
+            assert.deepEqual(json(got?.Data), { devName: 'kitchen_thermostat', version });
             await waitUntil(`version ${version} in the debug sidebar`, () => comms.from('ex02-seen').find((d) => (d.msg as { version?: string })?.version === version), 30_000);
 
             const bad = await red.request('POST', '/devices/kitchen_thermostat/attributes/shared', ['not', 'an', 'object']);

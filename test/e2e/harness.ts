@@ -5,7 +5,6 @@
  */
 import { spawn, ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
@@ -39,17 +38,9 @@ export function exampleAsFlows(file: string): FlowNode[] {
     return [...tabs.map((id) => ({ id, type: 'tab', label: file.replace(/\.json$/, ''), disabled: false, info: '' })), ...nodes];
 }
 
-export function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const srv = net.createServer();
-        srv.unref();
-        srv.on('error', reject);
-        srv.listen(0, '127.0.0.1', () => {
-            const { port } = srv.address() as net.AddressInfo;
-            srv.close(() => resolve(port));
-        });
-    });
-}
+/** A free loopback port (the local stack's helper). */
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+export const freePort: () => Promise<number> = require(path.join(repoRoot, 'scripts', 'local-stack.js')).freePort;
 
 export function sleep(ms: number): Promise<void> {
     return new Promise((r) => setTimeout(r, ms));
