@@ -180,6 +180,7 @@ async function startLocalStack(options = {}) {
         /** The standard AWS env vars that point an SDK (and this package) at the stack. */
         env: {
             AWS_REGION: region,
+            AWS_DEFAULT_REGION: region, // AWS CLI v1 reads only this one
             AWS_ACCESS_KEY_ID: 'local',
             AWS_SECRET_ACCESS_KEY: 'local',
             AWS_ENDPOINT_URL_KINESIS: kinesisEndpoint,

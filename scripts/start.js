@@ -63,6 +63,7 @@ function prepareUserDir(userDir, reset) {
         fs.writeFileSync(settings, [
             "module.exports = {",
             "    flowFile: 'flows.json',",
+            "    fileWorkingDirectory: __dirname, // file nodes with relative paths write here, not in the repo",
             "    credentialSecret: process.env.NODE_RED_CREDENTIAL_SECRET || 'local-development-only',",
             "    uiHost: process.env.HOST || '127.0.0.1',",
             "    uiPort: Number(process.env.PORT || 1880),",
