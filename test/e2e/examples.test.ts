@@ -193,9 +193,9 @@ describe('examples (e2e: each example file in a real Node-RED against the local 
 
         it('match the README walk-through: files, node names, application names, endpoints', function () {
             const readme = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
-            const start = readme.indexOf('<!-- section: walkthrough -->');
+            const start = readme.indexOf('\n## Walk-through: the examples');
             assert.ok(start >= 0, 'README has the walk-through section');
-            const end = readme.indexOf('\n## ', readme.indexOf('\n## ', start) + 1);
+            const end = readme.indexOf('\n## ', start + 1);
             const text = readme.slice(start, end < 0 ? undefined : end);
             for (const file of exampleFiles()) {
                 assert.ok(text.includes(`\`${file}\``), `README names ${file}`);
