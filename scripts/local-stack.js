@@ -18,16 +18,32 @@ const path = require('node:path');
 const DEFAULT_STREAMS = 'my-thingsboard:1,tb-test-downlink:1';
 const DEFAULT_REGION = 'us-east-1';
 
-function freePort() {
-    return new Promise((resolve, reject) => {
+/**
+ * `count` distinct free loopback ports. All are held open until every one is found, so two calls in a
+ * row can't hand out the same port (kinesis-local needs two: plain and TLS).
+ */
+function freePorts(count) {
+    const servers = [];
+    const listenOne = () => new Promise((resolve, reject) => {
         const srv = net.createServer();
         srv.unref();
         srv.on('error', reject);
-        srv.listen(0, '127.0.0.1', () => {
-            const { port } = srv.address();
-            srv.close(() => resolve(port));
-        });
+        srv.listen(0, '127.0.0.1', () => { servers.push(srv); resolve(srv.address().port); });
     });
+    const closeAll = () => Promise.all(servers.map((srv) => new Promise((r) => srv.close(() => r()))));
+    return (async () => {
+        try {
+            const ports = [];
+            for (let i = 0; i < count; i++) ports.push(await listenOne());
+            return ports;
+        } finally {
+            await closeAll();
+        }
+    })();
+}
+
+async function freePort() {
+    return (await freePorts(1))[0];
 }
 
 function portOpen(port) {
@@ -38,8 +54,13 @@ function portOpen(port) {
     });
 }
 
-async function pickPort(wanted) {
-    if (wanted === undefined || wanted === null || wanted === '' || Number(wanted) === 0) return freePort();
+function wantsAnyPort(wanted) {
+    return wanted === undefined || wanted === null || wanted === '' || Number(wanted) === 0;
+}
+
+/** A fixed port that must be free, or one from `pool` (ports reserved together by freePorts). */
+async function pickPort(wanted, pool) {
+    if (wantsAnyPort(wanted)) return pool.shift();
     const port = Number(wanted);
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`invalid port "${wanted}"`);
     if (await portOpen(port)) {
@@ -86,6 +107,10 @@ function spawnServer(name, args, env, log) {
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
     child.recentOutput = () => lines.join('');
+    // never leave a server behind when the process that started it exits without stopping it
+    const reap = () => { if (child.exitCode === null && child.signalCode === null) { try { child.kill('SIGKILL'); } catch (_) { /* gone */ } } };
+    process.once('exit', reap);
+    child.once('exit', () => process.removeListener('exit', reap));
     return child;
 }
 
@@ -124,9 +149,11 @@ function stopChild(child) {
 async function startLocalStack(options = {}) {
     const region = options.region || DEFAULT_REGION;
     const streams = options.streams !== undefined ? options.streams : DEFAULT_STREAMS;
-    const kinesisPort = await pickPort(options.kinesisPort);
-    const kinesisTlsPort = await pickPort(options.kinesisTlsPort !== undefined ? options.kinesisTlsPort : 0);
-    const dynamodbPort = await pickPort(options.dynamodbPort);
+    const requested = [options.kinesisPort, options.kinesisTlsPort !== undefined ? options.kinesisTlsPort : 0, options.dynamodbPort];
+    const pool = await freePorts(requested.filter(wantsAnyPort).length);
+    const kinesisPort = await pickPort(requested[0], pool);
+    const kinesisTlsPort = await pickPort(requested[1], pool);
+    const dynamodbPort = await pickPort(requested[2], pool);
     const readyTimeoutMs = options.readyTimeoutMs || 60_000;
 
     const kDir = pkgDir('kinesis-local');
@@ -192,7 +219,7 @@ async function startLocalStack(options = {}) {
     };
 }
 
-module.exports = { startLocalStack, freePort, DEFAULT_STREAMS, DEFAULT_REGION };
+module.exports = { startLocalStack, freePort, freePorts, DEFAULT_STREAMS, DEFAULT_REGION };
 
 if (require.main === module) {
     const env = process.env;

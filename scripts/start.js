@@ -84,6 +84,10 @@ async function main() {
     prepareUserDir(userDir, reset);
 
     const env = process.env;
+    // Ctrl-C while the stack is still starting: exit; local-stack reaps its servers on exit.
+    const earlyStop = () => process.exit(130);
+    process.once('SIGINT', earlyStop);
+    process.once('SIGTERM', earlyStop);
     const stack = await startLocalStack({
         kinesisPort: env.KINESIS_PORT !== undefined ? env.KINESIS_PORT : 4568,
         dynamodbPort: env.DYNAMODB_PORT !== undefined ? env.DYNAMODB_PORT : 4569,
@@ -109,6 +113,8 @@ async function main() {
         await stack.stop();
         process.exit(code);
     };
+    process.removeListener('SIGINT', earlyStop);
+    process.removeListener('SIGTERM', earlyStop);
     process.on('SIGINT', () => stopAll(0));
     process.on('SIGTERM', () => stopAll(0));
     red.on('exit', (code, signal) => {
