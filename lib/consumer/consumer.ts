@@ -24,6 +24,7 @@ import { createPollingReader } from './polling';
 import type { ReadBatch, ShardReader, ShardReaderFactory, StartingPosition } from './reader';
 import { cleanupFinishedLeases, createChildLeases, InitialPosition, listShards, syncLeases } from './shard-sync';
 import { efoReaderFactory } from './efo-wiring';
+import { sleep } from './sleep';
 
 export interface ConsumerRecord extends UserRecord {
     shardId: string;
@@ -111,10 +112,6 @@ export function parseTimestamp(value: unknown): Date | undefined {
 
 export function defaultWorkerId(): string {
     return `${hostname()}-${randomBytes(4).toString('hex')}`;
-}
-
-function sleep(ms: number): Promise<void> {
-    return new Promise((r) => setTimeout(r, ms));
 }
 
 const STALLED = Symbol('stalled');

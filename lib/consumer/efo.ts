@@ -48,6 +48,7 @@ import type {
 } from '@aws-sdk/client-kinesis';
 import { explainAwsError, KinesisNodeError, toNodeError } from '../aws/errors';
 import type { ReadBatch, ShardReader, ShardReaderFactory, ShardReaderOptions, StartingPosition } from './reader';
+import { abortError, sleepOrAbort } from './sleep';
 
 /** AWS's rule for consumer names: 1–128 of `[a-zA-Z0-9_.-]`. */
 export const CONSUMER_NAME_PATTERN = /^[a-zA-Z0-9_.-]{1,128}$/;
@@ -73,33 +74,6 @@ function errorName(err: unknown): string {
     if (typeof e.name === 'string' && e.name !== 'Error') return e.name;
     if (typeof e.code === 'string') return e.code;
     return 'Error';
-}
-
-function abortError(signal?: AbortSignal): Error {
-    const reason = signal?.reason;
-    if (reason instanceof Error) return reason;
-    const err = new Error('aborted');
-    err.name = 'AbortError';
-    return err;
-}
-
-/** Resolves after ms, or rejects at once when the signal aborts. The timer never keeps the process alive on its own. */
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve, reject) => {
-        if (signal?.aborted) {
-            reject(abortError(signal));
-            return;
-        }
-        const onAbort = (): void => {
-            clearTimeout(timer);
-            reject(abortError(signal));
-        };
-        const timer = setTimeout(() => {
-            signal?.removeEventListener('abort', onAbort);
-            resolve();
-        }, Math.max(0, ms));
-        signal?.addEventListener('abort', onAbort, { once: true });
-    });
 }
 
 /** Exponential backoff with jitter: between half and all of min(cap, base·2^attempt). */
@@ -165,7 +139,7 @@ export async function ensureStreamConsumer(
                     // Someone else registered it (or it is being deleted): describe again.
                 } else if (name === 'LimitExceededException') {
                     // 5 TPS per account, or 20 consumers per stream: back off, then look again.
-                    await sleep(backoffDelay(limitAttempts++, 500, 10_000), signal);
+                    await sleepOrAbort(backoffDelay(limitAttempts++, 500, 10_000), signal);
                     if (Date.now() > deadline) throw toNodeError(err, { action: 'kinesis:RegisterStreamConsumer', streamName });
                     continue;
                 } else {
@@ -183,7 +157,7 @@ export async function ensureStreamConsumer(
                 retryable: true,
             });
         }
-        await sleep(pollMs, signal);
+        await sleepOrAbort(pollMs, signal);
     }
 }
 
@@ -368,7 +342,7 @@ export class EfoShardReader implements ShardReader {
             this.lastSubscribeAt + this.minSubscribeIntervalMs,
             this.lastAttemptAt + Math.min(1_000, this.minSubscribeIntervalMs),
         ) - Date.now();
-        if (wait > 0) await sleep(wait, this.closing.signal);
+        if (wait > 0) await sleepOrAbort(wait, this.closing.signal);
         this.lastAttemptAt = Date.now();
         const controller = new AbortController();
         const sub: Subscription = { id: ++subscriptionIds, controller, startedAt: Date.now(), events: 0 };
@@ -570,7 +544,7 @@ export class EfoShardReader implements ShardReader {
             this.onWarning(`EFO subscription of shard ${this.shardId} failed (${explained.message}); resubscribing in ${Math.round(delay)} ms`, err);
         }
         try {
-            await sleep(delay, this.closing.signal);
+            await sleepOrAbort(delay, this.closing.signal);
         } catch {
             throw new ReaderClosedError(this.shardId);
         }

@@ -28,6 +28,7 @@ import {
     ScanCommand,
     UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
+import { sleep } from './sleep';
 
 export const SHARD_END = 'SHARD_END';
 export const TRIM_HORIZON = 'TRIM_HORIZON';
@@ -105,18 +106,6 @@ function isConditionalFailure(err: unknown): boolean {
 
 function isNotFound(err: unknown): boolean {
     return err instanceof ResourceNotFoundException || (err as { name?: string })?.name === 'ResourceNotFoundException';
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-        const t = setTimeout(done, ms);
-        function done() {
-            clearTimeout(t);
-            signal?.removeEventListener('abort', done);
-            resolve();
-        }
-        signal?.addEventListener('abort', done, { once: true });
-    });
 }
 
 export class LeaseTable {

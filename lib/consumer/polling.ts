@@ -18,6 +18,7 @@ import {
     KinesisClient,
 } from '@aws-sdk/client-kinesis';
 import type { ReadBatch, ShardReader, ShardReaderFactory, ShardReaderOptions, StartingPosition } from './reader';
+import { sleep } from './sleep';
 
 function errName(err: unknown): string {
     const e = err as { name?: string; code?: string; Code?: string };
@@ -68,17 +69,7 @@ class PollingReader implements ShardReader {
     }
 
     private sleep(ms: number): Promise<void> {
-        if (ms <= 0) return Promise.resolve();
-        return new Promise((resolve) => {
-            const signal = this.abort.signal;
-            const done = () => {
-                clearTimeout(t);
-                signal.removeEventListener('abort', done);
-                resolve();
-            };
-            const t = setTimeout(done, ms);
-            signal.addEventListener('abort', done, { once: true });
-        });
+        return sleep(ms, this.abort.signal);
     }
 
     private async newIterator(): Promise<string | undefined> {

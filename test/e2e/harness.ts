@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
+import { sleep, waitFor } from '../helpers/stack';
 
 /** The repository root (this file runs from dist/test/e2e). */
 export const repoRoot = path.resolve(__dirname, '..', '..', '..');
@@ -42,9 +43,7 @@ export function exampleAsFlows(file: string): FlowNode[] {
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 export const freePort: () => Promise<number> = require(path.join(repoRoot, 'scripts', 'local-stack.js')).freePort;
 
-export function sleep(ms: number): Promise<void> {
-    return new Promise((r) => setTimeout(r, ms));
-}
+export { sleep };
 
 export interface DebugMessage {
     id: string;
@@ -257,19 +256,7 @@ export class NodeRedProcess extends AdminApi {
     }
 }
 
-/** Polls `check` until truthy; fails with `what` (and the last error) after timeoutMs. */
-export async function waitUntil<T>(what: string, check: () => T | undefined | null | false | Promise<T | undefined | null | false>, timeoutMs: number, everyMs = 100): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    let last: unknown;
-    for (;;) {
-        try {
-            const v = await check();
-            if (v) return v;
-        } catch (err) {
-            last = err;
-            if (/Node-RED exited/.test((err as Error).message)) throw err;
-        }
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-        await sleep(everyMs);
-    }
+/** waitFor, except that a Node-RED that exited ends the wait at once. */
+export function waitUntil<T>(what: string, check: () => T | undefined | null | false | Promise<T | undefined | null | false>, timeoutMs: number, everyMs = 100): Promise<T> {
+    return waitFor(what, check, timeoutMs, everyMs, (err) => /Node-RED exited/.test((err as Error).message)) as Promise<T>;
 }

@@ -32,8 +32,11 @@ export function sleep(ms: number): Promise<void> {
     return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Polls `check` until it returns a truthy value; fails with `what` after timeoutMs. */
-export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 15_000, everyMs = 50): Promise<T> {
+/**
+ * Polls `check` until it returns a truthy value; fails with `what` (and the last error) after
+ * timeoutMs. An error for which `isFatal` is true ends the wait at once.
+ */
+export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 15_000, everyMs = 50, isFatal?: (err: unknown) => boolean): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     let last: unknown;
     for (;;) {
@@ -42,6 +45,7 @@ export async function waitFor<T>(what: string, check: () => T | Promise<T>, time
             if (v) return v;
         } catch (err) {
             last = err;
+            if (isFatal?.(err)) throw err;
         }
         if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
         await sleep(everyMs);
