@@ -635,7 +635,7 @@ export class KinesisConsumer {
         this.abort.abort();
         for (const t of this.timers) clearTimeout(t);
         this.timers = [];
-        this.coordinator.stopTaking();
+        await this.coordinator.stopTaking();
         const timeout = opts.timeoutMs ?? this.opts.drainTimeoutMs ?? 5000;
         const workers = [...this.workers.entries()];
         this.workers.clear();

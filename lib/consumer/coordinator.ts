@@ -104,12 +104,17 @@ export class Coordinator {
         this.takerTimer = undefined;
     }
 
-    /** Stops taking leases (stop in progress) while renewals go on until halt(). */
-    stopTaking(): void {
+    /**
+     * Stops taking leases (stop in progress) while renewals go on until halt(). Resolves once a
+     * taker pass still running has ended: a lease it took meanwhile is then in `held`, so the
+     * stopping consumer releases it with the others instead of leaving it owned until it expires.
+     */
+    stopTaking(): Promise<void> {
         this.halted = true;
         this.running = false;
         if (this.takerTimer) clearTimeout(this.takerTimer);
         this.takerTimer = undefined;
+        return this.takerRunning ? this.takerRunning.catch(() => undefined) : Promise.resolve();
     }
 
     private scheduleRenew(): void {
@@ -285,11 +290,13 @@ export class Coordinator {
         const t0 = now();
         try {
             const r = await this.opts.table.take(l, this.workerId);
-            if (!r || !this.running) return;
+            if (!r) return;
             this.handOffPending.delete(l.leaseKey);
+            // Taken in DynamoDB: held even when a stop began meanwhile, so that stop releases it
+            // (nothing reads it: `acquired` is only reported while running).
             this.held.set(l.leaseKey, { lease: r, renewedAt: t0, chain: Promise.resolve() });
             this.seen.set(l.leaseKey, { counter: r.leaseCounter, owner: r.leaseOwner, changedAt: t0 });
-            this.opts.handlers.acquired(r);
+            if (this.running) this.opts.handlers.acquired(r);
         } catch (err) {
             this.opts.handlers.warn?.(`taking lease ${l.leaseKey} failed`, err);
         }

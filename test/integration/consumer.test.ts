@@ -103,6 +103,37 @@ describe('consumer (single instance, kinesis-local + dynalite)', function () {
         for (const id of ids) assert.ok(firstFinished.has(id) || second.ids.has(id), `lost ${id}`);
     });
 
+    it('a stop that begins while a lease is being taken releases that lease too', async () => {
+        const stream = uniqueName('cin-stoptake');
+        await createTestStream(stream, 2);
+        const col = collectingConsumer(stream, stream);
+        running.push(col.consumer);
+        // The second take is written to DynamoDB, but its answer arrives only after stop() has begun.
+        const table = col.consumer.table;
+        const take = table.take.bind(table);
+        let takes = 0;
+        let stopBegun!: () => void;
+        const stopping = new Promise<void>((r) => { stopBegun = r; });
+        let taken!: () => void;
+        const secondTaken = new Promise<void>((r) => { taken = r; });
+        table.take = async (...args: Parameters<typeof table.take>) => {
+            const r = await take(...args);
+            if (++takes === 2) {
+                taken();
+                await stopping;
+            }
+            return r;
+        };
+        const started = col.consumer.start(); // resolves after the first taker pass, which waits below
+        await secondTaken;
+        const stopped = col.consumer.stop({ timeoutMs: 200 });
+        stopBegun();
+        await Promise.all([started, stopped]);
+        const leases = await new LeaseTable(rawDynamo(), stream).list();
+        assert.equal(leases.length, 2);
+        assert.deepEqual(leases.map((l) => l.leaseOwner), [undefined, undefined], 'every lease released, the late one too');
+    });
+
     it('does not checkpoint past a record whose processing failed', async () => {
         const stream = uniqueName('cin-fail');
         await createTestStream(stream, 1);

@@ -32,9 +32,19 @@ function assertNoSecret(text: string, where: string): void {
 
 describe('kinesis-config node', function () {
     const stubs: Stub[] = [];
+    // Test-helper nodes registered as users never deregister themselves (kinesis-in/out do on close): the
+    // config node would wait its full close grace (14 s) for them. Each test's users are deregistered here.
+    const registered: Array<[KinesisConfigNode, Parameters<KinesisConfigNode['register']>[0]]> = [];
+    function use(config: KinesisConfigNode, ...users: Array<Parameters<KinesisConfigNode['register']>[0]>): void {
+        for (const u of users) {
+            config.register(u);
+            registered.push([config, u]);
+        }
+    }
     before((done) => { helper.startServer(done); });
     after((done) => { helper.stopServer(done); });
     afterEach(async () => {
+        for (const [config, user] of registered.splice(0)) config.deregister(user);
         await helper.unload();
         await Promise.all(stubs.splice(0).map((s) => s.close()));
     });
@@ -128,7 +138,7 @@ describe('kinesis-config node', function () {
                 ], { c1: { accessKeyId: '', secretAccessKey: SECRET_KEY } });
                 const c1 = helper.getNode('c1') as KinesisConfigNode;
                 const users = [helper.getNode('u1'), helper.getNode('u2')];
-                for (const u of users) c1.register(u);
+                use(c1, ...users);
                 for (const u of users) {
                     const status = (u.status as unknown as { lastCall: { args: unknown[] } }).lastCall.args[0];
                     assert.deepEqual(status, { fill: 'red', shape: 'ring', text: c.status });
@@ -157,7 +167,7 @@ describe('kinesis-config node', function () {
             const c1 = helper.getNode('c1') as KinesisConfigNode;
             const warn = c1.warn as unknown as { callCount: number; firstCall: { args: unknown[] } };
             assert.equal(warn.callCount, 0);
-            c1.register(helper.getNode('u1'));
+            use(c1, helper.getNode('u1'));
             assert.throws(() => c1.getClients());
             assert.throws(() => c1.getClients());
             assert.equal(warn.callCount, 1);
@@ -168,7 +178,7 @@ describe('kinesis-config node', function () {
             await helper.load(configNode, [{ id: 'c1', type: 'kinesis-config', credentialMode: 'chain' }, { id: 'u1', type: 'helper', z: 'f1' }, { id: 'f1', type: 'tab' }]);
             const c1 = helper.getNode('c1') as KinesisConfigNode;
             const u1 = helper.getNode('u1');
-            c1.register(u1);
+            use(c1, u1);
             assert.equal((u1.status as unknown as { callCount: number }).callCount, 0);
         });
     });
@@ -308,8 +318,8 @@ describe('kinesis-config node', function () {
         const bad = helper.getNode('cbad') as KinesisConfigNode;
         const good = helper.getNode('cgood') as KinesisConfigNode;
         const u1 = helper.getNode('u1');
-        bad.register(u1);
-        good.register(u1);
+        use(bad, u1);
+        use(good, u1);
         assert.throws(() => bad.getClients());
         good.getClients();
         const logged = JSON.stringify(helper.log().args);
