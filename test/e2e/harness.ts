@@ -210,13 +210,13 @@ export class NodeRedProcess extends AdminApi {
         this.exited = new Promise((r) => child.once('exit', () => r()));
     }
 
-    /** Starts red.js on a free port with env = this process's env (the local stack's AWS env vars). */
-    static async start(): Promise<NodeRedProcess> {
+    /** Starts red.js on a free port; env defaults to this process's (the local stack's AWS env vars). */
+    static async start(env: NodeJS.ProcessEnv = process.env): Promise<NodeRedProcess> {
         const port = await freePort();
         const userDir = makeUserDir(port);
         const child = spawn(process.execPath, [redJs(), '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')], {
             cwd: userDir,
-            env: { ...process.env },
+            env: { ...env },
             stdio: ['ignore', 'pipe', 'pipe'],
         });
         const red = new NodeRedProcess(child, `http://127.0.0.1:${port}`, userDir);
