@@ -144,7 +144,8 @@ function stopChild(child) {
  * Starts kinesis-local and dynalite. Options (all optional):
  *  kinesisPort, kinesisTlsPort, dynamodbPort (0 = any free port), streams ("name:shards,..."),
  *  region, log (function for server output), readyTimeoutMs.
- * Resolves to { kinesisEndpoint, dynamodbEndpoint, region, kinesisPort, dynamodbPort, env, stop() }.
+ * Resolves to { kinesisEndpoint, dynamodbEndpoint, region, kinesisPort, kinesisTlsPort, dynamodbPort, env, stop() }
+ * (kinesis-local also serves HTTPS, self-signed, on kinesisTlsPort).
  */
 async function startLocalStack(options = {}) {
     const region = options.region || DEFAULT_REGION;
@@ -201,6 +202,7 @@ async function startLocalStack(options = {}) {
     return {
         region,
         kinesisPort,
+        kinesisTlsPort,
         dynamodbPort,
         kinesisEndpoint,
         dynamodbEndpoint,

@@ -47,6 +47,7 @@ if (networkGuardOn) {
 interface Stack {
     env: Record<string, string>;
     kinesisEndpoint: string;
+    kinesisTlsPort: number;
     dynamodbEndpoint: string;
     stop(): Promise<void>;
 }
@@ -68,6 +69,8 @@ export async function mochaGlobalSetup(): Promise<void> {
     stack = (await startLocalStack({ kinesisPort: 0, dynamodbPort: 0, streams: 'my-thingsboard:1,tb-test-downlink:1' })) as Stack;
     Object.assign(process.env, stack.env);
     process.env.KINESIS_LOCAL_ENDPOINT = stack.kinesisEndpoint;
+    // kinesis-local's HTTPS port (self-signed certificate), for the https:// endpoint tests
+    process.env.KINESIS_LOCAL_TLS_ENDPOINT = `https://127.0.0.1:${stack.kinesisTlsPort}`;
     process.env.DYNAMODB_LOCAL_ENDPOINT = stack.dynamodbEndpoint;
 }
 

@@ -5,8 +5,9 @@
  *   (shared config file); a missing region is reported by `resolveRegion` in words.
  * - endpoints: explicit override, else the SDK's standard env vars
  *   (AWS_ENDPOINT_URL_KINESIS, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL) keep working.
- * - a plain `http://` endpoint gets an HTTP/1.1 handler (kinesis-local serves SubscribeToShard
- *   over HTTP/1.1 only); AWS itself keeps the SDK default (HTTP/2 for Kinesis).
+ * - an endpoint override that is not AWS's own (http://, or https:// on another domain) gets an
+ *   HTTP/1.1 handler (kinesis-local serves SubscribeToShard over HTTP/1.1 only); AWS itself keeps
+ *   the SDK default (HTTP/2 for Kinesis). See httpHandlerFor.
  * - credentials: see ./credentials.ts.
  */
 import { KinesisClient } from '@aws-sdk/client-kinesis';
@@ -14,6 +15,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { buildCredentialProvider, ConfigProblem, CredentialOptions, credentialProblems } from './credentials';
 
 export interface AwsConnectionOptions extends CredentialOptions {
@@ -134,11 +136,34 @@ export class AwsConfigError extends Error {
     }
 }
 
-function httpHandlerFor(endpoint: string | undefined): NodeHttpHandler | undefined {
-    if (endpoint && endpoint.startsWith('http://')) {
-        // HTTP/1.1 with keep-alive: kinesis-local and dynalite speak only HTTP/1.1 on plain ports.
+/** AWS's own endpoint domains (regional, FIPS, dual-stack, VPC endpoints, China). */
+const AWS_HOST = /(^|\.)(amazonaws\.com|amazonaws\.com\.cn|api\.aws)$/i;
+
+/**
+ * The request handler for an endpoint override. AWS itself keeps the SDK default (HTTP/2 for
+ * Kinesis, needed by SubscribeToShard there). Any other endpoint (kinesis-local, dynalite, a proxy)
+ * gets HTTP/1.1 with keep-alive: kinesis-local and dynalite speak only HTTP/1.1 on plain ports, and
+ * kinesis-local's HTTPS port garbles some HTTP/2 answers ("Protocol error") while serving every
+ * call, SubscribeToShard included, over HTTP/1.1.
+ */
+export function httpHandlerFor(endpoint: string | undefined): NodeHttpHandler | undefined {
+    if (!endpoint) return undefined;
+    let url: URL;
+    try {
+        url = new URL(endpoint);
+    } catch (_) {
+        return undefined;
+    }
+    if (url.protocol === 'http:') {
         return new NodeHttpHandler({
             httpAgent: new HttpAgent({ keepAlive: true, maxSockets: 64 }),
+            connectionTimeout: 5_000,
+            requestTimeout: 0,
+        });
+    }
+    if (url.protocol === 'https:' && !AWS_HOST.test(url.hostname)) {
+        return new NodeHttpHandler({
+            httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets: 64 }),
             connectionTimeout: 5_000,
             requestTimeout: 0,
         });

@@ -51,6 +51,19 @@ const NETWORK_CODES = new Set([
     'EPIPE', 'ECONNABORTED', 'TimeoutError', 'RequestTimeout', 'NetworkingError',
 ]);
 
+/** Node.js (OpenSSL) codes of a TLS certificate that is not trusted. */
+const TLS_CODES = new Set([
+    'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+    'UNABLE_TO_GET_ISSUER_CERT', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_UNTRUSTED', 'CERT_REJECTED',
+]);
+
+function tlsReason(code: string, raw: string): string {
+    if (code === 'DEPTH_ZERO_SELF_SIGNED_CERT' || code === 'SELF_SIGNED_CERT_IN_CHAIN' || /self[- ]signed/i.test(raw)) return 'self-signed certificate';
+    if (code === 'CERT_HAS_EXPIRED' || /expired/i.test(raw)) return 'certificate expired';
+    if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || /does not match/i.test(raw)) return 'certificate issued for another host name';
+    return 'unknown certificate authority';
+}
+
 const THROTTLE_CODES = new Set([
     'ProvisionedThroughputExceededException', 'ThrottlingException', 'Throttling', 'TooManyRequestsException',
     'RequestLimitExceeded', 'SlowDown', 'KMSThrottlingException', 'RequestThrottled', 'RequestThrottledException',
@@ -206,6 +219,16 @@ export function explainAwsError(error: unknown, ctx: ExplainContext = {}): Expla
     }
     if (code === 'ValidationException' || code === 'InvalidArgumentException' || code === 'SerializationException') {
         return build('invalid-argument', `invalid request${action}: ${raw}`, 'invalid request', false);
+    }
+    if (TLS_CODES.has(code) || /self[- ]signed certificate|unable to verify the first certificate|unable to get local issuer certificate|certificate has expired|Hostname\/IP does not match certificate/i.test(raw)) {
+        const target = ctx.endpoint ?? (ctx.region ? `AWS in region ${ctx.region}` : 'AWS');
+        return build(
+            'unreachable',
+            `cannot reach ${target}: its TLS certificate is not trusted (${tlsReason(code, raw)}). For a local stack use its http:// endpoint; ` +
+                'otherwise make Node.js trust the certificate authority (NODE_EXTRA_CA_CERTS=<file>.pem when starting Node-RED)',
+            'untrusted certificate',
+            true,
+        );
     }
     if (NETWORK_CODES.has(code) || code.startsWith('ERR_HTTP2') || /getaddrinfo|ECONNREFUSED|socket hang up|connect ETIMEDOUT/i.test(raw)) {
         const target = ctx.endpoint ?? (ctx.region ? `AWS in region ${ctx.region}` : 'AWS');

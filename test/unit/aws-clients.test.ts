@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import {
-    createAwsClients, resolveEndpoint, resolveRegion, checkRegion, checkEndpoint, checkConnectionOptions, AwsConfigError,
+    createAwsClients, resolveEndpoint, resolveRegion, checkRegion, checkEndpoint, checkConnectionOptions, AwsConfigError, httpHandlerFor,
 } from '../../lib/aws/clients';
 import { buildCredentialProvider, credentialProblems, sharedRefreshingProvider } from '../../lib/aws/credentials';
 import { explainAwsError } from '../../lib/aws/errors';
@@ -55,6 +55,17 @@ describe('lib/aws/clients + credentials (no network)', function () {
                 local.destroy();
                 aws.destroy();
             }
+        });
+        it('https:// endpoints other than AWS\'s own get HTTP/1.1 too; AWS domains (incl. VPC endpoints, China) keep the default', function () {
+            assert.ok(httpHandlerFor('https://127.0.0.1:4567') instanceof NodeHttpHandler, 'kinesis-local over TLS');
+            assert.ok(httpHandlerFor('https://localhost.localstack.cloud:4566') instanceof NodeHttpHandler);
+            assert.ok(httpHandlerFor('http://kinesis.internal:80') instanceof NodeHttpHandler);
+            assert.equal(httpHandlerFor('https://kinesis.eu-west-1.amazonaws.com'), undefined);
+            assert.equal(httpHandlerFor('https://vpce-0123-abcd.kinesis.eu-west-1.vpce.amazonaws.com'), undefined);
+            assert.equal(httpHandlerFor('https://kinesis.cn-north-1.amazonaws.com.cn'), undefined);
+            assert.equal(httpHandlerFor('https://kinesis.us-east-1.api.aws'), undefined);
+            assert.ok(httpHandlerFor('https://amazonaws.com.evil.example') instanceof NodeHttpHandler, 'only the real AWS domains');
+            assert.equal(httpHandlerFor(undefined), undefined);
         });
         it('uses AWS_ENDPOINT_URL_KINESIS / _DYNAMODB from the environment it is given', function () {
             const c = createAwsClients({ credentialMode: 'static', accessKeyId: 'a', secretAccessKey: 'b', env: { AWS_REGION: 'eu-west-1', AWS_ENDPOINT_URL_KINESIS: 'http://127.0.0.1:7001', AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:7002' } });

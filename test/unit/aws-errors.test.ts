@@ -66,6 +66,21 @@ describe('lib/aws/errors', function () {
             assert.equal(e.kind, 'unreachable');
             assert.match(e.message, /cannot reach AWS in region eu-wst-1: ENOTFOUND \(unknown host: check the region name "eu-wst-1"/);
         });
+        it('an untrusted TLS certificate (self-signed local stack) is explained, with what to do', function () {
+            const plain = Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' });
+            // HTTP/2 wraps it: "The pending stream has been canceled (caused by: self-signed certificate)"
+            const wrapped = Object.assign(new Error('The pending stream has been canceled (caused by: self-signed certificate)'), { code: 'ERR_HTTP2_STREAM_CANCEL', cause: plain });
+            for (const err of [plain, wrapped]) {
+                const e = explainAwsError(err, { endpoint: 'https://127.0.0.1:4567' });
+                assert.equal(e.kind, 'unreachable');
+                assert.equal(e.status, 'untrusted certificate');
+                assert.match(e.message, /cannot reach https:\/\/127\.0\.0\.1:4567: its TLS certificate is not trusted \(self-signed certificate\)/);
+                assert.match(e.message, /use its http:\/\/ endpoint/);
+                assert.match(e.message, /NODE_EXTRA_CA_CERTS/);
+            }
+            const expired = explainAwsError(Object.assign(new Error('certificate has expired'), { code: 'CERT_HAS_EXPIRED' }), { region: 'eu-west-1' });
+            assert.match(expired.message, /cannot reach AWS in region eu-west-1: its TLS certificate is not trusted \(certificate expired\)/);
+        });
         it('connection refused at a local endpoint says nothing listens there', function () {
             const err = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' });
             const e = explainAwsError(err, { endpoint: 'http://127.0.0.1:9' });
