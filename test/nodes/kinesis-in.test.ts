@@ -132,6 +132,44 @@ describe('kinesis-in node (real Node-RED runtime, local stack)', function () {
         await waitFor('checkpoint at the second record', async () => (await table.list())[0].checkpoint === got[1].kinesis.sequenceNumber);
     });
 
+    it('follows a record into a subflow and waits for the nodes inside it before checkpointing', async function () {
+        // eslint-disable-next-line @typescript-eslint/no-var-requires
+        const red = process.env.NODE_RED_PATH ? require.resolve(process.env.NODE_RED_PATH) : require.resolve('node-red');
+        // eslint-disable-next-line @typescript-eslint/no-var-requires
+        const functionNode = require(require.resolve('@node-red/nodes/core/function/10-function.js', { paths: [red] }));
+        const stream = uniqueName('nin-subflow');
+        await createStream(stream, 1);
+        await put(stream, [{ n: 1 }, { n: 2 }]);
+        // Inside the subflow a function node holds each message until the test lets it go on (and only
+        // then completes it, node.done()); the messages leave the subflow to h1.
+        const hold = [
+            'const pending = global.get("pending") || [];',
+            'pending.push(() => { node.send(msg); node.done(); });',
+            'global.set("pending", pending);',
+        ].join('\n');
+        const nodes: Array<Record<string, unknown>> = flow(stream, {}, [['sfi']]).map((n) => (n.type === 'kinesis-config' ? n : { ...n, z: 'f1' }));
+        nodes.push(
+            { id: 'f1', type: 'tab', label: 'main' },
+            { id: 'sf1', type: 'subflow', name: 'hold', info: '', in: [{ x: 50, y: 30, wires: [{ id: 'fn' }] }], out: [{ x: 300, y: 30, wires: [{ id: 'fn', port: 0 }] }] },
+            { id: 'fn', type: 'function', z: 'sf1', name: 'hold', func: hold, outputs: 1, libs: [], x: 150, y: 30, wires: [[]] },
+            { id: 'sfi', type: 'subflow:sf1', z: 'f1', x: 200, y: 100, wires: [['h1']] }, // (nodes without x/y would be config nodes)
+        );
+        await helper.load([configNode, inNode, functionNode], nodes);
+        const got: Msg[] = [];
+        helper.getNode('h1').on('input', (msg: Msg, _s: unknown, done: () => void) => { got.push(msg); done(); });
+        const global = (helper.getNode('in1') as unknown as { context(): { global: { get(k: string): Array<() => void> | undefined } } }).context().global;
+        await waitFor('2 messages held inside the subflow', () => (global.get('pending') || []).length >= 2);
+        await sleep(600);
+        const table = new LeaseTable(rawDynamo(), stream);
+        assert.ok(!/^\d+$/.test((await table.list())[0].checkpoint), 'not finished while a node inside the subflow works');
+        global.get('pending')![0]();
+        await waitFor('the first record out of the subflow', () => got.length >= 1);
+        await waitFor('checkpoint at the first record', async () => (await table.list())[0].checkpoint === got[0].kinesis.sequenceNumber);
+        global.get('pending')![1]();
+        await waitFor('the second record out of the subflow', () => got.length >= 2);
+        await waitFor('checkpoint at the second record', async () => (await table.list())[0].checkpoint === got[1].kinesis.sequenceNumber);
+    });
+
     it('two kinesis-in nodes of one application share the shards and deliver every record once', async () => {
         const stream = uniqueName('nin-two');
         await createStream(stream, 2);
