@@ -8,8 +8,7 @@
  * end of the run. TEST_ALLOW_NETWORK=1 turns the guard off.
  */
 import dns from 'node:dns';
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const { startLocalStack } = require('../../scripts/local-stack.js');
+import { LocalStack, startLocalStack } from './helpers/stack';
 
 const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|::1|\[::1\])$/i;
 /** Host names the guard refused, for the end-of-run report. */
@@ -44,15 +43,8 @@ if (networkGuardOn) {
     };
 }
 
-interface Stack {
-    env: Record<string, string>;
-    kinesisEndpoint: string;
-    kinesisTlsPort: number;
-    dynamodbEndpoint: string;
-    stop(): Promise<void>;
-}
 
-let stack: Stack | undefined;
+let stack: LocalStack | undefined;
 
 // The SDK's one-time "Node.js 20 support ends in 2027" warning is noise in test output.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -66,7 +58,7 @@ export async function mochaGlobalSetup(): Promise<void> {
     const suites = (process.env.TEST_SUITES || 'unit,nodes,integration,e2e').split(',').map((s) => s.trim());
     if (suites.length === 1 && suites[0] === 'unit') return;
     if (process.env.KINESIS_LOCAL_ENDPOINT && process.env.DYNAMODB_LOCAL_ENDPOINT) return; // stack given from outside
-    stack = (await startLocalStack({ kinesisPort: 0, dynamodbPort: 0, streams: 'my-thingsboard:1,tb-test-downlink:1' })) as Stack;
+    stack = await startLocalStack({ kinesisPort: 0, dynamodbPort: 0, streams: 'my-thingsboard:1,tb-test-downlink:1' });
     Object.assign(process.env, stack.env);
     process.env.KINESIS_LOCAL_ENDPOINT = stack.kinesisEndpoint;
     // kinesis-local's HTTPS port (self-signed certificate), for the https:// endpoint tests

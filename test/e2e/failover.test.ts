@@ -6,22 +6,11 @@
  * every record put reaches a debug sidebar (duplicates allowed, at-least-once), none is lost.
  */
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { Comms, NodeRedProcess, exampleAsFlows, repoRoot, sleep, waitUntil } from './harness';
-
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const { startLocalStack } = require(path.join(repoRoot, 'scripts', 'local-stack.js'));
-
-interface Stack {
-    env: Record<string, string>;
-    kinesisEndpoint: string;
-    dynamodbEndpoint: string;
-    region: string;
-    stop(): Promise<void>;
-}
+import { LocalStack, startLocalStack } from '../helpers/stack';
+import { Comms, NodeRedProcess, exampleAsFlows, sleep, waitUntil } from './harness';
 
 const UPLINK = '01-thingsboard-uplink.json';
 const SHARDS = 4;
@@ -33,14 +22,14 @@ function devicesShown(c: Comms): Set<string> {
 
 describe('scale-out and failover (e2e: example 01 in two Node-RED processes, one killed mid-stream)', function () {
     this.timeout(240_000);
-    let stack: Stack;
+    let stack: LocalStack;
     let kinesis: KinesisClient;
     let dynamo: DynamoDBClient;
     const reds: NodeRedProcess[] = [];
     const comms: Comms[] = [];
 
     before(async function () {
-        stack = (await startLocalStack({ kinesisPort: 0, dynamodbPort: 0, streams: `my-thingsboard:${SHARDS},tb-test-downlink:1` })) as Stack;
+        stack = await startLocalStack({ kinesisPort: 0, dynamodbPort: 0, streams: `my-thingsboard:${SHARDS},tb-test-downlink:1` });
         const credentials = { accessKeyId: stack.env.AWS_ACCESS_KEY_ID, secretAccessKey: stack.env.AWS_SECRET_ACCESS_KEY };
         kinesis = new KinesisClient({ region: stack.region, endpoint: stack.kinesisEndpoint, credentials, requestHandler: new NodeHttpHandler() });
         dynamo = new DynamoDBClient({ region: stack.region, endpoint: stack.dynamodbEndpoint, credentials, requestHandler: new NodeHttpHandler() });

@@ -4,6 +4,22 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { randomBytes } from 'node:crypto';
 
+/** What scripts/local-stack.js's startLocalStack resolves to. */
+export interface LocalStack {
+    env: Record<string, string>;
+    kinesisEndpoint: string;
+    kinesisTlsPort: number;
+    dynamodbEndpoint: string;
+    region: string;
+    stop(): Promise<void>;
+}
+
+/** Starts a local stack (kinesis-local + dynalite) of its own; ports 0 = any free port. */
+export function startLocalStack(options: { kinesisPort?: number; dynamodbPort?: number; streams?: string }): Promise<LocalStack> {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    return require('../../../scripts/local-stack.js').startLocalStack(options);
+}
+
 export function localEndpoints(): { kinesis: string; dynamodb: string; region: string } {
     const kinesis = process.env.KINESIS_LOCAL_ENDPOINT;
     const dynamodb = process.env.DYNAMODB_LOCAL_ENDPOINT;
