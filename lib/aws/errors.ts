@@ -217,6 +217,16 @@ export function explainAwsError(error: unknown, ctx: ExplainContext = {}): Expla
     if (code === 'LimitExceededException') {
         return build('limit-exceeded', `AWS limit exceeded${action}: ${raw}`, 'limit exceeded', true);
     }
+    if (code === 'InvalidArgumentException' && /did not come from this stream|encodes shardId-\d+, while it was used/i.test(raw)) {
+        // AWS: "StartingSequenceNumber … used in GetShardIterator on shard … is invalid because it did not come from this stream."
+        return build(
+            'invalid-argument',
+            `the lease table's checkpoint does not belong to this stream${ctx.streamName ? ` "${ctx.streamName}"` : ''} (was the stream deleted and recreated under the same name?): ` +
+                'delete the application\'s lease table in DynamoDB (or use another application name) to read it from the configured start position',
+            'stale checkpoint',
+            false,
+        );
+    }
     if (code === 'ValidationException' || code === 'InvalidArgumentException' || code === 'SerializationException') {
         return build('invalid-argument', `invalid request${action}: ${raw}`, 'invalid request', false);
     }

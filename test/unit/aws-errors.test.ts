@@ -81,6 +81,15 @@ describe('lib/aws/errors', function () {
             const expired = explainAwsError(Object.assign(new Error('certificate has expired'), { code: 'CERT_HAS_EXPIRED' }), { region: 'eu-west-1' });
             assert.match(expired.message, /cannot reach AWS in region eu-west-1: its TLS certificate is not trusted \(certificate expired\)/);
         });
+        it('a checkpoint from a deleted and recreated stream is named as such, with the way out', function () {
+            const err = Object.assign(new Error('StartingSequenceNumber 49590338271490256608559692538361571095921575989136588898 used in GetShardIterator on shard shardId-000000000000 in stream telemetry under account 123456789012 is invalid because it did not come from this stream.'), { name: 'InvalidArgumentException', $metadata: { httpStatusCode: 400 } });
+            const e = explainAwsError(err, { streamName: 'telemetry', action: 'kinesis:GetShardIterator' });
+            assert.equal(e.status, 'stale checkpoint');
+            assert.match(e.message, /checkpoint does not belong to this stream "telemetry" \(was the stream deleted and recreated/);
+            assert.match(e.message, /delete the application's lease table/);
+            const other = explainAwsError(Object.assign(new Error('1 validation error'), { name: 'InvalidArgumentException' }), {});
+            assert.equal(other.status, 'invalid request');
+        });
         it('connection refused at a local endpoint says nothing listens there', function () {
             const err = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' });
             const e = explainAwsError(err, { endpoint: 'http://127.0.0.1:9' });
