@@ -10,6 +10,8 @@
  *   after one unmeasured warm-up run on another table, as the baseline gets one),
  *   one callback per record, finished at once, checkpoints every 5 s.
  * - "consumer, batch output": one callback per GetRecords batch.
+ * - "consumer, Enhanced Fan-Out": readMode efo (SubscribeToShard over HTTP/1.1 on kinesis-local;
+ *   consumer registration included), one callback per record.
  * - "kinesis-in node in Node-RED": the node in a real Node-RED runtime (node-red-node-test-helper),
  *   wired to a node that completes each message; checkpoint mode "when the flow completes" (message
  *   hooks), payload Buffer — the consumer plus Node-RED's message passing.
@@ -147,6 +149,7 @@ async function main(): Promise<void> {
         await run('bench-warm', {}); // warm-up: DynamoDB client, consumer code paths (not measured)
         const rec = await measure('consumer, one callback per record', () => run('bench-t1', {}));
         const bat = await measure('consumer, batch output', () => run('bench-t2', { outputMode: 'batch' }));
+        const efo = await measure('consumer, Enhanced Fan-Out', () => run('bench-t3', { readMode: 'efo', consumerName: 'bench-efo' }));
 
         const red = await nodeRedRunner(stack.env as Record<string, string>);
         await red.run(); // warm-up
@@ -170,6 +173,7 @@ async function main(): Promise<void> {
         console.log('');
         console.log(`consumer / raw loop: ${(rec.rate / base.rate).toFixed(2)}× records/s, ${(rec.cpuUs / base.cpuUs).toFixed(2)}× CPU per record`);
         console.log(`batch output / raw loop: ${(bat.rate / base.rate).toFixed(2)}× records/s, ${(bat.cpuUs / base.cpuUs).toFixed(2)}× CPU per record`);
+        console.log(`Enhanced Fan-Out / raw loop: ${(efo.rate / base.rate).toFixed(2)}× records/s, ${(efo.cpuUs / base.cpuUs).toFixed(2)}× CPU per record`);
         console.log(`kinesis-in in Node-RED / raw loop: ${(nr.rate / base.rate).toFixed(2)}× records/s, ${(nr.cpuUs / base.cpuUs).toFixed(2)}× CPU per record`);
         console.log(`first record after start (fresh lease table, LATEST, idle 1000 ms): ${firstMs.toFixed(0)} ms`);
     } finally {
