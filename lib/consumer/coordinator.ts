@@ -108,13 +108,22 @@ export class Coordinator {
      * Stops taking leases (stop in progress) while renewals go on until halt(). Resolves once a
      * taker pass still running has ended: a lease it took meanwhile is then in `held`, so the
      * stopping consumer releases it with the others instead of leaving it owned until it expires.
+     * Waits at most `maxWaitMs` (a DynamoDB that does not answer must not hold up a redeploy).
      */
-    stopTaking(): Promise<void> {
+    stopTaking(maxWaitMs = 3000): Promise<void> {
         this.halted = true;
         this.running = false;
         if (this.takerTimer) clearTimeout(this.takerTimer);
         this.takerTimer = undefined;
-        return this.takerRunning ? this.takerRunning.catch(() => undefined) : Promise.resolve();
+        const pass = this.takerRunning;
+        if (!pass) return Promise.resolve();
+        return new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, maxWaitMs);
+            pass.catch(() => undefined).finally(() => {
+                clearTimeout(t);
+                resolve();
+            });
+        });
     }
 
     private scheduleRenew(): void {

@@ -195,6 +195,42 @@ describe('consumer: lease taking', () => {
     });
 });
 
+describe('consumer: lease taking while stopping', () => {
+    it('stopTaking waits for the taker pass, so a lease taken meanwhile is held (and released by the stop) but not reported', async () => {
+        const t = new MemoryTable();
+        await t.create(newLease('a', 'TRIM_HORIZON'));
+        let answer!: () => void;
+        const answered = new Promise<void>((r) => { answer = r; });
+        const take = t.take.bind(t);
+        t.take = async (l: Lease, owner: string) => { const r = await take(l, owner); await answered; return r; };
+        const log: string[] = [];
+        const c = coordinator(t, 'w1', log);
+        const started = c.start();
+        await new Promise((r) => setTimeout(r, 20)); // the take is written; its answer waits
+        let stopped = false;
+        const stopping = c.stopTaking().then(() => { stopped = true; });
+        await new Promise((r) => setTimeout(r, 20));
+        assert.equal(stopped, false, 'waits for the pass');
+        answer();
+        await Promise.all([started, stopping]);
+        assert.ok(c.held.has('a'), 'held, so the stop releases it');
+        assert.deepEqual(log, [], 'not reported as acquired: nothing reads it');
+        c.halt();
+    });
+
+    it('stopTaking waits at most maxWaitMs for a pass that does not end (DynamoDB not answering)', async () => {
+        const t = new MemoryTable();
+        await t.create(newLease('a', 'TRIM_HORIZON'));
+        t.list = () => new Promise<Lease[]>(() => undefined); // never answers
+        const c = coordinator(t, 'w1', []);
+        void c.start();
+        await new Promise((r) => setTimeout(r, 10));
+        await c.stopTaking(50); // resolves: the test would time out otherwise
+        assert.equal(c.held.size, 0);
+        c.halt();
+    });
+});
+
 describe('consumer: shard sync', () => {
     const shard = (id: string, parent?: string, closed = false, adj?: string): Shard => ({
         ShardId: id,
