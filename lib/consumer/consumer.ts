@@ -277,7 +277,6 @@ class ShardWorker {
         const cp = this.cp;
         if (c.opts.outputMode === 'batch' && c.opts.onBatch) {
             if (!records.length) return;
-            if (cp.inFlight >= this.max) await cp.waitForRoom(this.max);
             while (this.running && cp.inFlight >= this.max) await cp.waitForRoom(this.max);
             if (!this.running) return;
             const last = records[records.length - 1];
@@ -529,13 +528,7 @@ export class KinesisConsumer {
                 if (this.stopped) return;
                 this.error(err, { action });
                 backoff = Math.min(backoff ? backoff * 2 : 1000, 30_000);
-                await new Promise<void>((resolve) => {
-                    const t = setTimeout(resolve, backoff);
-                    this.abort.signal.addEventListener('abort', () => {
-                        clearTimeout(t);
-                        resolve();
-                    }, { once: true });
-                });
+                await sleep(backoff, this.abort.signal);
             }
         }
     }
@@ -562,12 +555,8 @@ export class KinesisConsumer {
         return created;
     }
 
+    /** A lease taken (reported only while the coordinator runs: a stop ends that before anything else). */
     private acquired(lease: Lease): void {
-        if (this.stopped) {
-            // taken while stopping: give it back at once
-            this.coordinator.release(lease.leaseKey).catch(() => undefined);
-            return;
-        }
         this.workers.get(lease.leaseKey)?.stopLost();
         const w = new ShardWorker(this, lease);
         this.workers.set(lease.leaseKey, w);
