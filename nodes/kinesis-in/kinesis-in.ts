@@ -153,7 +153,16 @@ export = function (RED: NodeAPI): void {
         const explainCtx = (action: string) => (action.startsWith('dynamodb:') ? { action, tableName } : { action, streamName });
 
         // ---- completion tracking through Node-RED's message hooks ----
-        const finishTrack = (id: string, t: Track) => {
+        // (the hooks see every message of the runtime: they return at once for messages not tracked here)
+        const tracked = (ev: unknown): { e: HookEvent; id: string; t: Track } | undefined => {
+            const e = ev as HookEvent;
+            const id = e.msg?._msgid;
+            const t = id === undefined ? undefined : tracking.get(id);
+            return t ? { e, id: id as string, t } : undefined;
+        };
+        /** Finishes the record once no node holds its message and none is about to receive it. */
+        const finishIfIdle = (id: string, t: Track) => {
+            if (t.active.length > 0 || t.transit.length > 0) return;
             tracking.delete(id);
             t.done(t.error);
         };
@@ -161,41 +170,30 @@ export = function (RED: NodeAPI): void {
         if (!whenSent && hooks) {
             // preDeliver, not onSend: only deliveries to nodes that exist (a wire to a disabled node is not one)
             hooks.add(`preDeliver.${hookLabel}`, (ev: unknown) => {
-                const e = ev as HookEvent;
-                const id = e.msg?._msgid;
-                if (id === undefined) return;
-                const t = tracking.get(id);
-                const to = e.destination?.id;
-                if (t && to !== undefined) t.transit.push(to);
+                const r = tracked(ev);
+                const to = r?.e.destination?.id;
+                if (r && to !== undefined) r.t.transit.push(to);
             });
             // every receive counts, also those not made by a send (link in, catch, complete nodes)
             hooks.add(`onReceive.${hookLabel}`, (ev: unknown) => {
-                const e = ev as HookEvent;
-                const id = e.msg?._msgid;
-                if (id === undefined) return;
-                const t = tracking.get(id);
-                const at = e.destination?.id;
-                if (!t || at === undefined) return;
-                removeOne(t.transit, at);
-                t.active.push(at);
+                const r = tracked(ev);
+                const at = r?.e.destination?.id;
+                if (!r || at === undefined) return;
+                removeOne(r.t.transit, at);
+                r.t.active.push(at);
             });
             // a node whose input handler takes no `done` (a pre-1.0 style node) never completes a
             // message: it counts as completed when its handler returned
             hooks.add(`postReceive.${hookLabel}`, (ev: unknown) => {
-                const e = ev as HookEvent;
-                const id = e.msg?._msgid;
-                if (id === undefined || e.destination?.node?._expectedDoneCount !== 0) return;
-                const t = tracking.get(id);
-                if (t && removeOne(t.active, e.destination.id) && t.active.length === 0 && t.transit.length === 0) finishTrack(id, t);
+                if ((ev as HookEvent).destination?.node?._expectedDoneCount !== 0) return;
+                const r = tracked(ev);
+                if (r && removeOne(r.t.active, r.e.destination?.id)) finishIfIdle(r.id, r.t);
             });
             hooks.add(`onComplete.${hookLabel}`, (ev: unknown) => {
-                const e = ev as HookEvent;
-                const id = e.msg?._msgid;
-                if (id === undefined) return;
-                const t = tracking.get(id);
-                if (!t) return;
-                if (e.error && t.error === undefined) t.error = e.error;
-                if (removeOne(t.active, e.node?.id) && t.active.length === 0 && t.transit.length === 0) finishTrack(id, t);
+                const r = tracked(ev);
+                if (!r) return;
+                if (r.e.error && r.t.error === undefined) r.t.error = r.e.error;
+                if (removeOne(r.t.active, r.e.node?.id)) finishIfIdle(r.id, r.t);
             });
         }
 
@@ -209,7 +207,7 @@ export = function (RED: NodeAPI): void {
             tracking.set(msg._msgid, t);
             node.send(msg);
             // nothing wired: finished at once
-            if (t.transit.length === 0 && t.active.length === 0 && tracking.get(msg._msgid) === t) finishTrack(msg._msgid, t);
+            if (tracking.get(msg._msgid) === t) finishIfIdle(msg._msgid, t);
         };
 
         // message ids: a random prefix per node + a counter (cheaper than a crypto id per record)
