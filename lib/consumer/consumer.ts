@@ -8,6 +8,11 @@
  * once for the first record after a sentinel). At shard end: wait until every record is finished,
  * create the child leases, checkpoint SHARD_END, release the lease.
  *
+ * Fencing: every record (every batch in batch mode) is emitted only after `coordinator.canEmit` said
+ * the lease is held and was renewed within the fence time by this worker's own clocks; when it is
+ * stale (after a stall: GC pause, SIGSTOP, a suspended machine) the lease is renewed first, and when
+ * that fails the records read so far are dropped (counted in `metrics().fenceDropped`), not emitted.
+ *
  * Lease lost → the shard stops emitting at once (records still in flight are not checkpointed).
  * Hand-off requested / stop → stop reading, wait (bounded) for in-flight records, checkpoint, then
  * transfer / release the lease.
@@ -68,6 +73,8 @@ export interface ConsumerOptions {
     /** A read that takes longer than this is considered stalled: the reader is restarted. */
     watchdogMs?: number;
     gracefulHandOff?: boolean;
+    /** Records are emitted only while the lease was renewed within failoverTimeMs − this (default failover / 4). */
+    fenceMarginMs?: number;
     /** How long stop()/hand-off waits for in-flight records (default 5 s). */
     drainTimeoutMs?: number;
     /** LATEST resolves to AT_TIMESTAMP(start − this margin) on fresh leases (default 1000 ms). */
@@ -87,6 +94,8 @@ export type ConsumerEvent =
     | { type: 'shardEnd'; shardId: string; children: string[] }
     | { type: 'checkpoint'; shardId: string; checkpoint: string; subSequenceNumber: number }
     | { type: 'failed'; shardId: string; sequenceNumber: string; error: unknown }
+    /** Another instance took a lease of this one under the same worker id (a misconfiguration). */
+    | { type: 'duplicateWorkerId'; shardId: string; workerId: string }
     | { type: 'restarted'; shardId: string; reason: string };
 
 export interface ConsumerMetrics {
@@ -96,6 +105,8 @@ export interface ConsumerMetrics {
     inFlight: number;
     lagMs: number | undefined;
     failedShards: number;
+    /** Records read but dropped, not emitted, because the lease was lost before they could be (fencing). */
+    fenceDropped: number;
     lastError?: unknown;
 }
 
@@ -112,6 +123,17 @@ export function parseTimestamp(value: unknown): Date | undefined {
 
 export function defaultWorkerId(): string {
     return `${hostname()}-${randomBytes(4).toString('hex')}`;
+}
+
+/** Two instances run with the same worker id: each takes the other's leases. */
+export class DuplicateWorkerIdError extends Error {
+    readonly kind = 'duplicate-worker-id';
+    /** A few words for a node status. */
+    readonly status = 'duplicate worker id';
+    constructor(readonly workerId: string, readonly shardId: string) {
+        super(`another instance runs with worker id "${workerId.slice(0, 80)}" (it took lease ${shardId} from this one): give every instance its own worker id`);
+        this.name = 'DuplicateWorkerIdError';
+    }
 }
 
 const STALLED = Symbol('stalled');
@@ -189,6 +211,26 @@ class ShardWorker {
         }
     }
 
+    /**
+     * The fence before an emit: true when the lease may be used now (renewed first when stale);
+     * false when it is lost (the worker is then stopped and the caller drops what it holds).
+     */
+    private async fenced(): Promise<boolean> {
+        const coord = this.c.coordinator;
+        while (this.running) {
+            if (!coord.holds(this.shardId)) return false;
+            if (await coord.confirm(this.shardId)) return this.running;
+            if (!this.running || !coord.holds(this.shardId)) return false;
+            await sleep(Math.min(500, coord.fenceMs / 4)); // DynamoDB did not answer: try again (nothing is emitted meanwhile)
+        }
+        return false;
+    }
+
+    /** Records that will never be emitted by this worker (lease lost): counted, not checkpointed. */
+    private dropFenced(count: number): void {
+        this.c.fenceDropped += count;
+    }
+
     async run(): Promise<void> {
         let errorBackoff = 0;
         let pending: Promise<ReadBatch> | undefined;
@@ -217,8 +259,6 @@ class ShardWorker {
                     pending = reader.next();
                     pending.catch(() => undefined);
                 }
-                // a worker that stalled past the failover time must not emit: another may own the shard
-                if (raw.length && !this.c.coordinator.isFresh(this.shardId)) break;
                 if (raw.length) await this.deliver(this.toUserRecords(raw, batch.millisBehindLatest));
                 if (!this.running) break;
                 if (batch.shardEnd) {
@@ -278,7 +318,10 @@ class ShardWorker {
         if (c.opts.outputMode === 'batch' && c.opts.onBatch) {
             if (!records.length) return;
             while (this.running && cp.inFlight >= this.max) await cp.waitForRoom(this.max);
-            if (!this.running) return;
+            if (!this.running || (!c.coordinator.canEmit(this.shardId) && !(await this.fenced()))) {
+                this.dropFenced(records.length);
+                return;
+            }
             const last = records[records.length - 1];
             const t = cp.deliver(last.sequenceNumber, last.subSequenceNumber, records.length);
             c.delivered += records.length;
@@ -290,9 +333,13 @@ class ShardWorker {
             return;
         }
         const onRecord = c.opts.onRecord!;
+        const coord = c.coordinator;
         for (let i = 0; i < records.length; i++) {
             while (this.running && cp.inFlight >= this.max) await cp.waitForRoom(this.max);
-            if (!this.running) return;
+            if (!this.running || (!coord.canEmit(this.shardId) && !(await this.fenced()))) {
+                this.dropFenced(records.length - i);
+                return;
+            }
             const r = records[i];
             const t = cp.deliver(r.sequenceNumber, r.subSequenceNumber);
             c.delivered++;
@@ -416,6 +463,7 @@ export class KinesisConsumer {
     readerFactory: ShardReaderFactory;
     streamARN: string | undefined;
     delivered = 0;
+    fenceDropped = 0;
     state: ConsumerMetrics['state'] = 'starting';
     lastError: unknown;
     private timers: NodeJS.Timeout[] = [];
@@ -440,12 +488,17 @@ export class KinesisConsumer {
             takerIntervalMs: opts.takerIntervalMs ?? Math.max(1000, Math.floor(failover / 2)),
             parentPollMs: opts.parentPollMs ?? 10_000,
             gracefulHandOff: opts.gracefulHandOff,
+            fenceMarginMs: opts.fenceMarginMs,
             maxLeasesForWorker: opts.maxLeasesForWorker,
             handlers: {
                 acquired: (lease) => this.acquired(lease),
                 lost: (shardId) => this.lost(shardId),
                 handOffRequested: (shardId, to) => {
                     this.handOff(shardId, to).catch((err) => this.warn(`handing ${shardId} over failed`, err));
+                },
+                duplicateWorkerId: (shardId) => {
+                    this.emit({ type: 'duplicateWorkerId', shardId, workerId: this.workerId });
+                    this.error(new DuplicateWorkerIdError(this.workerId, shardId), { action: 'dynamodb:UpdateItem', shardId });
                 },
                 warn: (m, e) => this.warn(m, e),
             },
@@ -596,7 +649,16 @@ export class KinesisConsumer {
             if (w.lagMs !== undefined) lag = Math.max(lag ?? 0, w.lagMs);
             if (w.cp.failed) failed++;
         }
-        return { state: this.state, shards: this.workers.size, delivered: this.delivered, inFlight, lagMs: lag, failedShards: failed, lastError: this.lastError };
+        return {
+            state: this.state,
+            shards: this.workers.size,
+            delivered: this.delivered,
+            inFlight,
+            lagMs: lag,
+            failedShards: failed,
+            fenceDropped: this.fenceDropped,
+            lastError: this.lastError,
+        };
     }
 
     /** Shard ids this worker is reading. */

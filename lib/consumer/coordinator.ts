@@ -5,11 +5,25 @@
  * Expiry is observed locally, never from wall clocks: for every lease we remember the monotonic time
  * at which we last saw its (counter, owner) change; a lease is expired when that is older than
  * failoverTimeMs. A lease first seen with an owner is stamped "now"; an unowned lease is free at once.
- * A held lease that this worker could not renew within failoverTimeMs (it stalled) is dropped.
+ *
+ * Fencing (see `leaseFresh`): a record of a shard may be emitted only while this worker's last
+ * successful renewal of its lease is younger than the fence (failoverTimeMs − fence margin), by the
+ * monotonic clock AND by the wall clock (the monotonic clock stops while a machine sleeps). Another
+ * worker can take the lease only after it saw the counter unchanged for failoverTimeMs, so the two
+ * never emit the same shard at the same time. A stale lease is renewed (`confirm`) before anything
+ * more is emitted; a renewal that fails conditionally means the lease is gone: it is dropped.
  *
  * Stealing is a hand-off when `gracefulHandOff` is on (default): the thief writes `checkpointOwner`;
  * the owner sees it on its next renewal, finishes and checkpoints what it delivered, and transfers the
- * lease. A request the owner does not answer within 2 × failoverTimeMs is turned into a plain take.
+ * lease. A request belongs to the owner it was made to: a change of owner voids it, and a live owner
+ * that keeps renewing is only ever asked, never overrun (an owner that stops renewing loses the lease
+ * by expiry, as any other). With `gracefulHandOff` off a steal is a plain take, and the thief waits
+ * the fence time before it emits (the victim's fence has run out by then).
+ *
+ * Worker ids: a lease the table shows as this worker id's but that this process does not hold (a
+ * previous run with the same, stable id) is taken back at once. Should a renewal then find the lease
+ * owned by this worker id with another counter, a second instance runs with the same id: reported
+ * through `duplicateWorkerId`, and from then on such leases are taken only once expired.
  *
  * All writes on one lease go through one promise chain (renew, checkpoint, release never race).
  */
@@ -23,7 +37,30 @@ export interface CoordinatorHandlers {
     lost(shardId: string): void;
     /** Another worker asked for this lease: finish, checkpoint and `transfer` it. */
     handOffRequested(shardId: string, to: string): void;
+    /** Another instance runs with this worker id (it took `shardId` while this one held it). */
+    duplicateWorkerId?(shardId: string): void;
     warn?(message: string, error?: unknown): void;
+}
+
+/** A lease's last successful renewal, by both clocks (when the renewal was sent). */
+export interface RenewalStamp {
+    mono: number;
+    wall: number;
+}
+
+/**
+ * The fencing rule: a lease renewed at `renewed` may still be used at `at` when neither clock says
+ * more than `fenceMs` went by. Either clock alone can be fooled (the monotonic one stops while a
+ * machine is suspended; the wall clock can be set back), so the older reading wins. A wall clock set
+ * forward only costs an early renewal.
+ */
+export function leaseFresh(renewed: RenewalStamp, at: RenewalStamp, fenceMs: number): boolean {
+    return Math.max(at.mono - renewed.mono, at.wall - renewed.wall) <= fenceMs;
+}
+
+/** Default fence margin: a quarter of the failover time (renewals come every third of it). */
+export function defaultFenceMarginMs(failoverTimeMs: number): number {
+    return Math.max(50, Math.floor(failoverTimeMs / 4));
 }
 
 export interface CoordinatorOptions {
@@ -36,15 +73,27 @@ export interface CoordinatorOptions {
     parentPollMs?: number;
     maxLeasesForWorker?: number;
     gracefulHandOff?: boolean;
+    /** Records are emitted only while the last renewal is younger than failoverTimeMs − this (default failover / 4). */
+    fenceMarginMs?: number;
+    /** Both clocks, read together (tests: a clock they move by hand). Default performance.now() + Date.now(). */
+    clock?: () => RenewalStamp;
     handlers: CoordinatorHandlers;
 }
 
 interface Held {
     lease: Lease;
-    /** Monotonic time at which the last successful renewal was sent. */
-    renewedAt: number;
+    /** When the last successful renewal (or take, or checkpoint) was sent. */
+    renewed: RenewalStamp;
     chain: Promise<unknown>;
     handOffAsked?: boolean;
+    /** Stolen from a live owner: nothing is emitted before this monotonic time. */
+    emitAfter?: number;
+}
+
+interface PendingHandOff {
+    /** The owner asked: a change of owner voids the request. */
+    owner: string;
+    at: number;
 }
 
 interface Seen {
@@ -53,7 +102,7 @@ interface Seen {
     changedAt: number;
 }
 
-const now = () => performance.now();
+const realClock = (): RenewalStamp => ({ mono: performance.now(), wall: Date.now() });
 
 function shuffle<T>(a: T[]): T[] {
     for (let i = a.length - 1; i > 0; i--) {
@@ -66,7 +115,11 @@ function shuffle<T>(a: T[]): T[] {
 export class Coordinator {
     readonly held = new Map<string, Held>();
     private readonly seen = new Map<string, Seen>();
-    private readonly handOffPending = new Map<string, number>();
+    private readonly handOffPending = new Map<string, PendingHandOff>();
+    /** Set once another instance was seen using this worker id. */
+    duplicateId = false;
+    /** Records may be emitted while the last renewal is younger than this. */
+    readonly fenceMs: number;
     /** null once halted: no more renewals. */
     private renewTimer: NodeJS.Timeout | undefined | null;
     private takerTimer: NodeJS.Timeout | undefined;
@@ -77,8 +130,17 @@ export class Coordinator {
     lastLeases: Lease[] = [];
     private readonly opts: CoordinatorOptions;
 
+    private readonly clock: () => RenewalStamp;
+
     constructor(opts: CoordinatorOptions) {
         this.opts = opts;
+        this.clock = opts.clock ?? realClock;
+        const margin = opts.fenceMarginMs ?? defaultFenceMarginMs(opts.failoverTimeMs);
+        this.fenceMs = Math.max(1, opts.failoverTimeMs - margin);
+    }
+
+    private now(): number {
+        return this.clock().mono;
     }
 
     get workerId(): string {
@@ -188,32 +250,51 @@ export class Coordinator {
     }
 
     async renewAll(): Promise<void> {
-        const tasks: Promise<unknown>[] = [];
-        for (const [shardId, h] of this.held) {
-            if (now() - h.renewedAt > this.opts.failoverTimeMs) {
-                // our own clock says it expired: another worker may already have it
-                this.opts.handlers.warn?.(`lease ${shardId} expired before it could be renewed; dropping it`);
-                this.drop(shardId);
-                continue;
+        await Promise.all([...this.held.keys()].map((shardId) => this.renew(shardId)));
+    }
+
+    /**
+     * Renews one held lease (serialized with the other writes on it). A conditional failure means
+     * the lease is gone: dropped. Any other failure keeps it (it is fenced once stale) unless our own
+     * clock says the failover time went by: another worker may have it by now.
+     */
+    private renew(shardId: string): Promise<boolean> {
+        return this.withLease(shardId, async (held) => {
+            const t0 = this.clock();
+            let r: Lease | undefined;
+            try {
+                r = await this.opts.table.renew(held.lease, this.workerId);
+            } catch (err) {
+                if (!leaseFresh(held.renewed, this.clock(), this.opts.failoverTimeMs)) {
+                    this.opts.handlers.warn?.(`lease ${shardId} could not be renewed within the failover time; dropping it`, err);
+                    this.drop(shardId);
+                } else {
+                    this.opts.handlers.warn?.(`renewing lease ${shardId} failed`, err);
+                }
+                return false;
             }
-            tasks.push(
-                this.withLease(shardId, async (held) => {
-                    const t0 = now();
-                    const r = await this.opts.table.renew(held.lease, this.workerId);
-                    if (!r) {
-                        this.drop(shardId);
-                        return;
-                    }
-                    held.lease = r;
-                    held.renewedAt = t0;
-                    if (r.checkpointOwner && r.checkpointOwner !== this.workerId && !held.handOffAsked) {
-                        held.handOffAsked = true;
-                        this.opts.handlers.handOffRequested(shardId, r.checkpointOwner);
-                    }
-                }).catch((err) => this.opts.handlers.warn?.(`renewing lease ${shardId} failed`, err)),
-            );
+            if (!r) {
+                await this.lostConditionally(shardId, held.lease);
+                return false;
+            }
+            held.lease = r;
+            held.renewed = t0;
+            if (r.checkpointOwner && r.checkpointOwner !== this.workerId && !held.handOffAsked) {
+                held.handOffAsked = true;
+                this.opts.handlers.handOffRequested(shardId, r.checkpointOwner);
+            }
+            return true;
+        }).then((ok) => ok === true);
+    }
+
+    /** A conditional write on a held lease failed: drop it; say so when our own worker id took it. */
+    private async lostConditionally(shardId: string, was: Lease): Promise<void> {
+        this.drop(shardId);
+        const current = await this.opts.table.get(shardId).catch(() => undefined);
+        if (current && current.leaseOwner === this.workerId && current.leaseCounter !== was.leaseCounter) {
+            this.duplicateId = true;
+            this.opts.handlers.duplicateWorkerId?.(shardId);
         }
-        await Promise.all(tasks);
     }
 
     /** Is this lease ready to be processed (not ended, every parent ended or gone)? */
@@ -230,7 +311,7 @@ export class Coordinator {
         const leases = await this.opts.table.list();
         if (!this.running) return false;
         this.lastLeases = leases;
-        const t = now();
+        const t = this.now();
         const byKey = new Map(leases.map((l) => [l.leaseKey, l]));
         for (const l of leases) {
             const s = this.seen.get(l.leaseKey);
@@ -239,6 +320,7 @@ export class Coordinator {
             }
         }
         for (const key of this.seen.keys()) if (!byKey.has(key)) this.seen.delete(key);
+        this.voidHandOffs(byKey);
         const me = this.workerId;
         const expired = (l: Lease) => !l.leaseOwner || t - (this.seen.get(l.leaseKey)?.changedAt ?? t) > this.opts.failoverTimeMs;
         const eligible = leases.filter((l) => this.ready(l, byKey));
@@ -256,7 +338,8 @@ export class Coordinator {
 
         // free or expired leases, and leases the table says are ours but we do not hold (a previous
         // run with this worker id, or a hand-off to us)
-        const available = eligible.filter((l) => !this.held.has(l.leaseKey) && (expired(l) || l.leaseOwner === me));
+        // (once another instance was seen with this id, its leases are taken only when expired)
+        const available = eligible.filter((l) => !this.held.has(l.leaseKey) && (expired(l) || (l.leaseOwner === me && !this.duplicateId)));
         if (available.length) {
             const veryOld = (l: Lease) => !!l.leaseOwner && t - (this.seen.get(l.leaseKey)?.changedAt ?? t) > 3 * this.opts.failoverTimeMs;
             const sorted = shuffle(available).sort((a, b) => {
@@ -274,37 +357,51 @@ export class Coordinator {
         for (const [owner, c] of counts) if (c > mostCount) [most, mostCount] = [owner, c];
         if (!most || !(mostCount > target || (mostCount === target && mine < target - 1))) return this.blockedChildren;
         const theirs = eligible.filter((l) => l.leaseOwner === most);
-        // a hand-off already asked for: wait for it, or force it when it is not answered
-        const pendingKey = theirs.find((l) => this.handOffPending.has(l.leaseKey));
-        if (pendingKey) {
-            if (t - this.handOffPending.get(pendingKey.leaseKey)! > 2 * this.opts.failoverTimeMs) {
-                this.handOffPending.delete(pendingKey.leaseKey);
-                await this.take(pendingKey);
-            }
-            return this.blockedChildren;
-        }
+        // a hand-off already asked for (by this process, or still in the table from an earlier run):
+        // wait for it. Never forced: a live owner is asked, not overrun (one that stops renewing loses
+        // the lease by expiry, and that voids the request).
+        if (theirs.some((l) => this.handOffPending.has(l.leaseKey) || l.checkpointOwner === me)) return this.blockedChildren;
         const victim = shuffle(theirs)[0];
         if (!victim) return this.blockedChildren;
         if (this.opts.gracefulHandOff !== false) {
-            if (await this.opts.table.requestHandOff(victim, me)) this.handOffPending.set(victim.leaseKey, t);
+            if (await this.opts.table.requestHandOff(victim, me)) this.handOffPending.set(victim.leaseKey, { owner: victim.leaseOwner!, at: t });
         } else {
-            await this.take(victim);
+            await this.take(victim, true);
         }
         want--;
         return this.blockedChildren;
     }
 
-    private async take(l: Lease): Promise<void> {
+    /**
+     * Hand-off requests whose lease changed owner (taken, transferred, released, expired) or is gone
+     * are void (every change of owner also removes `checkpointOwner` from the item).
+     */
+    private voidHandOffs(byKey: Map<string, Lease>): void {
+        for (const [key, p] of this.handOffPending) {
+            const l = byKey.get(key);
+            if (!l || l.leaseOwner !== p.owner) this.handOffPending.delete(key);
+        }
+    }
+
+    /** Hand-off requests this worker is waiting for (shard id → owner asked). */
+    pendingHandOffs(): Map<string, string> {
+        return new Map([...this.handOffPending].map(([k, p]) => [k, p.owner]));
+    }
+
+    private async take(l: Lease, steal = false): Promise<void> {
         if (this.held.has(l.leaseKey) || !this.running) return;
-        const t0 = now();
+        const t0 = this.clock();
         try {
             const r = await this.opts.table.take(l, this.workerId);
             if (!r) return;
             this.handOffPending.delete(l.leaseKey);
             // Taken in DynamoDB: held even when a stop began meanwhile, so that stop releases it
             // (nothing reads it: `acquired` is only reported while running).
-            this.held.set(l.leaseKey, { lease: r, renewedAt: t0, chain: Promise.resolve() });
-            this.seen.set(l.leaseKey, { counter: r.leaseCounter, owner: r.leaseOwner, changedAt: t0 });
+            const h: Held = { lease: r, renewed: t0, chain: Promise.resolve() };
+            // stolen from a live owner: its fence runs out at most fenceMs after our take landed
+            if (steal) h.emitAfter = this.now() + this.fenceMs;
+            this.held.set(l.leaseKey, h);
+            this.seen.set(l.leaseKey, { counter: r.leaseCounter, owner: r.leaseOwner, changedAt: t0.mono });
             if (this.running) this.opts.handlers.acquired(r);
         } catch (err) {
             this.opts.handlers.warn?.(`taking lease ${l.leaseKey} failed`, err);
@@ -312,16 +409,39 @@ export class Coordinator {
     }
 
     /**
-     * True while the lease is held and was renewed within the failover time by this worker's own
-     * clock; after a stall (event loop blocked, machine suspended) it drops the lease at once.
+     * The fence, on the emit path (cheap, synchronous): true while the lease is held, was renewed
+     * within the fence time by both clocks, and is not a stolen lease still waiting for its victim's
+     * fence to run out. When false, `confirm` before emitting anything.
      */
-    isFresh(shardId: string): boolean {
+    canEmit(shardId: string): boolean {
         const h = this.held.get(shardId);
         if (!h) return false;
-        if (now() - h.renewedAt <= this.opts.failoverTimeMs) return true;
-        this.opts.handlers.warn?.(`lease ${shardId} not renewed within the failover time; dropping it`);
-        this.drop(shardId);
-        return false;
+        if (h.emitAfter !== undefined) {
+            if (this.now() < h.emitAfter) return false;
+            h.emitAfter = undefined;
+        }
+        return leaseFresh(h.renewed, this.clock(), this.fenceMs);
+    }
+
+    /**
+     * Makes a stale lease usable again (after a stall: GC pause, SIGSTOP, a suspended machine, a slow
+     * DynamoDB): waits out a steal's delay, then renews at once. Resolves true when records may be
+     * emitted; false when the lease is not held (any more: a failed renewal dropped it and reported
+     * `lost`) or could not be renewed yet (try again later).
+     */
+    async confirm(shardId: string): Promise<boolean> {
+        const h = this.held.get(shardId);
+        if (!h) return false;
+        if (h.emitAfter !== undefined && this.now() < h.emitAfter) await new Promise((r) => setTimeout(r, Math.ceil(h.emitAfter! - this.now())));
+        if (this.canEmit(shardId)) return true;
+        if (this.held.get(shardId) !== h) return false;
+        await this.renew(shardId);
+        return this.canEmit(shardId);
+    }
+
+    /** Whether this worker holds the lease (fresh or not). */
+    holds(shardId: string): boolean {
+        return this.held.has(shardId);
     }
 
     /** The lease currently held for a shard (undefined when not held). */
@@ -332,14 +452,14 @@ export class Coordinator {
     /** Writes a checkpoint; resolves false when the lease is no longer ours (it is then dropped). */
     async checkpoint(shardId: string, checkpoint: string, subSequenceNumber: number, childShardIds?: string[]): Promise<boolean> {
         const r = await this.withLease(shardId, async (h) => {
-            const t0 = now();
+            const t0 = this.clock();
             const updated = await this.opts.table.checkpoint(h.lease, this.workerId, checkpoint, subSequenceNumber, childShardIds);
             if (!updated) {
-                this.drop(shardId);
+                await this.lostConditionally(shardId, h.lease);
                 return false;
             }
             h.lease = updated;
-            h.renewedAt = t0;
+            h.renewed = t0;
             return true;
         });
         return r === true;

@@ -5,6 +5,7 @@ import { Coordinator } from '../../lib/consumer/coordinator';
 import { Lease, LeaseTable, leaseFromItem, leaseToItem, newLease, SHARD_END } from '../../lib/consumer/lease-table';
 import { syncLeases, cleanupFinishedLeases } from '../../lib/consumer/shard-sync';
 import type { Shard } from '@aws-sdk/client-kinesis';
+import { MemoryTable } from './consumer-memory-table';
 
 describe('consumer: checkpointer', () => {
     it('compares sequence numbers as big integers and positions by sub-sequence', () => {
@@ -108,35 +109,6 @@ describe('consumer: lease items and timestamps', () => {
         assert.equal(parseTimestamp(''), undefined);
     });
 });
-
-/** An in-memory lease table with DynamoDB's conditional semantics (for the pure taker logic). */
-class MemoryTable {
-    leases = new Map<string, Lease>();
-    async delete(key: string): Promise<void> { this.leases.delete(key); }
-    async list(): Promise<Lease[]> { return [...this.leases.values()].map((l) => ({ ...l })); }
-    async create(l: Lease): Promise<boolean> {
-        if (this.leases.has(l.leaseKey)) return false;
-        this.leases.set(l.leaseKey, { ...l });
-        return true;
-    }
-    private cas(l: Lease, f: (cur: Lease) => Lease | undefined): Lease | undefined {
-        const cur = this.leases.get(l.leaseKey);
-        if (!cur || cur.leaseCounter !== l.leaseCounter) return undefined;
-        const next = f({ ...cur });
-        if (!next) return undefined;
-        next.leaseCounter = cur.leaseCounter + 1;
-        this.leases.set(l.leaseKey, next);
-        return { ...next };
-    }
-    async take(l: Lease, owner: string) { return this.cas(l, (c) => ({ ...c, leaseOwner: owner, checkpointOwner: undefined })); }
-    async renew(l: Lease, owner: string) { return this.cas(l, (c) => (c.leaseOwner === owner ? c : undefined)); }
-    async requestHandOff(l: Lease, requester: string) {
-        const cur = this.leases.get(l.leaseKey);
-        if (!cur || cur.leaseCounter !== l.leaseCounter) return false;
-        cur.checkpointOwner = requester;
-        return true;
-    }
-}
 
 function coordinator(table: MemoryTable, id: string, log: string[]) {
     return new Coordinator({
