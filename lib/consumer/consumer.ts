@@ -19,8 +19,6 @@
  */
 import { DescribeStreamSummaryCommand, KinesisClient, ChildShard } from '@aws-sdk/client-kinesis';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
 import { deaggregate, UserRecord } from '../kpl';
 import { Checkpointer, Ticket, isSentinel } from './checkpointer';
 import { Coordinator } from './coordinator';
@@ -30,6 +28,8 @@ import type { ReadBatch, ShardReader, ShardReaderFactory, StartingPosition } fro
 import { cleanupFinishedLeases, createChildLeases, InitialPosition, listShards, syncLeases } from './shard-sync';
 import { efoReaderFactory } from './efo-wiring';
 import { sleep } from './sleep';
+import { defaultWorkerId } from './worker-id';
+import { KinesisNodeError } from '../aws/errors';
 
 export interface ConsumerRecord extends UserRecord {
     shardId: string;
@@ -121,17 +121,18 @@ export function parseTimestamp(value: unknown): Date | undefined {
     return Number.isNaN(t) ? undefined : new Date(t);
 }
 
-export function defaultWorkerId(): string {
-    return `${hostname()}-${randomBytes(4).toString('hex')}`;
-}
+export { defaultWorkerId, resolveWorkerId } from './worker-id';
 
 /** Two instances run with the same worker id: each takes the other's leases. */
-export class DuplicateWorkerIdError extends Error {
-    readonly kind = 'duplicate-worker-id';
-    /** A few words for a node status. */
-    readonly status = 'duplicate worker id';
+export class DuplicateWorkerIdError extends KinesisNodeError {
     constructor(readonly workerId: string, readonly shardId: string) {
-        super(`another instance runs with worker id "${workerId.slice(0, 80)}" (it took lease ${shardId} from this one): give every instance its own worker id`);
+        super({
+            kind: 'bad-config',
+            code: 'DuplicateWorkerId',
+            message: `another instance runs with worker id "${workerId.slice(0, 80)}" (it took lease ${shardId} from this one): give every instance its own worker id`,
+            status: 'duplicate worker id',
+            retryable: false,
+        });
         this.name = 'DuplicateWorkerIdError';
     }
 }

@@ -13,7 +13,7 @@
  */
 import type { NodeAPI, Node, NodeDef, NodeMessage } from 'node-red';
 import { randomBytes } from 'node:crypto';
-import { KinesisConsumer, ConsumerRecord, DoneCallback, ConsumerOptions, defaultWorkerId, parseTimestamp } from '../../lib/consumer/consumer';
+import { KinesisConsumer, ConsumerRecord, DoneCallback, ConsumerOptions, resolveWorkerId, parseTimestamp } from '../../lib/consumer/consumer';
 import type { InitialPosition } from '../../lib/consumer/shard-sync';
 import { KinesisConfigNode, STATUS, compactNumber, shortStatus } from '../shared/types';
 
@@ -140,6 +140,12 @@ export = function (RED: NodeAPI): void {
             if (!ts) return fail(RED._('kinesis-in.errors.badTimestamp', { value: String(raw ?? '') }));
             initialPosition = { type: 'AT_TIMESTAMP', timestamp: ts };
         }
+
+        // worker id: `${NAME}` parts from the node's env (flow, group, global) or the process environment
+        const workerId = resolveWorkerId(def.workerId, (name) =>
+            typeof RED.util.getSetting === 'function' ? RED.util.getSetting(node, name) : process.env[name],
+        );
+        if ('error' in workerId) return fail(workerId.error);
 
         let clients;
         try {
@@ -268,7 +274,7 @@ export = function (RED: NodeAPI): void {
             dynamodb: clients.dynamodb,
             streamName,
             tableName,
-            workerId: (def.workerId ?? '').trim() || defaultWorkerId(),
+            workerId: workerId.id,
             initialPosition,
             readMode: def.readMode === 'efo' ? 'efo' : 'polling',
             consumerName: (def.consumerName ?? '').trim() || tableName,
