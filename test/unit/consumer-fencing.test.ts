@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { Coordinator, CoordinatorOptions, leaseFresh, defaultFenceMarginMs, RenewalStamp } from '../../lib/consumer/coordinator';
 import { LeaseTable, newLease } from '../../lib/consumer/lease-table';
+import { resolveWorkerId, MAX_WORKER_ID_LENGTH } from '../../lib/consumer/worker-id';
 import { MemoryTable } from './consumer-memory-table';
 
 const FAILOVER = 10_000;
@@ -262,5 +263,36 @@ describe('consumer: stable worker id', () => {
         await x.runTaker();
         (x as unknown as { running: boolean }).running = false;
         assert.equal(x.held.size, 0, 'does not take them back while the other instance renews');
+    });
+});
+
+describe('consumer: worker id setting', () => {
+    const env: Record<string, string> = { HOST_ID: 'pod-3', EMPTY: '' };
+    const lookup = (n: string) => env[n];
+
+    it('empty = a random id per start (hostname + random), not stable', () => {
+        const a = resolveWorkerId('', lookup);
+        const b = resolveWorkerId('  ', lookup);
+        assert.ok('id' in a && 'id' in b);
+        assert.equal(a.stable, false);
+        assert.notEqual(a.id, b.id);
+    });
+
+    it('a literal, or ${NAME} parts from the environment, is a stable id', () => {
+        assert.deepEqual(resolveWorkerId('worker-1', lookup), { id: 'worker-1', stable: true });
+        assert.deepEqual(resolveWorkerId('${HOST_ID}', lookup), { id: 'pod-3', stable: true });
+        assert.deepEqual(resolveWorkerId('tb-${ HOST_ID }-in', lookup), { id: 'tb-pod-3-in', stable: true });
+    });
+
+    it('a variable not set or empty is an error (a literal ${NAME} would give every instance the same id)', () => {
+        assert.deepEqual(resolveWorkerId('${NOPE}', lookup), { error: 'worker id: environment variable NOPE is not set' });
+        assert.deepEqual(resolveWorkerId('x-${EMPTY}', lookup), { error: 'worker id: environment variable EMPTY is not set' });
+    });
+
+    it('refuses ids too long or with control characters; long untrusted text is checked in linear time', () => {
+        assert.ok('error' in resolveWorkerId('x'.repeat(MAX_WORKER_ID_LENGTH + 1), lookup));
+        assert.ok('error' in resolveWorkerId('a\nb', lookup));
+        // 100 000 characters of unclosed `${`: refused (too long); the pattern cannot backtrack
+        assert.deepEqual(resolveWorkerId('${'.repeat(50_000), lookup), { error: `worker id: longer than ${MAX_WORKER_ID_LENGTH} characters` });
     });
 });
