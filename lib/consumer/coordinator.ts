@@ -229,12 +229,17 @@ export class Coordinator {
             let delay = this.blockedChildren ? Math.min(d, this.opts.parentPollMs ?? 10_000) : d;
             // a hand-off asked for: look again soon, the lease may already be ours
             if (this.handOffPending.size) delay = Math.min(delay, this.opts.renewIntervalMs);
+            // a lease of another worker that stopped renewing: look again right when it expires
+            // (a dead worker's shards move within failover + one scan interval, not + two)
+            if (this.nextExpiryAt !== undefined) delay = Math.min(delay, Math.max(50, Math.ceil(this.nextExpiryAt - this.now()) + 10));
             this.scheduleTaker(delay);
         });
         return this.takerRunning;
     }
 
     private blockedChildren = false;
+    /** Monotonic time at which the next lease of another worker expires unless renewed (last scan). */
+    private nextExpiryAt: number | undefined;
 
     /** One operation on a held lease, serialized with the others on it. */
     private withLease<T>(shardId: string, op: (h: Held) => Promise<T>): Promise<T | undefined> {
@@ -322,6 +327,12 @@ export class Coordinator {
         for (const key of this.seen.keys()) if (!byKey.has(key)) this.seen.delete(key);
         this.voidHandOffs(byKey);
         const me = this.workerId;
+        this.nextExpiryAt = undefined;
+        for (const l of leases) {
+            if (!l.leaseOwner || l.leaseOwner === me || l.checkpoint === SHARD_END) continue;
+            const at = (this.seen.get(l.leaseKey)?.changedAt ?? t) + this.opts.failoverTimeMs;
+            if (this.nextExpiryAt === undefined || at < this.nextExpiryAt) this.nextExpiryAt = at;
+        }
         const expired = (l: Lease) => !l.leaseOwner || t - (this.seen.get(l.leaseKey)?.changedAt ?? t) > this.opts.failoverTimeMs;
         const eligible = leases.filter((l) => this.ready(l, byKey));
         this.blockedChildren = leases.some((l) => l.checkpoint !== SHARD_END && !this.ready(l, byKey));

@@ -77,46 +77,39 @@ describe('consumer: the fencing rule', () => {
 });
 
 describe('consumer: fencing on the emit path (coordinator)', () => {
-    it('emits while renewed; after a stall past the fence it renews first, and keeps the lease nobody took', async () => {
-        const t = new MemoryTable();
-        await t.create(newLease('a', 'TRIM_HORIZON'));
-        const clock = new TestClock();
-        const c = coordinator(t, 'w1', clock);
-        await c.start();
-        try {
-            assert.equal(c.canEmit('a'), true);
-            clock.advance(7000);
-            assert.equal(c.canEmit('a'), true, 'within the fence (7.5 s)');
-            clock.advance(30_000); // a GC pause, SIGSTOP: longer than the failover time
-            assert.equal(c.canEmit('a'), false, 'stale: nothing is emitted before a renewal');
-            const counter = t.leases.get('a')!.leaseCounter;
-            assert.equal(await c.confirm('a'), true, 'renewed: nobody took it');
-            assert.equal(t.leases.get('a')!.leaseCounter, counter + 1);
-            assert.equal(c.canEmit('a'), true);
-            assert.deepEqual(c.log.events, ['+a']);
-        } finally {
-            c.halt();
-        }
-    });
-
-    it('a sleeping machine (only the wall clock moved) is fenced too', async () => {
+    /** w1 took lease a (its timers stopped: renewals are run by hand). */
+    async function holding() {
         const t = new MemoryTable();
         await t.create(newLease('a', 'TRIM_HORIZON'));
         const clock = new TestClock();
         const c = coordinator(t, 'w1', clock);
         await c.start();
         c.halt();
+        return { t, clock, c };
+    }
+
+    it('emits while renewed; after a stall past the fence it renews first, and keeps the lease nobody took', async () => {
+        const { t, clock, c } = await holding();
+        assert.equal(c.canEmit('a'), true);
+        clock.advance(7000);
+        assert.equal(c.canEmit('a'), true, 'within the fence (7.5 s)');
+        clock.advance(30_000); // a GC pause, SIGSTOP: longer than the failover time
+        assert.equal(c.canEmit('a'), false, 'stale: nothing is emitted before a renewal');
+        const counter = t.leases.get('a')!.leaseCounter;
+        assert.equal(await c.confirm('a'), true, 'renewed: nobody took it');
+        assert.equal(t.leases.get('a')!.leaseCounter, counter + 1);
+        assert.equal(c.canEmit('a'), true);
+        assert.deepEqual(c.log.events, ['+a']);
+    });
+
+    it('a sleeping machine (only the wall clock moved) is fenced too', async () => {
+        const { clock, c } = await holding();
         clock.suspend(60_000);
         assert.equal(c.canEmit('a'), false);
     });
 
     it('after a stall during which another worker took the lease: the renewal fails, the lease is dropped, nothing may be emitted', async () => {
-        const t = new MemoryTable();
-        await t.create(newLease('a', 'TRIM_HORIZON'));
-        const clock = new TestClock();
-        const c = coordinator(t, 'w1', clock);
-        await c.start();
-        c.halt();
+        const { t, clock, c } = await holding();
         clock.advance(30_000);
         t.bump('a', 'w2'); // w2 saw the counter unchanged for the failover time and took it
         assert.equal(c.canEmit('a'), false);
@@ -127,12 +120,7 @@ describe('consumer: fencing on the emit path (coordinator)', () => {
     });
 
     it('a renewal that fails for another reason keeps a fresh lease; past the failover time it drops it', async () => {
-        const t = new MemoryTable();
-        await t.create(newLease('a', 'TRIM_HORIZON'));
-        const clock = new TestClock();
-        const c = coordinator(t, 'w1', clock);
-        await c.start();
-        c.halt();
+        const { t, clock, c } = await holding();
         const renew = t.renew.bind(t);
         t.renew = async () => { throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }); };
         clock.advance(8000);
