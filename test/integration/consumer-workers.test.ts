@@ -49,7 +49,7 @@ describe('consumer: several workers, failover, resharding (kinesis-local + dynal
         const stream = uniqueName('cw-bal');
         await createTestStream(stream, 4);
         const prod = producer(stream, 'b');
-        // a failover long enough that no hand-off is ever forced into a plain take on a busy machine
+        // a failover long enough that no lease expires on a busy machine (a hand-off is never forced)
         const slow = { failoverTimeMs: 4000, takerIntervalMs: 500 };
         const a = worker(stream, 'A', slow);
         await a.consumer.start();
@@ -70,6 +70,23 @@ describe('consumer: several workers, failover, resharding (kinesis-local + dynal
         const all = [...a.records, ...b.records, ...c.records];
         const dup = all.length - new Set(all.map((r) => r.id)).size;
         assert.equal(dup, 0, 'a hand-off checkpoints finished records before the lease moves: no duplicates');
+    });
+
+    it('a redeploy (graceful stop, a new instance with a new worker id) delivers every record once: no duplicates', async () => {
+        const stream = uniqueName('cw-redeploy');
+        await createTestStream(stream, 2);
+        const prod = producer(stream, 'd');
+        const a = worker(stream, 'A1');
+        await a.consumer.start();
+        await waitFor('A reading', () => a.records.length > 100);
+        await a.consumer.stop(); // what a redeploy does: drain, checkpoint, release
+        const b = worker(stream, 'A2');
+        await b.consumer.start();
+        await waitFor('B reading', () => b.records.length > 100, 30_000);
+        const ids = await prod.stop();
+        await waitFor('every record delivered', () => ids.every((id) => a.ids.has(id) || b.ids.has(id)), 30_000);
+        const twice = a.records.filter((r) => b.ids.has(r.id));
+        assert.deepEqual(twice.map((r) => r.id), [], 'nothing delivered by both');
     });
 
     it('a crashed worker\'s shards are taken after failover and zero records are lost', async () => {
