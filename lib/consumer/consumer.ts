@@ -498,8 +498,8 @@ export class KinesisConsumer {
                     this.handOff(shardId, to).catch((err) => this.warn(`handing ${shardId} over failed`, err));
                 },
                 duplicateWorkerId: (shardId) => {
-                    this.emit({ type: 'duplicateWorkerId', shardId, workerId: this.workerId });
                     this.error(new DuplicateWorkerIdError(this.workerId, shardId), { action: 'dynamodb:UpdateItem', shardId });
+                    this.emit({ type: 'duplicateWorkerId', shardId, workerId: this.workerId });
                 },
                 warn: (m, e) => this.warn(m, e),
             },

@@ -311,6 +311,9 @@ export = function (RED: NodeAPI): void {
                     errorStatus = undefined;
                     lastErrorText = '';
                     updateStatus();
+                } else if (e.type === 'duplicateWorkerId' && errorStatus) {
+                    errorStatus.at = Number.POSITIVE_INFINITY; // a misconfiguration: the status stays red until a redeploy
+                    updateStatus();
                 } else if (e.type === 'failed') {
                     node.warn(RED._('kinesis-in.warn.held', { shardId: e.shardId, sequenceNumber: e.sequenceNumber }));
                 }
