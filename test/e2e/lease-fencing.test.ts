@@ -205,7 +205,7 @@ describe('lease safety (e2e: real Node-RED processes, paused, killed and restart
         assert.deepEqual(b.red.errors(), [], 'no errors in B\'s log');
     });
 
-    for (const mode of ['efo', 'polling'] as const) it(`${mode === 'efo' ? 'Enhanced Fan-Out' : 'polling'}: a killed worker\'s shards are resumed by the survivor within 2 × failover; nothing lost`, async function () {
+    for (const mode of ['efo', 'polling'] as const) it(`${mode === 'efo' ? 'Enhanced Fan-Out' : 'polling'}: a killed worker\'s shards are resumed by the survivor (time measured and logged); nothing lost`, async function () {
         const failover = 3000;
         const stream = `lf-${mode}`;
         const f = flows({ stream, app: stream, readMode: mode, workerId: '${KIN_WORKER}', failoverTimeMs: failover });
