@@ -144,7 +144,7 @@ export interface LocalShardStats {
  */
 export class LeaseStatsPublisher {
     private readonly meters = new Map<string, RateMeter>();
-    private readonly published = new Map<string, { at: number }>();
+    private readonly published = new Map<string, { at: number; lagKnown: boolean }>();
     private timer: NodeJS.Timeout | undefined;
     private busy = false;
     private readonly abort = new AbortController();
@@ -207,9 +207,9 @@ export class LeaseStatsPublisher {
             for (const [shardId, h] of this.source.coordinator.held) {
                 if (this.abort.signal.aborted) break;
                 const last = this.published.get(shardId);
-                // a fresh lease (or one taken back) gets its owner shown at once
-                if (last && now - last.at < every) continue;
                 const s = stats.get(shardId);
+                // a fresh lease (or one taken back) gets its owner shown at once, its lag once known
+                if (last && now - last.at < every && (last.lagKnown || s?.lagMs === undefined)) continue;
                 const ok = await publishLeaseStats(
                     this.dynamodb,
                     this.tableName,
@@ -220,7 +220,7 @@ export class LeaseStatsPublisher {
                 );
                 // lost the race with a renewal: tried again on the next tick
                 if (ok) {
-                    this.published.set(shardId, { at: now });
+                    this.published.set(shardId, { at: now, lagKnown: s?.lagMs !== undefined });
                     written++;
                 }
             }
