@@ -84,7 +84,7 @@ describe('operations view: the sidebar tab "Kinesis" in the editor (headless Chr
         const shardIds = await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-shard')));
         assert.deepEqual(shardIds, ['shardId-000000000000', 'shardId-000000000001', 'shardId-000000000002']);
         const headers = await page.locator(`#kinesis-ops-sidebar .kinesis-ops-app[data-table="${app}"] th`).allInnerTexts();
-        assert.deepEqual(headers.map((h) => h.trim()), ['Shard', 'State', 'Owner', 'Checkpoint', 'Lag', 'Rec/s', 'In flight', 'Notes'], 'labels from the locale');
+        assert.deepEqual(headers.map((h) => h.trim()), ['Shard', 'State', 'Owner', 'Checkpoint', 'Lag', 'Rec/s', 'In flight'], 'labels from the locale');
         const first = await rows.first().locator('td').allInnerTexts();
         assert.match(first[0], /^#0\b/, 'short shard id');
         assert.match(first[2], /this Node-RED/);
