@@ -11,14 +11,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, Browser, Page } from 'playwright-core';
 import { createStream, localEndpoints, uniqueName, waitFor } from '../helpers/stack';
+import { redJs, RunningRed as Red } from '../helpers/admin-auth';
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { startNodeRed, linkPackage } = require('../../../scripts/node-red-runner.js');
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-
-interface Red { url: string; port: number; output(): string; stop(): Promise<void> }
 
 describe('operations view: the sidebar tab "Kinesis" in the editor (headless Chromium)', function () {
     this.timeout(240_000);
@@ -36,7 +35,7 @@ describe('operations view: the sidebar tab "Kinesis" in the editor (headless Chr
         await createStream(stream, 3);
         userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kinesis-ops-ui-'));
         linkPackage(userDir, ROOT);
-        red = await startNodeRed({ userDir, redJs: process.env.NODE_RED_PATH ? path.join(process.env.NODE_RED_PATH, 'red.js') : undefined });
+        red = await startNodeRed({ userDir, redJs: redJs() });
         const e = localEndpoints();
         const flows = [
             { id: 'tab1', type: 'tab', label: 'ops' },

@@ -13,31 +13,14 @@ import path from 'node:path';
 import { PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { createStream, localEndpoints, rawDynamo, rawKinesis, uniqueName, waitFor } from '../helpers/stack';
 import { closedPort } from '../helpers/aws-stub';
+import { adminAuth, login as token, redJs, RunningRed as Red } from '../helpers/admin-auth';
 import { scanLeases } from '../../lib/consumer/lease-view';
 import type { OpsReply, OpsApplication } from '../../nodes/kinesis-in/ops';
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { startNodeRed, linkPackage } = require('../../../scripts/node-red-runner.js');
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
-// bcrypt of 'test-password-1'
-const HASH = '$2b$08$11QpU6K7WvalLLuKlfjzduqzSINAU1QMScuCxadzB2ZwS40m7OLGG';
 const SECRET = 'opsViewSecretKeyNEVERSHOWN0000000000000';
-
-interface Red { url: string; port: number; output(): string; stop(): Promise<void> }
-
-function redJs(): string | undefined {
-    return process.env.NODE_RED_PATH ? path.join(process.env.NODE_RED_PATH, 'red.js') : undefined;
-}
-
-async function token(red: Red, username: string, scope = '*'): Promise<string> {
-    const res = await fetch(`${red.url}/auth/token`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ client_id: 'node-red-admin', grant_type: 'password', scope, username, password: 'test-password-1' }),
-    });
-    assert.equal(res.status, 200, `login as ${username}`);
-    return ((await res.json()) as { access_token: string }).access_token;
-}
 
 async function deploy(red: Red, flows: unknown[], auth?: string): Promise<void> {
     const res = await fetch(`${red.url}/flows`, {
@@ -98,16 +81,7 @@ describe('kinesis-in operations endpoint: two Node-REDs on one application', fun
         a = await startNodeRed({
             userDir: dirs[0],
             redJs: redJs(),
-            settings: {
-                adminAuth: {
-                    type: 'credentials',
-                    users: [
-                        { username: 'admin', password: HASH, permissions: '*' },
-                        { username: 'reader', password: HASH, permissions: 'read' },
-                        { username: 'flowsonly', password: HASH, permissions: ['flows.read'] },
-                    ],
-                },
-            },
+            settings: { adminAuth: adminAuth([{ username: 'flowsonly', permissions: ['flows.read'] }]) },
         });
         b = await startNodeRed({ userDir: dirs[1], redJs: redJs() });
         admin = await token(a!, 'admin');
