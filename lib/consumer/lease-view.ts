@@ -96,13 +96,22 @@ export interface LocalConsumerView {
     shards: ReadonlyMap<string, LocalShardStats>;
 }
 
-/** Shard ids in stream order ("shardId-000000000010" after "...09"). */
+/** Where the trailing digits of `s` start (s.length when none); one pass from the end. */
+function digitsStart(s: string): number {
+    let i = s.length;
+    while (i > 0 && s.charCodeAt(i - 1) >= 48 && s.charCodeAt(i - 1) <= 57) i--;
+    return i;
+}
+
+/** Shard ids in stream order ("shardId-000000000010" after "...09"); linear in the ids' length. */
 export function compareShardIds(a: string, b: string): number {
-    const na = /(\d+)$/.exec(a);
-    const nb = /(\d+)$/.exec(b);
-    if (na && nb && a.slice(0, na.index) === b.slice(0, nb.index)) {
-        const d = Number(na[1]) - Number(nb[1]);
-        if (d !== 0) return d;
+    const ia = digitsStart(a);
+    const ib = digitsStart(b);
+    if (ia < a.length && ib < b.length && a.slice(0, ia) === b.slice(0, ib)) {
+        const da = a.slice(ia).replace(/^0+/, '');
+        const db = b.slice(ib).replace(/^0+/, '');
+        if (da.length !== db.length) return da.length - db.length;
+        if (da !== db) return da < db ? -1 : 1;
     }
     return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -56,6 +56,16 @@ describe('operations view: building the per-shard rows (lease-view)', () => {
     it('orders shard ids numerically', () => {
         assert.ok(compareShardIds('shardId-000000000009', 'shardId-000000000010') < 0);
         assert.ok(compareShardIds('b', 'a') > 0);
+        assert.ok(compareShardIds('shardId-100000000000000000000000', 'shardId-99999999999999999999999') > 0, 'beyond Number precision');
+        assert.equal(compareShardIds('shardId-007', 'shardId-7'), 'shardId-007' < 'shardId-7' ? -1 : 1, 'equal numbers: plain order');
+    });
+
+    it('compares long untrusted keys in linear time (no regex backtracking)', () => {
+        const long = `${'1'.repeat(2000)}x`;
+        const keys = Array.from({ length: 1000 }, (_, i) => `${long}${i % 7}`);
+        // linear: ~10^7 character steps; a backtracking /(\d+)$/ would take ~10^10 (far past the test timeout)
+        keys.sort(compareShardIds);
+        assert.ok(keys[0].endsWith('x0') && keys[999].endsWith('x6'));
     });
 });
 
