@@ -153,6 +153,8 @@ class ShardWorker {
     private writing: Promise<void> | undefined;
     private writeAgain = false;
     lagMs: number | undefined;
+    /** Records delivered on this lease (the operations view's records/s). */
+    delivered = 0;
     private failedReported = false;
     private readonly max: number;
 
@@ -326,6 +328,7 @@ class ShardWorker {
             const last = records[records.length - 1];
             const t = cp.deliver(last.sequenceNumber, last.subSequenceNumber, records.length);
             c.delivered += records.length;
+            this.delivered += records.length;
             try {
                 c.opts.onBatch!(records, this.doneFor(t));
             } catch (err) {
@@ -344,6 +347,7 @@ class ShardWorker {
             const r = records[i];
             const t = cp.deliver(r.sequenceNumber, r.subSequenceNumber);
             c.delivered++;
+            this.delivered++;
             try {
                 onRecord(r, this.doneFor(t));
             } catch (err) {

@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { KinesisConsumer, ConsumerRecord, DoneCallback, ConsumerOptions, resolveWorkerId, parseTimestamp } from '../../lib/consumer/consumer';
 import type { InitialPosition } from '../../lib/consumer/shard-sync';
 import { KinesisConfigNode, STATUS, compactNumber, shortStatus } from '../shared/types';
+import { opsDeregister, opsRegister, registerOpsRoutes } from './ops';
 
 interface KinesisInDef extends NodeDef {
     config: string;
@@ -365,10 +366,12 @@ export = function (RED: NodeAPI): void {
         node.status(STATUS.busy(RED._('kinesis-in.status.starting')));
         consumer.start().catch((err) => opts.onError?.(err, { action: 'kinesis:DescribeStreamSummary' }));
         statusTimer = setInterval(updateStatus, 1000);
+        opsRegister(RED, node, config, clients.dynamodb, consumer, { tableName, streamName });
 
         node.on('close', (_removed: boolean, done: () => void) => {
             closing = true;
             if (statusTimer) clearInterval(statusTimer);
+            opsDeregister(node);
             const c = consumer;
             consumer = undefined;
             let finished = false;
@@ -399,4 +402,5 @@ export = function (RED: NodeAPI): void {
     }
 
     RED.nodes.registerType('kinesis-in', KinesisIn as unknown as Parameters<NodeAPI['nodes']['registerType']>[1]);
+    registerOpsRoutes(RED);
 };

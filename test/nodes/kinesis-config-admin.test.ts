@@ -9,31 +9,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { localEndpoints, waitFor } from '../helpers/stack';
+import { adminAuth, login as token, redJs } from '../helpers/admin-auth';
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { startNodeRed, linkPackage } = require('../../../scripts/node-red-runner.js');
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
-// bcrypt of 'test-password-1'
-const HASH = '$2b$08$11QpU6K7WvalLLuKlfjzduqzSINAU1QMScuCxadzB2ZwS40m7OLGG';
 const SECRET_KEY = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYADMINTEST';
 const ACCESS_KEY = 'AKIDADMINTEST000001';
 const TOKEN = 'FQoGZXIvYXdzADMINSESSIONTOKEN';
 
 interface Red { url: string; output(): string; stop(): Promise<void> }
-
-function redJs(): string | undefined {
-    return process.env.NODE_RED_PATH ? path.join(process.env.NODE_RED_PATH, 'red.js') : undefined;
-}
-
-async function token(red: Red, username: string): Promise<string> {
-    const res = await fetch(`${red.url}/auth/token`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ client_id: 'node-red-admin', grant_type: 'password', scope: username === 'admin' ? '*' : 'read', username, password: 'test-password-1' }),
-    });
-    assert.equal(res.status, 200, `login as ${username}`);
-    return ((await res.json()) as { access_token: string }).access_token;
-}
 
 describe('kinesis-config in a whole Node-RED with adminAuth', function () {
     this.timeout(120_000);
@@ -46,15 +31,7 @@ describe('kinesis-config in a whole Node-RED with adminAuth', function () {
         red = await startNodeRed({
             userDir,
             redJs: redJs(),
-            settings: {
-                adminAuth: {
-                    type: 'credentials',
-                    users: [
-                        { username: 'admin', password: HASH, permissions: '*' },
-                        { username: 'reader', password: HASH, permissions: 'read' },
-                    ],
-                },
-            },
+            settings: { adminAuth: adminAuth() },
         });
     });
 
