@@ -6,6 +6,7 @@
 import vm from 'node:vm';
 import type { Direction, ScriptLang } from './sandbox';
 import { findForbiddenSyntax } from './guard';
+import { translateTbel } from './tbel-syntax';
 
 export interface ImportedConverter {
     name: string;
@@ -109,7 +110,13 @@ export function importConverterFile(json: unknown): ImportedConverter {
 export function checkScript(script: string, direction: Direction, scriptLang: ScriptLang): string[] {
     const notes: string[] = [];
     if (!script.trim()) return notes;
-    const lines = script.split('\n');
+    if (scriptLang === 'TBEL') {
+        // TBEL syntax is translated when the converter is deployed; what cannot be is reported here
+        const t = translateTbel(script);
+        if (t.error) notes.push(`Line ${t.error.line}: ${t.error.message}.`);
+        else script = t.code;
+    }
+    const lines = scriptLang === 'TBEL' ? [] : script.split('\n');
     for (const t of TBEL_ONLY) {
         const at = lines.findIndex((l) => t.re.test(l));
         if (at >= 0) {

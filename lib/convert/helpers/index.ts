@@ -67,6 +67,11 @@ function publish(g: any, h: any, tbel: boolean): void {
     if (tbel) {
         defs.encodeURI = h.encodeURITb;
         defs.decodeURI = h.decodeURITb;
+        defs.__tbelIter = h.tbelIter;
+        defs.__tbelNewArray = h.tbelNewArray;
+        defs.__tbelArrayOf = h.tbelArrayOf;
+        // in the script's realm only (the host passes a plain object): the Java collection methods
+        if (g.Object && g.Array && g.Set && g.String && g.Object.prototype) h.extendPrototypes(g);
     }
     for (const k of Object.keys(defs)) {
         Object.defineProperty(g, k, { value: defs[k], writable: true, configurable: true, enumerable: false });
@@ -115,5 +120,10 @@ export const HELPER_NAMES = [
     'isBinary', 'isOctal', 'isDecimal', 'isHexadecimal',
     'parseByteToBinaryArray', 'parseBytesToBinaryArray', 'parseLongToBinaryArray', 'parseBinaryArrayToInt',
     'isInsidePolygon', 'isInsideCircle', 'isMap', 'isList', 'isArray', 'isSet', 'newSet', 'toSet',
-    'isNaN', 'parseInt', 'parseFloat', 'tbParseInt', 'tbParseFloat', 'encodeURI', 'decodeURI',
+    'isNaN', 'parseInt', 'parseFloat', 'tbParseInt', 'tbParseFloat',
+    // TBEL only
+    'encodeURI', 'decodeURI', '__tbelIter', '__tbelNewArray', '__tbelArrayOf',
 ];
+
+/** The names only TBEL scripts get (JavaScript keeps its own encodeURI/decodeURI). */
+export const TBEL_ONLY_HELPERS = ['encodeURI', 'decodeURI', '__tbelIter', '__tbelNewArray', '__tbelArrayOf'];

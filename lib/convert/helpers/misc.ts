@@ -136,5 +136,115 @@ export function installMisc(h: any, tbel: boolean): void {
         for (let i = 0; i < polys.length; i++) if (holes[i] && inRing(x, y, polys[i]) !== 0) inShape = false;
         return inShape;
     }
+
+    // ---- TBEL runtime: what the syntax translator (lib/convert/tbel-syntax.ts) calls, and the Java collection methods ----
+    /** foreach (x : coll): a list's elements, a map's values, a set's members, a string's characters. */
+    function tbelIter(c: any): any[] {
+        if (c === null || c === undefined) fail('NullPointerException', 'foreach over null');
+        if (Array.isArray(c)) return c;
+        if (typeof c === 'string') return c.split('');
+        if (c instanceof Set || c instanceof Map) return Array.from(c.values());
+        if (typeof c === 'object') return Object.keys(c).map((k) => c[k]);
+        return fail('IllegalArgumentException', 'foreach: cannot iterate over a ' + typeof c);
+    }
+    function zeroOf(type: string): any {
+        if (type === 'boolean') return false;
+        if (type === 'int' || type === 'long' || type === 'double' || type === 'float' || type === 'byte' || type === 'short') return 0;
+        if (type === 'char') return '\u0000';
+        return null;
+    }
+    function tbelNewArray(type: string, n: any): any[] {
+        const len = h.intArg(n, 'new ' + type + '[]');
+        if (len < 0) fail('NegativeArraySizeException', String(len));
+        return h.javaArray(new Array(len).fill(zeroOf(type)));
+    }
+    function tbelArrayOf(type: string, items: any[]): any[] {
+        return h.javaArray(type === 'byte' ? items.map((x) => h.signedByte(x)) : items.slice());
+    }
+    /** Java's natural order (numbers by value, strings by UTF-16 code units), optionally descending. */
+    function natural(asc: boolean) {
+        return (a: any, b: any) => {
+            const r = a < b ? -1 : a > b ? 1 : 0;
+            return asc ? r : -r;
+        };
+    }
+    /**
+     * Adds the Java collection methods TBEL scripts call to the realm's prototypes (non-enumerable).
+     * `get`/`set` are never put on Object.prototype (every property descriptor would inherit them):
+     * the translator renames `.get(`/`.set(` calls to `__tbelGet`/`__tbelSet`.
+     */
+    function extendPrototypes(G: any): void {
+        const def = (proto: any, name: string, fn: any) => Object.defineProperty(proto, name, { value: fn, writable: true, configurable: true, enumerable: false });
+        const own = (o: any, k: any) => Object.prototype.hasOwnProperty.call(o, k);
+        const OP = G.Object.prototype;
+        const map: any = {
+            size() { return Object.keys(this).length; },
+            isEmpty() { return Object.keys(this).length === 0; },
+            containsKey(k: any) { return own(this, k); },
+            containsValue(v: any) { return Object.keys(this).some((k) => this[k] === v); },
+            __tbelGet(k: any) { return own(this, k) ? this[k] : null; },
+            __tbelSet(k: any, v: any) { const old = own(this, k) ? this[k] : null; this[k] = v; return old; },
+            getOrDefault(k: any, d: any) { return own(this, k) ? this[k] : d; },
+            put(k: any, v: any) { const old = own(this, k) ? this[k] : null; this[k] = v; return old; },
+            putIfAbsent(k: any, v: any) { if (own(this, k) && this[k] !== null) return this[k]; this[k] = v; return null; },
+            putAll(m: any) { for (const k of Object.keys(m)) this[k] = m[k]; },
+            remove(k: any) { const old = own(this, k) ? this[k] : null; delete this[k]; return old; },
+            clear() { for (const k of Object.keys(this)) delete this[k]; },
+            keys() { return Object.keys(this); },
+            keySet() { return Object.keys(this); },
+            values() { return Object.keys(this).map((k) => this[k]); },
+            entrySet() {
+                return Object.keys(this).map((k) => {
+                    const self = this;
+                    return { key: k, value: self[k], getKey() { return k; }, getValue() { return self[k]; } };
+                });
+            },
+            sortByKey(asc?: any) { const ks = Object.keys(this).sort(natural(asc !== false)); const vs = ks.map((k) => this[k]); for (const k of ks) delete this[k]; ks.forEach((k, i) => { this[k] = vs[i]; }); },
+            sortByValue(asc?: any) { const ks = Object.keys(this); const cmp = natural(asc !== false); ks.sort((a, b) => cmp(this[a], this[b])); const vs = ks.map((k) => this[k]); for (const k of ks) delete this[k]; ks.forEach((k, i) => { this[k] = vs[i]; }); },
+        };
+        for (const k of Object.keys(map)) def(OP, k, map[k]);
+        const AP = G.Array.prototype;
+        const nativeSort = AP.sort;
+        const nativeToSorted = AP.toSorted;
+        const list: any = {
+            size() { return this.length; },
+            isEmpty() { return this.length === 0; },
+            __tbelGet(i: any) { if (!h.isInt(i) || i < 0 || i >= this.length) fail('IndexOutOfBoundsException', 'Index ' + i + ' out of bounds for length ' + this.length); return this[i]; },
+            __tbelSet(i: any, v: any) { const old = this.__tbelGet(i); this[i] = v; return old; },
+            add(a: any, b?: any) { if (arguments.length > 1) { if (!h.isInt(a) || a < 0 || a > this.length) fail('IndexOutOfBoundsException', 'Index: ' + a + ', Size: ' + this.length); this.splice(a, 0, b); return undefined; } this.push(a); return true; },
+            addAll(l: any) { for (const x of tbelIter(l)) this.push(x); return true; },
+            contains(x: any) { return this.includes(x); },
+            remove(x: any) {
+                if (h.isInt(x)) { const old = this.__tbelGet(x); this.splice(x, 1); return old; }
+                const i = this.indexOf(x);
+                if (i < 0) return false;
+                this.splice(i, 1);
+                return true;
+            },
+            clear() { this.length = 0; },
+            sort(a?: any) { return Reflect.apply(nativeSort, this, [typeof a === 'function' ? a : natural(a !== false)]); },
+            toSorted(a?: any) { return Reflect.apply(nativeToSorted, this, [typeof a === 'function' ? a : natural(a !== false)]); },
+        };
+        for (const k of Object.keys(list)) def(AP, k, list[k]);
+        const SP = G.Set.prototype;
+        const set: any = {
+            size() { return Array.from(this).length; },
+            isEmpty() { return Array.from(this).length === 0; },
+            contains(x: any) { return this.has(x); },
+            remove(x: any) { return this.delete(x); },
+            addAll(l: any) { let changed = false; for (const x of tbelIter(l)) if (!this.has(x)) { this.add(x); changed = true; } return changed; },
+            toJSON() { return Array.from(this); },
+        };
+        for (const k of Object.keys(set)) def(SP, k, set[k]);
+        const MP = G.Map.prototype;
+        def(MP, '__tbelGet', MP.get);
+        def(MP, '__tbelSet', MP.set);
+        const StrP = G.String.prototype;
+        def(StrP, 'equals', function (this: string, o: any) { return typeof o === 'string' && String(this) === o; });
+        def(StrP, 'equalsIgnoreCase', function (this: string, o: any) { return typeof o === 'string' && String(this).toLowerCase() === o.toLowerCase(); });
+        def(StrP, 'contains', function (this: string, o: any) { return String(this).includes(String(o)); });
+        def(StrP, 'isEmpty', function (this: string) { return String(this).length === 0; });
+    }
+    Object.assign(h, { tbelIter, tbelNewArray, tbelArrayOf, extendPrototypes });
     Object.assign(h, { padStart, padEnd, raiseError, isMap, isList, isArray, isSet, newSet, toSet, toFlatMap, isInsideCircle, isInsidePolygon });
 }
