@@ -82,7 +82,7 @@ describe('TBEL helpers = ThingsBoard TbUtils (oracle fixture)', function () {
         assert.deepEqual(uncovered.sort(), ['isInsideCircle', 'isInsidePolygon']);
     });
 
-    it('every vector returns what TbUtils returns, or throws where TbUtils throws', function () {
+    it('every vector returns what TbUtils returns, or throws (the same Java exception) where TbUtils throws', function () {
         const failures: string[] = [];
         const byId = new Map(oracle.results.map((r) => [r.id, r]));
         for (const v of vectors) {
@@ -95,6 +95,7 @@ describe('TBEL helpers = ThingsBoard TbUtils (oracle fixture)', function () {
             if (r.throws) {
                 if (!threw) failures.push(`${show}: returned ${JSON.stringify(normalise(got))}, TbUtils throws ${r.throws}: ${r.message}`);
                 else if (!(threw instanceof Error) || !threw.message) failures.push(`${show}: threw without a message`);
+                else if (threw.name !== r.throws.slice(r.throws.lastIndexOf('.') + 1)) failures.push(`${show}: threw ${threw.name}, TbUtils throws ${r.throws}`);
                 continue;
             }
             if (threw) { failures.push(`${show}: threw ${threw.name}: ${threw.message}, TbUtils returns ${JSON.stringify(r.result)}`); continue; }

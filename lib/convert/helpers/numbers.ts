@@ -263,7 +263,8 @@ export function installNumbers(h: any, tbel: boolean): void {
     /** The window as an unsigned big-endian number (bytes reversed when little-endian). */
     function unsignedWindow(a: { b: number[]; off: number; len: number; be: boolean }, max: number): bigint {
         checkWindow(a.b.length, a.off, a.len, max);
-        if (a.off < 0 || a.len < 0) fail('IllegalArgumentException', a.off + ' > ' + (a.off + a.len));
+        if (a.off < 0) fail('ArrayIndexOutOfBoundsException', 'Index ' + a.off + ' out of bounds for length ' + a.b.length);
+        if (a.len < 0) fail('IllegalArgumentException', a.off + ' > ' + (a.off + a.len));
         const w = a.b.slice(a.off, a.off + a.len).map((x) => x & 0xff);
         return big(a.be ? w : w.reverse());
     }
