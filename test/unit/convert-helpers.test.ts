@@ -156,6 +156,20 @@ describe('convert helpers (ThingsBoard TbUtils semantics)', function () {
         assert.deepEqual(Object.getOwnPropertyNames(t).sort(), [...HELPER_NAMES].sort());
     });
 
+    it('isInsidePolygon / isInsideCircle: the cases of ThingsBoard\'s own TbUtilsTest (not in the oracle: JTS/spatial4j)', function () {
+        const polygon = '[[[50.75581142688204,29.097910166341073],[50.16785158177623,29.35066098977171],[50.164329922384674,29.773743889862114],[50.16785158177623,30.801230932938843],[50.459245308833495,30.92760634465418],[50.486522489629564,30.68548421850448],[50.703612031034005,30.872660513473573]],[[50.606017492632766,29.36165015600782],[50.54317104075835,29.762754723626013],[50.41021974600505,29.455058069014804]]]';
+        assert.equal(tb.isInsidePolygon(50.50869555168039, 30.80123093293884, polygon), false); // outside
+        assert.equal(tb.isInsidePolygon(50.50520628167696, 30.339685951022016, polygon), true); // inside
+        assert.equal(tb.isInsidePolygon(50.52265651287081, 29.488025567723156, polygon), false); // in the hole
+        assert.equal(tb.isInsidePolygon(1, 1, '[[0,0],[2,2]]'), true); // two points: a rectangle
+        assert.throws(() => tb.isInsidePolygon(1, 1, ' '), { name: 'RuntimeException' });
+        const circle = '{"latitude":50.32254778825905,"longitude":28.207787701215757,"radius":47477.33130420423}';
+        assert.equal(tb.isInsideCircle(50.81490715736681, 28.05943395702824, circle), false);
+        assert.equal(tb.isInsideCircle(50.599397971892444, 28.086906872618542, circle), true);
+        assert.equal(tb.isInsideCircle(50.599397971892444, 28.086906872618542, '{"latitude":50.32254778825905,"longitude":28.207787701215757,"radius":47.48,"radiusUnit":"KILOMETER"}'), true);
+        assert.throws(() => tb.isInsideCircle(1, 1, '{"latitude":1,"longitude":1,"radius":1,"radiusUnit":"PARSEC"}'), /RangeUnit\.PARSEC/);
+    });
+
     it('toFlatMap: dotted paths, array indexes, exclude list, pathInKey=false', function () {
         const o = { a: { b: 1, c: [1, { d: 2 }] }, e: 'x' };
         assert.deepEqual(tb.toFlatMap(o), { 'a.b': 1, 'a.c.0': 1, 'a.c.1.d': 2, e: 'x' });
