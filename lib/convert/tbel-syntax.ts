@@ -183,6 +183,17 @@ export function translateTbel(src: string): TbelTranslation {
         }
     }
 
+    /** From a '<': the index of its matching '>' when only names, ',', '?' and nested <…> lie between; else where the scan stopped. */
+    function typeArgsEnd(j: number): number {
+        let depth = 0;
+        for (; j < sig.length; j++) {
+            if (is(j, '<')) depth++;
+            else if (is(j, '>')) { depth--; if (depth === 0) return j; }
+            else if (T(j)?.kind !== 'id' && !is(j, ',') && !is(j, '?')) return j;
+        }
+        return j;
+    }
+
     try {
         // def parameter lists: '(' indexes whose typed parameters lose their type
         const defParams = new Set<number>();
@@ -281,12 +292,7 @@ export function translateTbel(src: string): TbelTranslation {
                 if (kind) {
                     let j = k + 2;
                     if (is(j, '<')) {
-                        let depth = 0;
-                        for (; j < sig.length; j++) {
-                            if (is(j, '<')) depth++;
-                            else if (is(j, '>')) { depth--; if (depth === 0) break; }
-                            else if (T(j)?.kind !== 'id' && !is(j, ',') && !is(j, '?')) break;
-                        }
+                        j = typeArgsEnd(j);
                         if (!is(j, '>')) throw new Refused(ty.pos, `new ${ty.text}<…>: cannot read the type arguments`);
                         j++;
                     }
@@ -301,13 +307,8 @@ export function translateTbel(src: string): TbelTranslation {
             if (TYPE_NAMES.has(word)) {
                 let j = k + 1;
                 if (is(j, '<')) {
-                    let depth = 0;
-                    for (; j < sig.length; j++) {
-                        if (is(j, '<')) depth++;
-                        else if (is(j, '>')) { depth--; if (depth === 0) break; }
-                        else if (T(j)?.kind !== 'id' && !is(j, ',') && !is(j, '?')) break;
-                    }
-                    if (!is(j, '>')) continue;
+                    j = typeArgsEnd(j);
+                    if (!is(j, '>')) { k = j - 1; continue; } // not type arguments: go on from where the scan stopped (linear)
                     j++;
                 }
                 while (is(j, '[') && is(j + 1, ']')) j += 2;

@@ -6,7 +6,7 @@
  * same values as the flow.
  */
 import assert from 'node:assert/strict';
-import { nodeRedHelper, nodeModule } from '../helpers/nodered';
+import { nodeRedHelper, nodeModule, collect } from '../helpers/nodered';
 
 const helper = nodeRedHelper();
 const convertNode = nodeModule('kinesis-convert');
@@ -49,16 +49,6 @@ var result = {
     metadata: {streamName: "tb-test-downlink", partitionKey: metadata.deviceName}
 };
 result`;
-
-function collect(node: any, count: number): Promise<any[]> {
-    return new Promise((resolve) => {
-        const got: any[] = [];
-        node.on('input', (msg: any) => {
-            got.push(msg);
-            if (got.length === count) resolve(got);
-        });
-    });
-}
 
 describe('kinesis-convert node: TBEL converters', function () {
     before((done) => { helper.startServer(done); });

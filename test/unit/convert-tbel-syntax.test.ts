@@ -159,7 +159,7 @@ result`, '{"devName":"t1","temperature":21.5,"humidity":40}');
         it('linear time on hostile text: long runs of brackets, numbers, strings and loop headers', function () {
             // quadratic work would take minutes at these sizes; the suite's timeout catches it
             const n = 200_000;
-            for (const src of ['('.repeat(n), '1'.repeat(n) + 'x1', 'foreach ('.repeat(n / 10), '"'.repeat(n) + '\\', 'int '.repeat(n / 4), 'new int['.repeat(n / 8), 'a.?'.repeat(n / 3), '[:'.repeat(n / 2), 'def f('.repeat(n / 6) + 'int a'.repeat(n / 5)]) {
+            for (const src of ['('.repeat(n), '1'.repeat(n) + 'x1', 'foreach ('.repeat(n / 10), '"'.repeat(n) + '\\', 'int '.repeat(n / 4), 'new int['.repeat(n / 8), 'a.?'.repeat(n / 3), '[:'.repeat(n / 2), 'List<'.repeat(n / 5), 'x = new ArrayList<'.repeat(n / 18), 'def f('.repeat(n / 6) + 'int a'.repeat(n / 5)]) {
                 const t = translateTbel(src);
                 assert.equal(typeof t.code, 'string');
             }
