@@ -9,6 +9,7 @@ export function installText(h: any, tbel: boolean): void {
     'use strict';
     const fail: (javaName: string, msg: string) => never = h.fail;
     const parseInt = h.jsParseInt;
+    const jsonParse = JSON.parse;
     const clip = h.clip;
     const HEX = '0123456789ABCDEF';
     const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
@@ -308,7 +309,9 @@ export function installText(h: any, tbel: boolean): void {
         const s = typeof payload === 'string' ? payload : decodeToString(payload);
         if (!tbel) return JSON.parse(s);
         if (s === '') fail('NullPointerException', 'decodeToJson: empty input');
-        return parseJson(s);
+        // what JSON.parse accepts Jackson reads to the same value; the rest (trailing text such as NUL
+        // padding, which Jackson ignores) takes the slower reader
+        try { return jsonParse(s); } catch (e) { return parseJson(s); }
     }
 
     // ---- base64 (java.util.Base64 basic decoder) ----
