@@ -6,6 +6,7 @@
 import vm from 'node:vm';
 import type { Direction, ScriptLang } from './sandbox';
 import { findForbiddenSyntax } from './guard';
+import { translateTbel } from './tbel-syntax';
 
 export interface ImportedConverter {
     name: string;
@@ -38,12 +39,13 @@ const TBEL_ONLY: { re: RegExp; what: string; runs?: boolean }[] = [
     { re: /\.\?/, what: 'null-safe navigation .? — use ?. (JavaScript optional chaining)' },
     { re: /\?\./, what: '?. (null-safe access) — JavaScript optional chaining has the same meaning', runs: true },
     { re: /\bforeach\s*\(/, what: 'foreach (x : list) loops — use for (const x of list)' },
-    { re: /\bfor\s*\([^;()]*\s:\s[^;()]*\)/, what: 'for (x : list) loops — use for (const x of list)' },
+    { re: /\bfor\s*\(\s*[\w$]+(?:\s+[\w$]+)?\s*:\s/, what: 'for (x : list) loops — use for (const x of list)' },
     { re: /\bdef\s+\w+\s*\(/, what: 'def functions — use function name(…) { … }' },
     { re: /\bnew\s+(byte|int|long|double|float)\s*\[/, what: 'Java arrays (new byte[n]) — use new Array(n).fill(0)' },
     { re: /\b(int|long|double|float|byte|boolean|String)\s+\w+\s*=/, what: 'typed declarations (int x = …) — use var/let' },
     { re: /\[\s*:\s*\]/, what: 'the empty map literal [:] — use {}' },
-    { re: /(["'])(?:\\.|(?!\1).)*\1\s*\.(?:toInt|toLong|toDouble|toFloat)\(/, what: 'Java number conversions — use Number(…)' },
+    // a closing quote followed by .toInt( …: no pattern over the string's body (that one backtracked exponentially)
+    { re: /["']\s*\.(?:toInt|toLong|toDouble|toFloat)\(/, what: 'Java number conversions — use Number(…)' },
 ];
 
 function isString(v: unknown): v is string {
@@ -109,7 +111,13 @@ export function importConverterFile(json: unknown): ImportedConverter {
 export function checkScript(script: string, direction: Direction, scriptLang: ScriptLang): string[] {
     const notes: string[] = [];
     if (!script.trim()) return notes;
-    const lines = script.split('\n');
+    if (scriptLang === 'TBEL') {
+        // TBEL syntax is translated when the converter is deployed; what cannot be is reported here
+        const t = translateTbel(script);
+        if (t.error) notes.push(`Line ${t.error.line}: ${t.error.message}.`);
+        else script = t.code;
+    }
+    const lines = scriptLang === 'TBEL' ? [] : script.split('\n');
     for (const t of TBEL_ONLY) {
         const at = lines.findIndex((l) => t.re.test(l));
         if (at >= 0) {

@@ -10,5 +10,7 @@ export type { Registry, RegistryEntry } from './registry';
 export { importConverterFile, checkScript, ImportError } from './import';
 export type { ImportedConverter } from './import';
 export { findForbiddenSyntax } from './guard';
-export { installHelpers } from './helpers';
+export { installHelpers, HELPER_NAMES, TBEL_ONLY_HELPERS } from './helpers';
+export { translateTbel } from './tbel-syntax';
+export type { TbelTranslation, TbelError } from './tbel-syntax';
 export { UPLINK_TEMPLATE, DOWNLINK_TEMPLATE } from './templates';

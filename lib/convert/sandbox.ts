@@ -22,6 +22,7 @@
 import vm from 'node:vm';
 import { types } from 'node:util';
 import { installHelpers, HELPER_NAMES } from './helpers';
+import { translateTbel } from './tbel-syntax';
 import { findForbiddenSyntax } from './guard';
 
 export type Direction = 'uplink' | 'downlink';
@@ -267,7 +268,11 @@ export class ScriptEngine {
         this.batchLimit = opts.maxBatch && opts.maxBatch > 0 ? Math.floor(opts.maxBatch) : 4096;
         this.maxBatch = Math.min(this.batchLimit, 256);
         const filename = filenameOf(this.direction);
-        const script = String(opts.script ?? '');
+        const source = String(opts.script ?? '');
+        // TBEL: its non-JavaScript syntax translated (same lines); what cannot be is refused here, with its line
+        const tbel = this.scriptLang === 'TBEL' ? translateTbel(source) : null;
+        if (tbel?.error) throw new ScriptCompileError({ kind: 'compile', name: 'SyntaxError', ...tbel.error });
+        const script = tbel ? tbel.code : source;
 
         const refused = findForbiddenSyntax(script);
         if (refused) {

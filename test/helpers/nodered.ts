@@ -21,3 +21,17 @@ export function nodeModule(type: string): unknown {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     return require(`../../nodes/${type}/${type}`);
 }
+
+/** Resolves with the first `count` messages a test node (the `helper` type) receives. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function collect(node: any, count: number): Promise<any[]> {
+    return new Promise((resolve) => {
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any
+        const got: any[] = [];
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any
+        node.on('input', (msg: any) => {
+            got.push(msg);
+            if (got.length === count) resolve(got);
+        });
+    });
+}

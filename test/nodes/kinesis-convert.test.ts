@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { nodeRedHelper, nodeModule } from '../helpers/nodered';
+import { nodeRedHelper, nodeModule, collect } from '../helpers/nodered';
 
 const helper = nodeRedHelper();
 const convertNode = nodeModule('kinesis-convert');
@@ -11,16 +11,6 @@ const fixture = (name: string) => JSON.parse(fs.readFileSync(path.join(FIXTURES,
 const SAMPLE = '{"devName":"kitchen_thermostat","devType":"thermostat","temperature":22}';
 const uplinkScript = fixture('aws_kinesis_javascript_uplink_converter.json').configuration.decoder as string;
 const downlinkScript = fixture('aws_kinesis_javascript_downlink_converter.json').configuration.encoder as string;
-
-function collect(node: any, count: number): Promise<any[]> {
-    return new Promise((resolve) => {
-        const got: any[] = [];
-        node.on('input', (msg: any) => {
-            got.push(msg);
-            if (got.length === count) resolve(got);
-        });
-    });
-}
 
 /** The next node.error(...) call whose first argument matches `re` (done(err) ends up there). */
 function nextError(node: any, re: RegExp): Promise<any> {

@@ -164,16 +164,21 @@ describe('convert: converter', function () {
             });
         }
 
-        it('flags TBEL-only syntax and syntax errors with line numbers', function () {
+        it('TBEL syntax is accepted; what cannot be translated and syntax errors are flagged with line numbers', function () {
             const doc = JSON.parse(readFixture('aws_kinesis_tbel_uplink_converter.json'));
             doc.configuration.tbelDecoder = 'var data = decodeToJson(payload);\nif (data.size() > 0) {\n  data.put("a", 1);\n}\nvar x = data.?name;\nreturn data;';
             doc.configuration.updateOnlyKeys = ['fw'];
             const im = importConverterFile(doc);
             assert.deepEqual(im.updateOnlyKeys, ['fw']);
-            assert.ok(im.notes.some((n) => /^Line 2: TBEL-only syntax will not run here: \.size\(\)/.test(n)), im.notes.join('\n'));
-            assert.ok(im.notes.some((n) => /^Line 3: TBEL-only syntax will not run here: \.put\(/.test(n)));
-            assert.ok(im.notes.some((n) => /^Line 5: TBEL-only syntax will not run here: null-safe navigation \.\?/.test(n)));
-            assert.ok(im.notes.some((n) => /^Line 5: the TBEL script is not valid JavaScript/.test(n)));
+            assert.deepEqual(im.notes, []); // .size(), .put(), .? are TBEL and run here
+            doc.configuration.tbelDecoder = 'var data = decodeToJson(payload);\nvar t = 1;\nvar n = (int) t;\nreturn data;';
+            assert.ok(importConverterFile(doc).notes.some((n) => /^Line 3: Java casts like \(int\)/.test(n)));
+            doc.configuration.tbelDecoder = 'var data = decodeToJson(payload);\nvar x = ;\nreturn data;';
+            assert.ok(importConverterFile(doc).notes.some((n) => /^Line 2: the TBEL script is not valid JavaScript/.test(n)));
+            // a JavaScript converter using TBEL syntax is still warned about
+            const js = JSON.parse(readFixture('aws_kinesis_javascript_uplink_converter.json'));
+            js.configuration.decoder = 'var data = decodeToString(payload);\nif (data.size() > 0) {}\nreturn {};';
+            assert.ok(importConverterFile(js).notes.some((n) => /^Line 2: TBEL-only syntax will not run here: \.size\(\)/.test(n)));
         });
 
         it('rejects what is not a converter file', function () {

@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import assert from 'node:assert/strict';
-import { installHelpers, HELPER_NAMES } from '../../lib/convert/helpers';
+import { installHelpers, HELPER_NAMES, TBEL_ONLY_HELPERS } from '../../lib/convert/helpers';
 
 function helpers(tbel: boolean): any {
     const g: any = { parseInt, parseFloat, isNaN };
@@ -12,27 +12,33 @@ describe('convert helpers (ThingsBoard TbUtils semantics)', function () {
     const tb = helpers(true);
     const js = helpers(false);
 
-    it('parseHexToInt: big-endian by default, little-endian on request, 8 digits wrap to a signed int', function () {
+    it('parseHexToInt: big-endian by default, little-endian on request, beyond Integer.MAX_VALUE throws (as TbUtils)', function () {
         assert.equal(tb.parseHexToInt('AB'), 0xab);
         assert.equal(tb.parseHexToInt('ABBA', true), 0xabba);
         assert.equal(tb.parseHexToInt('ABBA', false), 0xbaab);
         assert.equal(tb.parseHexToInt('AABBCC', true), 0xaabbcc);
         assert.equal(tb.parseHexToInt('CCBBAA', false), 0xaabbcc);
-        assert.equal(tb.parseHexToInt('AABBCCDD'), 0xaabbccdd | 0); // Java int: -1430532899
+        assert.throws(() => tb.parseHexToInt('AABBCCDD'), { name: 'NumberFormatException' }); // ThingsBoard: no wrap to -1430532899
+        assert.throws(() => tb.parseHexToInt('FFFFFFFF'), { name: 'NumberFormatException' });
+        assert.equal(tb.parseHexToInt('7FFFFFFF'), 2147483647);
         assert.equal(tb.parseHexToInt('0x1A'), 26);
         assert.equal(tb.parseLittleEndianHexToInt('BBAA'), 0xaabb);
         assert.equal(tb.parseBigEndianHexToInt('BBAA'), 0xbbaa);
-        assert.throws(() => tb.parseHexToInt('AABBCCDDEE'), /greater than the maximum Integer/);
-        assert.throws(() => tb.parseHexToInt('XYZ'), /not a number in radix 16/);
+        assert.throws(() => tb.parseHexToInt('AABBCCDDEE'), /NumberFormatException/);
+        assert.throws(() => tb.parseHexToInt('XYZ'), /Failed radix \[16\]/);
+        assert.throws(() => tb.parseHexToInt('ABC'), /even length/);
     });
 
     it('parseHexToLong / Float / Double and their endian variants', function () {
         assert.equal(tb.parseHexToLong('AABBCCDDEE'), 0xaabbccddee);
         assert.equal(tb.parseLittleEndianHexToLong('EEDDCCBBAA'), 0xaabbccddee);
-        assert.equal(tb.parseBigEndianHexToLong('FFFFFFFFFFFFFFFF'), -1);
+        assert.throws(() => tb.parseBigEndianHexToLong('FFFFFFFFFFFFFFFF'), { name: 'NumberFormatException' });
+        assert.equal(tb.parseHexToFloat('0x41F00000'), 30);
+        assert.equal(tb.parseFloat('1e10'), 1e10); // decimal, not IEEE-754 bits
+        assert.equal(tb.parseBytesToFloat([0x41, 0x45, 0x70, 0xa4]), 12.34); // float32 shown as its shortest decimal
         assert.equal(tb.parseHexToFloat('41200000'), 10);
         assert.equal(tb.parseLittleEndianHexToFloat('00002041'), 10);
-        assert.equal(tb.parseBigEndianHexToFloat('0x40490FDB'), Math.fround(Math.PI));
+        assert.equal(tb.parseBigEndianHexToFloat('0x40490FDB'), 3.1415927); // Math.fround(Math.PI) as its shortest decimal
         assert.equal(tb.parseHexToDouble('4024000000000000'), 10);
         assert.equal(tb.parseLittleEndianHexToDouble('0000000000002440'), 10);
         assert.equal(tb.parseBigEndianHexToDouble('400921FB54442D18'), Math.PI);
@@ -48,8 +54,8 @@ describe('convert helpers (ThingsBoard TbUtils semantics)', function () {
         assert.equal(tb.parseBytesToInt([0xff, 0xff]), 0xffff); // fewer bytes: zero-extended
         assert.equal(tb.parseBytesToInt([-1, -1, -1, -1]), -1); // Java's signed bytes accepted
         assert.equal(tb.parseBytesToInt([0x01, 0x00], 0, 2, false), 1);
-        assert.throws(() => tb.parseBytesToInt(b, 2, 4), /out of the array/);
-        assert.throws(() => tb.parseBytesToInt([1, 2, 3, 4, 5], 0, 5), /length must be ≤ 4/);
+        assert.throws(() => tb.parseBytesToInt(b, 2, 4), /is out of bounds for array with length: 4/);
+        assert.throws(() => tb.parseBytesToInt([1, 2, 3, 4, 5], 0, 5), /Maximum 4 bytes is allowed/);
         assert.equal(tb.parseBytesToLong([0, 0, 0, 0, 0, 0, 1, 0]), 256);
         assert.equal(tb.parseBytesToLong([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), -1);
         assert.equal(tb.parseBytesToLong([0x00, 0x01], 0, 2, false), 256);
@@ -61,7 +67,8 @@ describe('convert helpers (ThingsBoard TbUtils semantics)', function () {
     });
 
     it('hex, base64 and byte conversions: signed bytes in TBEL, unsigned in JavaScript', function () {
-        assert.equal(tb.bytesToHex([0xbb, 0xaa]), 'BBAA');
+        assert.throws(() => tb.bytesToHex([0xbb, 0xaa]), /Value out of range/); // Byte.parseByte, as TbUtils
+        assert.equal(js.bytesToHex([0xbb, 0xaa]), 'BBAA');
         assert.equal(tb.bytesToHex([-69, -86]), 'BBAA');
         assert.deepEqual(tb.hexToBytes('0x01752B0367FA'), [1, 117, 43, 3, 103, -6]);
         assert.deepEqual(js.hexToBytes('01752B0367FA'), [1, 117, 43, 3, 103, 250]);
@@ -136,14 +143,31 @@ describe('convert helpers (ThingsBoard TbUtils semantics)', function () {
         assert.equal(tb.toFixed(12, 2), 12);
         assert.equal(tb.padStart('1001', 8, '0'), '00001001');
         assert.equal(tb.padEnd('1001', 8, '0'), '10010000');
-        assert.throws(() => tb.raiseError('bad value', 5), /^Error: bad value for value 5$/);
-        assert.throws(() => tb.raiseError('plain'), /^Error: plain$/);
+        assert.throws(() => tb.raiseError('bad value', 5), /^RuntimeException: bad value for value 5$/);
+        assert.throws(() => tb.raiseError('plain'), /^RuntimeException: plain$/);
     });
 
     it('HELPER_NAMES lists exactly what installHelpers defines (the sandbox hands these to scripts as locals)', function () {
         const g: any = Object.create(null);
         installHelpers(g, false);
-        assert.deepEqual(Object.getOwnPropertyNames(g).sort(), [...HELPER_NAMES].sort());
+        assert.deepEqual(Object.getOwnPropertyNames(g).sort(), HELPER_NAMES.filter((n) => !TBEL_ONLY_HELPERS.includes(n)).sort());
+        const t: any = Object.create(null);
+        installHelpers(t, true);
+        assert.deepEqual(Object.getOwnPropertyNames(t).sort(), [...HELPER_NAMES].sort());
+    });
+
+    it('isInsidePolygon / isInsideCircle: the cases of ThingsBoard\'s own TbUtilsTest (not in the oracle: JTS/spatial4j)', function () {
+        const polygon = '[[[50.75581142688204,29.097910166341073],[50.16785158177623,29.35066098977171],[50.164329922384674,29.773743889862114],[50.16785158177623,30.801230932938843],[50.459245308833495,30.92760634465418],[50.486522489629564,30.68548421850448],[50.703612031034005,30.872660513473573]],[[50.606017492632766,29.36165015600782],[50.54317104075835,29.762754723626013],[50.41021974600505,29.455058069014804]]]';
+        assert.equal(tb.isInsidePolygon(50.50869555168039, 30.80123093293884, polygon), false); // outside
+        assert.equal(tb.isInsidePolygon(50.50520628167696, 30.339685951022016, polygon), true); // inside
+        assert.equal(tb.isInsidePolygon(50.52265651287081, 29.488025567723156, polygon), false); // in the hole
+        assert.equal(tb.isInsidePolygon(1, 1, '[[0,0],[2,2]]'), true); // two points: a rectangle
+        assert.throws(() => tb.isInsidePolygon(1, 1, ' '), { name: 'RuntimeException' });
+        const circle = '{"latitude":50.32254778825905,"longitude":28.207787701215757,"radius":47477.33130420423}';
+        assert.equal(tb.isInsideCircle(50.81490715736681, 28.05943395702824, circle), false);
+        assert.equal(tb.isInsideCircle(50.599397971892444, 28.086906872618542, circle), true);
+        assert.equal(tb.isInsideCircle(50.599397971892444, 28.086906872618542, '{"latitude":50.32254778825905,"longitude":28.207787701215757,"radius":47.48,"radiusUnit":"KILOMETER"}'), true);
+        assert.throws(() => tb.isInsideCircle(1, 1, '{"latitude":1,"longitude":1,"radius":1,"radiusUnit":"PARSEC"}'), /RangeUnit\.PARSEC/);
     });
 
     it('toFlatMap: dotted paths, array indexes, exclude list, pathInKey=false', function () {
