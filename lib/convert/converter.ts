@@ -193,6 +193,9 @@ function stringMap(v: unknown): Record<string, string> {
     return out;
 }
 
+/** Records per part of a pipelined uplink call. */
+const PIPELINE_PART = 1024;
+
 export class Converter {
     readonly direction: Direction;
     readonly scriptLang: ScriptLang;
@@ -265,41 +268,51 @@ export class Converter {
     /** Converts many uplink messages in as few round trips to the runner as possible; one outcome per request. */
     async uplink(requests: UplinkRequest[], now = Date.now()): Promise<UplinkOutcome[]> {
         const outcomes: UplinkOutcome[] = new Array(requests.length);
-        const inputs: { codes: string; metadata: Record<string, string> }[] = [];
-        const index: number[] = [];
-        requests.forEach((req, i) => {
-            try {
-                const md: Record<string, string> = {};
-                const k = req.kinesis;
-                if (k) {
-                    if (k.partitionKey !== undefined) md.partitionKey = String(k.partitionKey);
-                    if (k.sequenceNumber !== undefined) md.sequenceNumber = String(k.sequenceNumber);
-                    if (k.shardId !== undefined) md.shardId = String(k.shardId);
-                    if (k.streamName !== undefined) md.streamName = String(k.streamName);
+        // Pipelined in parts: while the runner converts one part, this side prepares the next and checks
+        // the results of the previous one (two processes, two cores). One round trip per part.
+        const parts: Promise<void>[] = [];
+        for (let s = 0; s < requests.length; s += PIPELINE_PART) {
+            if (s > 0) await new Promise<void>((r) => setImmediate(r)); // lets the previous part reach the runner
+            const inputs: { codes: string; metadata: Record<string, string> }[] = [];
+            const index: number[] = [];
+            for (let i = s; i < Math.min(requests.length, s + PIPELINE_PART); i++) {
+                const req = requests[i];
+                try {
+                    const md: Record<string, string> = {};
+                    const k = req.kinesis;
+                    if (k) {
+                        if (k.partitionKey !== undefined) md.partitionKey = String(k.partitionKey);
+                        if (k.sequenceNumber !== undefined) md.sequenceNumber = String(k.sequenceNumber);
+                        if (k.shardId !== undefined) md.shardId = String(k.shardId);
+                        if (k.streamName !== undefined) md.streamName = String(k.streamName);
+                    }
+                    if (req.metadata) Object.assign(md, stringMap(req.metadata));
+                    inputs.push({ codes: payloadCodes(req.payload, this.scriptLang), metadata: md });
+                    index.push(i);
+                } catch (e) {
+                    outcomes[i] = { error: e instanceof ConvertError ? e : new ConvertError('input', String((e as Error).message ?? e)) };
                 }
-                if (req.metadata) Object.assign(md, stringMap(req.metadata));
-                inputs.push({ codes: payloadCodes(req.payload, this.scriptLang), metadata: md });
-                index.push(i);
-            } catch (e) {
-                outcomes[i] = { error: e instanceof ConvertError ? e : new ConvertError('input', String((e as Error).message ?? e)) };
             }
-        });
-        const raws: RawResult[] = inputs.length ? await this.engine.runBatch(inputs) : [];
-        raws.forEach((raw, j) => {
-            const i = index[j];
-            const payload = requests[i].payload;
-            if (raw.error) {
-                outcomes[i] = { error: scriptError(raw.error, 'uplink', summarise(payload)) };
-                return;
-            }
-            try {
-                const entities = normaliseUplink(raw.value, now);
-                for (const e of entities) this.updateOnly.apply(e);
-                outcomes[i] = { entities, raw: raw.value };
-            } catch (e) {
-                outcomes[i] = { raw: raw.value, error: new ConvertError('output', `Decoder returned an invalid result: ${(e as Error).message}`, { input: summarise(payload) }) };
-            }
-        });
+            if (!inputs.length) continue;
+            parts.push(this.engine.runBatch(inputs).then((raws) => {
+                raws.forEach((raw, j) => {
+                    const i = index[j];
+                    const payload = requests[i].payload;
+                    if (raw.error) {
+                        outcomes[i] = { error: scriptError(raw.error, 'uplink', summarise(payload)) };
+                        return;
+                    }
+                    try {
+                        const entities = normaliseUplink(raw.value, now);
+                        for (const e of entities) this.updateOnly.apply(e);
+                        outcomes[i] = { entities, raw: raw.value };
+                    } catch (e) {
+                        outcomes[i] = { raw: raw.value, error: new ConvertError('output', `Decoder returned an invalid result: ${(e as Error).message}`, { input: summarise(payload) }) };
+                    }
+                });
+            }));
+        }
+        await Promise.all(parts);
         return outcomes;
     }
 

@@ -12,6 +12,8 @@ import {
     ConverterConfig,
     MetadataPair,
     UplinkEntity,
+    UplinkOutcome,
+    DownlinkOutcome,
     DownlinkRecord,
     Registry,
     applyToRegistry,
@@ -264,9 +266,12 @@ export = function (RED: NodeAPI): void {
         let scheduled = false;
         let chain: Promise<void> = Promise.resolve();
 
-        const processUplink = async (batch: Pending[]) => {
+        const startUplink = (batch: Pending[]) => {
             const now = Date.now();
-            const outcomes = await converter!.uplink(batch.map((p) => ({ payload: p.msg.payload, kinesis: p.msg.kinesis as Record<string, string> | undefined })), now);
+            return converter!.uplink(batch.map((p) => ({ payload: p.msg.payload, kinesis: p.msg.kinesis as Record<string, string> | undefined })), now).then((o) => ({ o, now }));
+        };
+        const processUplink = async (batch: Pending[], converted: Promise<{ o: UplinkOutcome[]; now: number }>) => {
+            const { o: outcomes, now } = await converted;
             let reg: { devices: Registry; assets: Registry } | undefined;
             if (registryScope !== 'none' && outcomes.some((o) => o.entities && o.entities.length)) {
                 try {
@@ -322,8 +327,9 @@ export = function (RED: NodeAPI): void {
             }
         };
 
-        const processDownlink = async (batch: Pending[]) => {
-            const outcomes = await converter!.downlink(batch.map((p) => ({ payload: p.msg.payload, metadata: p.msg.metadata, msgType: p.msg.msgType })));
+        const startDownlink = (batch: Pending[]) => converter!.downlink(batch.map((p) => ({ payload: p.msg.payload, metadata: p.msg.metadata, msgType: p.msg.msgType })));
+        const processDownlink = async (batch: Pending[], converted: Promise<DownlinkOutcome[]>) => {
+            const outcomes = await converted;
             batch.forEach((p, i) => {
                 const o = outcomes[i];
                 if (o.error) return fail(p, o.error);
@@ -355,15 +361,22 @@ export = function (RED: NodeAPI): void {
                 msgType: last.msgType,
                 at: Date.now(),
             });
+            // The runner starts on this batch now (batches queue in order in the engine); its results are
+            // handled in order after the previous batch's: the runner converts while this side sends.
+            const converted = ready.then(() => {
+                if (!converter) return undefined;
+                return direction === 'uplink' ? { up: startUplink(batch) } : { down: startDownlink(batch) };
+            });
+            converted.then((c) => { void (c?.up ?? c?.down)?.catch(() => undefined); }, () => undefined);
             chain = chain
-                .then(() => ready)
-                .then(() => {
-                    if (!converter) {
+                .then(() => converted)
+                .then((c) => {
+                    if (!c) {
                         const err = compileError ?? new ConvertError('sandbox', 'the converter is not available');
                         for (const p of batch) fail(p, err);
                         return;
                     }
-                    return direction === 'uplink' ? processUplink(batch) : processDownlink(batch);
+                    return c.up ? processUplink(batch, c.up) : processDownlink(batch, c.down!);
                 })
                 .catch((e) => {
                     // Unexpected (a bug, not a script error): fail what is left, never leave messages hanging.
