@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Converter, ConvertError, ConverterConfig, payloadCodes, summarise } from '../../lib/convert/converter';
-import { importConverterFile, ImportError } from '../../lib/convert/import';
+import { importConverterFile, checkScript, ImportError } from '../../lib/convert/import';
 
 /** The four files of ThingsBoard's AWS Kinesis tutorial (copied from ../shared/fixtures/thingsboard). */
 const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/thingsboard');
@@ -188,6 +188,35 @@ describe('convert: converter', function () {
             assert.ok(im.notes.some((n) => /^Line 3: TBEL-only syntax will not run here: \.put\(/.test(n)));
             assert.ok(im.notes.some((n) => /^Line 5: TBEL-only syntax will not run here: null-safe navigation \.\?/.test(n)));
             assert.ok(im.notes.some((n) => /^Line 5: the script cannot be parsed/.test(n)), im.notes.join('\n'));
+        });
+
+        it('TBEL-only constructs are found by linear scans (each note once, with its line)', async function () {
+            const script = ['var m = [:];', 'for (x : list) { y = 1; }', 'def f(a) { return a; }', 'var b = new byte[4];', 'int n = 5;',
+                'var k = "12".toInt();', 'foreach (v in list) {}', 'm.containsKey("a"); m.isEmpty(); m.keySet(); l.add(1); m.get("k");'].join('\n');
+            const notes = checkScript(script, 'uplink', 'TBEL');
+            const lineOf = (what: RegExp) => notes.find((n) => what.test(n))?.match(/^Line (\d+)/)?.[1];
+            assert.equal(lineOf(/empty map literal/), '1');
+            assert.equal(lineOf(/for \(x : list\) loops/), '2');
+            assert.equal(lineOf(/def functions/), '3');
+            assert.equal(lineOf(/Java arrays/), '4');
+            assert.equal(lineOf(/typed declarations/), '5');
+            assert.equal(lineOf(/Java number conversions/), '6');
+            assert.equal(lineOf(/foreach/), '7');
+            for (const w of [/containsKey/, /isEmpty/, /entrySet/, /add\(\)\/\.remove/, /\.get\(key\)/]) assert.equal(lineOf(w), '8', String(w));
+            // plain JavaScript raises none of them
+            assert.deepEqual(checkScript('var formats = {}; for (var i = 0; i < 3; i++) { formats[i] = i ? "a" : "b"; } return { deviceName: "x" };', 'uplink', 'JS'), []);
+            // crafted text that made the former regular expressions quadratic is read in one pass
+            assert.ok(Array.isArray(checkScript(`for (${' : '.repeat(50_000)}`, 'uplink', 'TBEL')));
+            assert.match(checkScript('x'.repeat(300_000), 'uplink', 'JS')[0], /too long/);
+        });
+
+        it('error texts are clipped to about 1 kB with the input summarised', async function () {
+            const e = new ConvertError('script', 'y'.repeat(5_000_000), { input: summarise(Buffer.alloc(10_000_000, 0x61)) });
+            assert.ok(e.message.length < 1300, String(e.message.length));
+            assert.match(e.message, /— input: a+… \(10000000 bytes\)$/);
+            const c = await make({ direction: 'uplink', script: 'throw new Error("z".repeat(1e6));' });
+            const [o] = await c.uplink([{ payload: 'x' }]);
+            assert.ok(o.error!.message.length < 1300, String(o.error!.message.length));
         });
 
         it('rejects what is not a converter file', async function () {
