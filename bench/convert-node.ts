@@ -2,7 +2,8 @@
  * kinesis-convert inside a real Node-RED runtime (node-red-node-test-helper): messages/s through the node
  * (micro-batching, message cloning, optional registry in flow context), as a ratio of the library alone
  * measured in the same run. Run: npm run build && node dist/bench/convert-node.js [messages]
- * The test helper still instruments `send` (sinon): the node figures are pessimistic.
+ * The test helper still instruments `send` (sinon): the node figures are pessimistic. Protection on: the
+ * library and the node run the script in a runner process (lib/convert/runner).
  */
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-var-requires */
 import fs from 'node:fs';
@@ -48,20 +49,21 @@ async function throughNode(registry: string): Promise<number> {
     return best;
 }
 
-function library(): number {
-    const c = new Converter({ direction: 'uplink', script });
+async function library(): Promise<number> {
+    const c = await Converter.create({ direction: 'uplink', script });
     const reqs = bufs.map((payload, i) => ({ payload, kinesis: { partitionKey: 'p', sequenceNumber: String(i) } }));
     let best = 0;
     for (let round = 0; round < 4; round++) {
         const t0 = process.hrtime.bigint();
-        for (let i = 0; i < reqs.length; i += 4096) c.uplink(reqs.slice(i, i + 4096));
+        for (let i = 0; i < reqs.length; i += 4096) await c.uplink(reqs.slice(i, i + 4096));
         best = Math.max(best, N / (Number(process.hrtime.bigint() - t0) / 1e9));
     }
+    c.close();
     return best;
 }
 
 helper.startServer(async () => {
-    const lib = library();
+    const lib = await library();
     const none = await throughNode('none');
     const flow = await throughNode('flow');
     const fmt = (r: number) => `${Math.round(r).toLocaleString('en-US').padStart(10)} msgs/s`;

@@ -295,3 +295,24 @@ export function toNodeError(error: unknown, ctx: ExplainContext = {}): KinesisNo
     if (error instanceof KinesisNodeError) return error;
     return new KinesisNodeError(explainAwsError(error, ctx));
 }
+
+/**
+ * Clips an error text to about `max` characters (default 1 kB) on one line: what error messages, `msg.error`
+ * and log lines may carry. Looks at no more than `max` + 1 characters of the input (cost bounded, linear).
+ */
+export function clipText(text: string, max = 1024): string {
+    const s = text.length > max ? text.slice(0, max) : text;
+    let out = '';
+    let space = false;
+    for (let i = 0; i < s.length; i++) {
+        const c = s.charCodeAt(i);
+        if (c === 10 || c === 13 || c === 9) {
+            if (!space) out += ' ';
+            space = true;
+            continue;
+        }
+        space = false;
+        out += s[i];
+    }
+    return text.length > max ? `${out.slice(0, max - 1)}…` : out;
+}

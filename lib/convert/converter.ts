@@ -3,7 +3,8 @@
  * ThingsBoard results or one error per message out. No Node-RED import.
  */
 import { isUtf8 } from 'node:buffer';
-import { ScriptEngine, ScriptLang, Direction, RawResult, ScriptErrorInfo, formatScriptError, ScriptCompileError } from './sandbox';
+import { ScriptEngine, ScriptLang, Direction, RawResult, ScriptErrorInfo, formatScriptError, ScriptCompileError, EngineIncident } from './sandbox';
+import { clipText } from '../aws/errors';
 import { normaliseUplink, normaliseDownlink, OutputError, UplinkEntity, DownlinkRecord } from './validate';
 import { UpdateOnlyKeysFilter } from './registry';
 
@@ -22,6 +23,8 @@ export interface ConverterConfig {
     updateOnlyKeys?: string[];
     timeoutMs?: number;
     maxBatch?: number;
+    /** Heap limit of the script's runner process, MB (default 128). */
+    memoryLimitMb?: number;
 }
 
 /** Where a record came from (msg.kinesis of `kinesis-in`). */
@@ -45,7 +48,10 @@ export interface DownlinkRequest {
     msgType?: unknown;
 }
 
-export type ErrorKind = 'input' | 'compile' | 'script' | 'timeout' | 'sandbox' | 'output' | 'registry';
+export type ErrorKind = 'input' | 'compile' | 'script' | 'timeout' | 'memory' | 'sandbox' | 'output' | 'registry';
+
+/** Longest error text kept (messages, `msg.error.message`): about 1 kB. */
+export const MAX_ERROR_CHARS = 1024;
 
 /** A message that could not be converted: what went wrong, where in the script, and on what input. */
 export class ConvertError extends Error {
@@ -54,12 +60,14 @@ export class ConvertError extends Error {
     readonly column?: number;
     readonly input?: string;
     constructor(kind: ErrorKind, message: string, opts: { line?: number; column?: number; input?: string } = {}) {
-        super(opts.input ? `${message} — input: ${opts.input}` : message);
+        const text = clipText(message, MAX_ERROR_CHARS);
+        const input = opts.input === undefined ? undefined : clipText(opts.input, 200);
+        super(input ? `${text} — input: ${input}` : text);
         this.name = 'ConvertError';
         this.kind = kind;
         this.line = opts.line;
         this.column = opts.column;
-        this.input = opts.input;
+        this.input = input;
     }
     /** The shape put on `msg.error` / returned by the Test endpoint. */
     toJSON(): Record<string, unknown> {
@@ -118,12 +126,12 @@ export function payloadCodes(payload: unknown, scriptLang: ScriptLang): string {
     return isUtf8(p) ? p.toString('utf8') : p.toString('latin1');
 }
 
-/** A short, single-line description of an input for error messages (no more than ~100 chars). */
+/** A short, single-line description of an input for error messages (no more than ~100 chars; reads only its head). */
 export function summarise(payload: unknown, max = 80): string {
     try {
         if (Buffer.isBuffer(payload) || payload instanceof Uint8Array) {
-            const b = Buffer.isBuffer(payload) ? payload : Buffer.from(payload);
-            if (isUtf8(b)) return `${clip(b.toString('utf8'), max)} (${b.length} bytes)`;
+            const b = Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+            if (isUtf8(b)) return `${clip(b.subarray(0, max * 4).toString('utf8'), max)} (${b.length} bytes)`;
             return `0x${b.subarray(0, 32).toString('hex')}${b.length > 32 ? '…' : ''} (${b.length} bytes, binary)`;
         }
         if (typeof payload === 'string') return `${clip(payload, max)} (${Buffer.byteLength(payload)} bytes)`;
@@ -135,13 +143,15 @@ export function summarise(payload: unknown, max = 80): string {
 }
 
 function clip(s: string, max: number): string {
-    const one = s.replace(/\s+/g, ' ');
-    return one.length > max ? `${one.slice(0, max - 1)}…` : one;
+    const head = s.length > max * 2 ? s.slice(0, max * 2) : s;
+    const one = head.replace(/\s+/g, ' ');
+    return one.length > max || head.length < s.length ? `${one.slice(0, max - 1)}…` : one;
 }
 
 function scriptError(info: ScriptErrorInfo, direction: Direction, input: string): ConvertError {
     const fn = direction === 'uplink' ? 'Decoder' : 'Encoder';
-    return new ConvertError(info.kind === 'timeout' ? 'timeout' : info.kind === 'sandbox' ? 'sandbox' : 'script', formatScriptError(info, fn), {
+    const kind: ErrorKind = info.kind === 'timeout' || info.kind === 'sandbox' || info.kind === 'memory' ? info.kind : 'script';
+    return new ConvertError(kind, formatScriptError(info, fn), {
         line: info.line,
         column: info.column,
         input,
@@ -183,6 +193,9 @@ function stringMap(v: unknown): Record<string, string> {
     return out;
 }
 
+/** Records per part of a pipelined uplink call. */
+const PIPELINE_PART = 1024;
+
 export class Converter {
     readonly direction: Direction;
     readonly scriptLang: ScriptLang;
@@ -190,7 +203,10 @@ export class Converter {
     readonly integrationMetadata: Record<string, string>;
     readonly updateOnly: UpdateOnlyKeysFilter;
 
-    /** Throws ConvertError (kind 'compile') when the script does not compile. */
+    /**
+     * Checks the script (guard) and prepares the engine; throws ConvertError (kind 'compile'). The runner
+     * starts (and compiles the script) with `start()` or the first batch: use `Converter.create`.
+     */
     constructor(cfg: ConverterConfig) {
         this.direction = cfg.direction === 'downlink' ? 'downlink' : 'uplink';
         this.scriptLang = cfg.scriptLang === 'TBEL' ? 'TBEL' : 'JS';
@@ -204,6 +220,7 @@ export class Converter {
                 timeoutMs: cfg.timeoutMs,
                 integrationMetadata: this.integrationMetadata,
                 maxBatch: cfg.maxBatch,
+                memoryLimitMb: cfg.memoryLimitMb,
             });
         } catch (e) {
             if (e instanceof ScriptCompileError) {
@@ -213,48 +230,93 @@ export class Converter {
         }
     }
 
-    /** Converts many uplink messages in as few guarded runs as possible; one outcome per request. */
-    uplink(requests: UplinkRequest[], now = Date.now()): UplinkOutcome[] {
+    /** A converter whose runner is started and whose script compiled; rejects with ConvertError (kind 'compile'). */
+    static async create(cfg: ConverterConfig): Promise<Converter> {
+        const c = new Converter(cfg);
+        try {
+            await c.start();
+        } catch (e) {
+            c.close();
+            throw e;
+        }
+        return c;
+    }
+
+    /** Starts the runner and compiles the script in it; rejects with ConvertError (kind 'compile'). */
+    async start(): Promise<void> {
+        try {
+            await this.engine.start();
+        } catch (e) {
+            if (e instanceof ScriptCompileError) {
+                const kind: ErrorKind = e.info.kind === 'compile' ? 'compile' : 'sandbox';
+                throw new ConvertError(kind, formatScriptError(e.info, this.direction === 'uplink' ? 'Decoder' : 'Encoder'), { line: e.info.line, column: e.info.column });
+            }
+            throw e;
+        }
+    }
+
+    /** Runner kills and restarts (timeouts a vm could not stop, memory, crashes): for rate-limited reporting. */
+    set onIncident(fn: ((i: EngineIncident) => void) | undefined) {
+        this.engine.onIncident = fn;
+    }
+
+    /** Stops the runner process. */
+    close(): void {
+        this.engine.close();
+    }
+
+    /** Converts many uplink messages in as few round trips to the runner as possible; one outcome per request. */
+    async uplink(requests: UplinkRequest[], now = Date.now()): Promise<UplinkOutcome[]> {
         const outcomes: UplinkOutcome[] = new Array(requests.length);
-        const inputs: { codes: string; metadata: Record<string, string> }[] = [];
-        const index: number[] = [];
-        requests.forEach((req, i) => {
-            try {
-                const md: Record<string, string> = {};
-                const k = req.kinesis;
-                if (k) {
-                    if (k.partitionKey !== undefined) md.partitionKey = String(k.partitionKey);
-                    if (k.sequenceNumber !== undefined) md.sequenceNumber = String(k.sequenceNumber);
-                    if (k.shardId !== undefined) md.shardId = String(k.shardId);
-                    if (k.streamName !== undefined) md.streamName = String(k.streamName);
+        // Pipelined in parts: while the runner converts one part, this side prepares the next and checks
+        // the results of the previous one (two processes, two cores). One round trip per part.
+        const parts: Promise<void>[] = [];
+        for (let s = 0; s < requests.length; s += PIPELINE_PART) {
+            if (s > 0) await new Promise<void>((r) => setImmediate(r)); // lets the previous part reach the runner
+            const inputs: { codes: string; metadata: Record<string, string> }[] = [];
+            const index: number[] = [];
+            for (let i = s; i < Math.min(requests.length, s + PIPELINE_PART); i++) {
+                const req = requests[i];
+                try {
+                    const md: Record<string, string> = {};
+                    const k = req.kinesis;
+                    if (k) {
+                        if (k.partitionKey !== undefined) md.partitionKey = String(k.partitionKey);
+                        if (k.sequenceNumber !== undefined) md.sequenceNumber = String(k.sequenceNumber);
+                        if (k.shardId !== undefined) md.shardId = String(k.shardId);
+                        if (k.streamName !== undefined) md.streamName = String(k.streamName);
+                    }
+                    if (req.metadata) Object.assign(md, stringMap(req.metadata));
+                    inputs.push({ codes: payloadCodes(req.payload, this.scriptLang), metadata: md });
+                    index.push(i);
+                } catch (e) {
+                    outcomes[i] = { error: e instanceof ConvertError ? e : new ConvertError('input', String((e as Error).message ?? e)) };
                 }
-                if (req.metadata) Object.assign(md, stringMap(req.metadata));
-                inputs.push({ codes: payloadCodes(req.payload, this.scriptLang), metadata: md });
-                index.push(i);
-            } catch (e) {
-                outcomes[i] = { error: e instanceof ConvertError ? e : new ConvertError('input', String((e as Error).message ?? e)) };
             }
-        });
-        const raws: RawResult[] = inputs.length ? this.engine.runBatch(inputs) : [];
-        raws.forEach((raw, j) => {
-            const i = index[j];
-            const payload = requests[i].payload;
-            if (raw.error) {
-                outcomes[i] = { error: scriptError(raw.error, 'uplink', summarise(payload)) };
-                return;
-            }
-            try {
-                const entities = normaliseUplink(raw.value, now);
-                for (const e of entities) this.updateOnly.apply(e);
-                outcomes[i] = { entities, raw: raw.value };
-            } catch (e) {
-                outcomes[i] = { raw: raw.value, error: new ConvertError('output', `Decoder returned an invalid result: ${(e as Error).message}`, { input: summarise(payload) }) };
-            }
-        });
+            if (!inputs.length) continue;
+            parts.push(this.engine.runBatch(inputs).then((raws) => {
+                raws.forEach((raw, j) => {
+                    const i = index[j];
+                    const payload = requests[i].payload;
+                    if (raw.error) {
+                        outcomes[i] = { error: scriptError(raw.error, 'uplink', summarise(payload)) };
+                        return;
+                    }
+                    try {
+                        const entities = normaliseUplink(raw.value, now);
+                        for (const e of entities) this.updateOnly.apply(e);
+                        outcomes[i] = { entities, raw: raw.value };
+                    } catch (e) {
+                        outcomes[i] = { raw: raw.value, error: new ConvertError('output', `Decoder returned an invalid result: ${(e as Error).message}`, { input: summarise(payload) }) };
+                    }
+                });
+            }));
+        }
+        await Promise.all(parts);
         return outcomes;
     }
 
-    downlink(requests: DownlinkRequest[]): DownlinkOutcome[] {
+    async downlink(requests: DownlinkRequest[]): Promise<DownlinkOutcome[]> {
         const outcomes: DownlinkOutcome[] = new Array(requests.length);
         const inputs: { msg: unknown; metadata: Record<string, string>; msgType: string }[] = [];
         const index: number[] = [];
@@ -270,7 +332,7 @@ export class Converter {
                 outcomes[i] = { error: e instanceof ConvertError ? e : new ConvertError('input', String((e as Error).message ?? e)) };
             }
         });
-        const raws = inputs.length ? this.engine.runBatch(inputs) : [];
+        const raws: RawResult[] = inputs.length ? await this.engine.runBatch(inputs) : [];
         raws.forEach((raw, j) => {
             const i = index[j];
             const payload = requests[i].payload;

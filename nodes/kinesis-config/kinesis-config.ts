@@ -10,7 +10,7 @@ import type { NodeAPI, Node, NodeDef } from 'node-red';
 import type { Request, Response } from 'express';
 import { createAwsClients, checkConnectionOptions, AwsClients, AwsConnectionOptions } from '../../lib/aws/clients';
 import type { ConfigProblem, CredentialMode } from '../../lib/aws/credentials';
-import { explainAwsError, ExplainContext, KinesisNodeError, redact } from '../../lib/aws/errors';
+import { explainAwsError, ExplainContext, KinesisNodeError, redact, clipText } from '../../lib/aws/errors';
 import { probeConnection } from '../../lib/aws/probe';
 import { STATUS, shortStatus, type KinesisConfigNode } from '../shared/types';
 
@@ -198,10 +198,18 @@ export = function (RED: NodeAPI): void {
         RED.auth.needsPermission('kinesis-config.write'),
         async (req: Request, res: Response) => {
             const body = (req.body && typeof req.body === 'object' ? { ...req.body } : {}) as Partial<KinesisConfigDef> & { id?: string; credentials?: KinesisConfigCredentials };
-            // the editor sends ${ENV_VAR} as typed; the deployed node would see it substituted
+            // the editor sends ${ENV_VAR} as typed; the deployed node would see it substituted. The values
+            // taken from the environment are never echoed: the reply shows ${NAME} wherever one appears.
+            const fromEnv = new Map<string, string>();
             for (const key of ['region', 'kinesisEndpoint', 'dynamodbEndpoint', 'roleArn', 'externalId', 'roleSessionName', 'stsEndpoint'] as const) {
                 const v = body[key];
-                if (typeof v === 'string') body[key] = v.replace(/\$\{(\w+)\}/g, (_m, name: string) => process.env[name] ?? '') as never;
+                if (typeof v === 'string') {
+                    body[key] = v.replace(/\$\{(\w+)\}/g, (_m, name: string) => {
+                        const value = process.env[name] ?? '';
+                        if (value) fromEnv.set(value, `\${${name}}`);
+                        return value;
+                    }) as never;
+                }
             }
             const sent = (body.credentials && typeof body.credentials === 'object' ? body.credentials : {}) as KinesisConfigCredentials;
             // only a deployed kinesis-config node's own credentials can be reused
@@ -221,7 +229,7 @@ export = function (RED: NodeAPI): void {
             };
             const secrets = secretsOf(creds);
             const reply = (r: { ok: boolean; message: string; streams: string[]; kind?: string; dynamodb?: unknown }) => {
-                res.json({ ...r, message: redact(r.message, secrets) });
+                res.json({ ...r, message: clipText(hideEnvValues(redact(r.message, secrets), fromEnv)) });
             };
             const options = { ...connectionOptions(body, creds), maxAttempts: 1 };
             const problems = checkConnectionOptions(options);
@@ -249,3 +257,15 @@ export = function (RED: NodeAPI): void {
         },
     );
 };
+
+/** Replaces every environment value (and its URL-encoded form) in a text by the `${NAME}` it came from, longest first. */
+function hideEnvValues(text: string, fromEnv: Map<string, string>): string {
+    let out = text;
+    for (const [value, name] of [...fromEnv].sort((a, b) => b[0].length - a[0].length)) {
+        if (value.length < 2) continue;
+        out = out.split(value).join(name);
+        const enc = encodeURIComponent(value);
+        if (enc !== value) out = out.split(enc).join(name);
+    }
+    return out;
+}

@@ -12,14 +12,19 @@ import {
     ConverterConfig,
     MetadataPair,
     UplinkEntity,
+    UplinkOutcome,
+    DownlinkOutcome,
     DownlinkRecord,
     Registry,
     applyToRegistry,
     checkKnown,
     entityName,
     importConverterFile,
+    compileNotes,
     ImportError,
+    DEFAULT_MEMORY_LIMIT_MB,
 } from '../../lib/convert';
+import { clipText } from '../../lib/aws/errors';
 import { STATUS, shortStatus, compactNumber } from '../shared/types';
 
 interface ConvertDef extends NodeDef {
@@ -34,6 +39,7 @@ interface ConvertDef extends NodeDef {
     timeoutMs?: number | string;
     outputs?: number | string;
     maxBatch?: number | string;
+    memoryLimitMb?: number | string;
 }
 
 type Send = (msg: Array<NodeMessage | NodeMessage[] | null>) => void;
@@ -147,6 +153,7 @@ export = function (RED: NodeAPI): void {
 
         let converter: Converter | undefined;
         let compileError: ConvertError | undefined;
+        let closing = false;
         const cfg: ConverterConfig = {
             direction,
             scriptLang: def.scriptLang === 'TBEL' ? 'TBEL' : 'JS',
@@ -156,14 +163,31 @@ export = function (RED: NodeAPI): void {
             updateOnlyKeys: keysOf(def.updateOnlyKeys),
             timeoutMs: positive(def.timeoutMs, 1000),
             maxBatch: positive(def.maxBatch, 4096),
+            memoryLimitMb: Math.min(positive(def.memoryLimitMb, DEFAULT_MEMORY_LIMIT_MB), 4096),
         };
-        try {
-            converter = new Converter(cfg);
-            node.status(STATUS.idle(RED._('kinesis-convert.status.ready')));
-        } catch (e) {
-            compileError = e instanceof ConvertError ? e : new ConvertError('compile', String((e as Error).message ?? e));
+        const onCompileError = (e: unknown) => {
+            compileError = e instanceof ConvertError ? e : new ConvertError('compile', String((e as Error)?.message ?? e));
             node.error(RED._('kinesis-convert.errors.compile', { error: compileError.message }));
             node.status(STATUS.error(shortStatus(compileError.line ? RED._('kinesis-convert.status.compileAt', { line: compileError.line }) : RED._('kinesis-convert.status.compile'))));
+        };
+        // The script is checked here (guard), then compiled in its runner process: messages wait for that.
+        let ready: Promise<void> = Promise.resolve();
+        try {
+            const c = new Converter(cfg);
+            ready = c.start().then(
+                () => {
+                    if (closing) return c.close();
+                    converter = c;
+                    c.onIncident = onIncident;
+                    node.status(STATUS.idle(RED._('kinesis-convert.status.ready')));
+                },
+                (e) => {
+                    c.close();
+                    onCompileError(e);
+                },
+            );
+        } catch (e) {
+            onCompileError(e);
         }
 
         // ---- counters, status, failure reporting (rate-limited) ----
@@ -193,10 +217,21 @@ export = function (RED: NodeAPI): void {
             const now = Date.now();
             if (consecutiveFailures >= 10 && now - lastWarnAt > 30_000) {
                 lastWarnAt = now;
-                node.warn(RED._('kinesis-convert.errors.keepsFailing', { count: failedSinceWarn, error: err.message }));
+                node.warn(RED._('kinesis-convert.errors.keepsFailing', { count: failedSinceWarn, error: clipText(err.message) }));
                 failedSinceWarn = 0;
             }
             updateStatus(consecutiveFailures === 1);
+        };
+        // Runner kills (a call the vm timeout could not stop, memory, crash): a warning at most every 30 s.
+        let lastIncidentAt = 0;
+        let incidentsSinceWarn = 0;
+        const onIncident = (i: { kind: string; message: string }) => {
+            incidentsSinceWarn++;
+            const now = Date.now();
+            if (now - lastIncidentAt < 30_000) return;
+            lastIncidentAt = now;
+            node.warn(RED._('kinesis-convert.errors.runnerRestarted', { count: incidentsSinceWarn, error: clipText(i.message) }));
+            incidentsSinceWarn = 0;
         };
         const onSuccess = () => {
             converted++;
@@ -231,9 +266,12 @@ export = function (RED: NodeAPI): void {
         let scheduled = false;
         let chain: Promise<void> = Promise.resolve();
 
-        const processUplink = async (batch: Pending[]) => {
+        const startUplink = (batch: Pending[]) => {
             const now = Date.now();
-            const outcomes = converter!.uplink(batch.map((p) => ({ payload: p.msg.payload, kinesis: p.msg.kinesis as Record<string, string> | undefined })), now);
+            return converter!.uplink(batch.map((p) => ({ payload: p.msg.payload, kinesis: p.msg.kinesis as Record<string, string> | undefined })), now).then((o) => ({ o, now }));
+        };
+        const processUplink = async (batch: Pending[], converted: Promise<{ o: UplinkOutcome[]; now: number }>) => {
+            const { o: outcomes, now } = await converted;
             let reg: { devices: Registry; assets: Registry } | undefined;
             if (registryScope !== 'none' && outcomes.some((o) => o.entities && o.entities.length)) {
                 try {
@@ -289,8 +327,9 @@ export = function (RED: NodeAPI): void {
             }
         };
 
-        const processDownlink = (batch: Pending[]) => {
-            const outcomes = converter!.downlink(batch.map((p) => ({ payload: p.msg.payload, metadata: p.msg.metadata, msgType: p.msg.msgType })));
+        const startDownlink = (batch: Pending[]) => converter!.downlink(batch.map((p) => ({ payload: p.msg.payload, metadata: p.msg.metadata, msgType: p.msg.msgType })));
+        const processDownlink = async (batch: Pending[], converted: Promise<DownlinkOutcome[]>) => {
+            const outcomes = await converted;
             batch.forEach((p, i) => {
                 const o = outcomes[i];
                 if (o.error) return fail(p, o.error);
@@ -322,8 +361,23 @@ export = function (RED: NodeAPI): void {
                 msgType: last.msgType,
                 at: Date.now(),
             });
+            // The runner starts on this batch now (batches queue in order in the engine); its results are
+            // handled in order after the previous batch's: the runner converts while this side sends.
+            const converted = ready.then(() => {
+                if (!converter) return undefined;
+                return direction === 'uplink' ? { up: startUplink(batch) } : { down: startDownlink(batch) };
+            });
+            converted.then((c) => { void (c?.up ?? c?.down)?.catch(() => undefined); }, () => undefined);
             chain = chain
-                .then(() => (direction === 'uplink' ? processUplink(batch) : processDownlink(batch)))
+                .then(() => converted)
+                .then((c) => {
+                    if (!c) {
+                        const err = compileError ?? new ConvertError('sandbox', 'the converter is not available');
+                        for (const p of batch) fail(p, err);
+                        return;
+                    }
+                    return c.up ? processUplink(batch, c.up) : processDownlink(batch, c.down!);
+                })
                 .catch((e) => {
                     // Unexpected (a bug, not a script error): fail what is left, never leave messages hanging.
                     const err = new ConvertError('sandbox', String((e as Error)?.message ?? e));
@@ -339,7 +393,7 @@ export = function (RED: NodeAPI): void {
 
         node.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
             const p: Pending = { msg: msg as Pending['msg'], send, done };
-            if (!converter) {
+            if (compileError) {
                 lastSeen.set(node.id, { direction, payload: msg.payload, kinesis: (msg as Record<string, unknown>).kinesis as Record<string, unknown>, metadata: (msg as Record<string, unknown>).metadata, msgType: (msg as Record<string, unknown>).msgType, at: Date.now() });
                 fail(p, compileError!);
                 return;
@@ -354,7 +408,11 @@ export = function (RED: NodeAPI): void {
         node.on('close', (removed: boolean, done: () => void) => {
             while (queue.length) flush(); // finish what was received: every message gets its done()
             lastSeen.delete(node.id);
-            chain.finally(() => done());
+            closing = true;
+            chain.finally(() => {
+                converter?.close();
+                done();
+            });
         });
     }
 
@@ -363,12 +421,13 @@ export = function (RED: NodeAPI): void {
     // ---- editor endpoints ----
 
     /** The editor's Test button: runs the script being edited, in the same sandbox, on the given input. */
-    RED.httpAdmin.post('/kinesis-convert/test', RED.auth.needsPermission('kinesis-convert.write'), (req: Request, res: Response) => {
+    RED.httpAdmin.post('/kinesis-convert/test', RED.auth.needsPermission('kinesis-convert.write'), async (req: Request, res: Response) => {
         const b = (req.body ?? {}) as Record<string, unknown>;
         const direction = b.direction === 'downlink' ? 'downlink' : 'uplink';
+        let converter: Converter | undefined;
         try {
             const integrationMeta = direction === 'downlink' && b.integrationMetadata && typeof b.integrationMetadata === 'object' ? (b.integrationMetadata as Record<string, string>) : undefined;
-            const converter = new Converter({
+            converter = await Converter.create({
                 direction,
                 scriptLang: b.scriptLang === 'TBEL' ? 'TBEL' : 'JS',
                 script: String(b.script ?? ''),
@@ -376,10 +435,11 @@ export = function (RED: NodeAPI): void {
                 integrationName: integrationMeta?.integrationName ?? (typeof b.integrationName === 'string' && b.integrationName ? b.integrationName : 'Test integration'),
                 updateOnlyKeys: [],
                 timeoutMs: Math.min(positive(b.timeoutMs, 1000), 10_000),
+                memoryLimitMb: Math.min(positive(b.memoryLimitMb, DEFAULT_MEMORY_LIMIT_MB), 4096),
             });
             if (direction === 'uplink') {
                 const payload = decodeTestPayload(String(b.payload ?? ''), String(b.payloadType ?? 'JSON').toUpperCase());
-                const [o] = converter.uplink([{ payload, metadata: (b.inputMetadata as Record<string, string>) ?? {} }]);
+                const [o] = await converter.uplink([{ payload, metadata: (b.inputMetadata as Record<string, string>) ?? {} }]);
                 if (o.error) return res.json({ ok: false, error: o.error.toJSON(), result: o.raw });
                 return res.json({ ok: true, result: o.raw, output: (o.entities ?? []).map((e) => ({ topic: entityName(e), payload: e })) });
             }
@@ -391,13 +451,15 @@ export = function (RED: NodeAPI): void {
                     return res.json({ ok: false, error: { kind: 'input', message: `msg is not valid JSON: ${(e as Error).message}` } });
                 }
             }
-            const [o] = converter.downlink([{ payload: msg, metadata: b.msgMetadata ?? {}, msgType: b.msgType }]);
+            const [o] = await converter.downlink([{ payload: msg, metadata: b.msgMetadata ?? {}, msgType: b.msgType }]);
             if (o.error) return res.json({ ok: false, error: o.error.toJSON(), result: o.raw });
             const records = o.records ?? [];
             return res.json({ ok: true, result: o.raw, output: records.length === 1 ? records[0] : records });
         } catch (e) {
-            const err = e instanceof ConvertError ? e.toJSON() : { kind: 'input', message: String((e as Error)?.message ?? e) };
+            const err = e instanceof ConvertError ? e.toJSON() : { kind: 'input', message: clipText(String((e as Error)?.message ?? e)) };
             return res.json({ ok: false, error: err });
+        } finally {
+            converter?.close();
         }
     });
 
@@ -409,12 +471,15 @@ export = function (RED: NodeAPI): void {
     });
 
     /** Converter-file import: parses a ThingsBoard export into node properties plus notes. */
-    RED.httpAdmin.post('/kinesis-convert/import', RED.auth.needsPermission('kinesis-convert.write'), (req: Request, res: Response) => {
+    RED.httpAdmin.post('/kinesis-convert/import', RED.auth.needsPermission('kinesis-convert.write'), async (req: Request, res: Response) => {
         const b = (req.body ?? {}) as Record<string, unknown>;
         try {
-            res.json({ ok: true, converter: importConverterFile(b.text ?? b.file ?? b) });
+            // The file is read as text on this side (linear checks only); compiling it is left to a runner.
+            const converter = importConverterFile(b.text ?? b.file ?? b);
+            converter.notes.push(...(await compileNotes(converter.script, converter.direction, converter.scriptLang)));
+            res.json({ ok: true, converter });
         } catch (e) {
-            res.status(e instanceof ImportError ? 400 : 500).json({ ok: false, error: String((e as Error).message ?? e) });
+            res.status(e instanceof ImportError ? 400 : 500).json({ ok: false, error: clipText(String((e as Error).message ?? e)) });
         }
     });
 };

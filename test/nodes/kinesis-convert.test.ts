@@ -157,6 +157,32 @@ describe('kinesis-convert node', function () {
         assert.equal(statuses[statuses.length - 1].fill, 'red');
     });
 
+    it('a runner killed for a call the timeout cannot stop or for memory: that message fails, the others convert, one warning', async function () {
+        const script = `if (payload[0] === 33) { new Float64Array(1e8).sort(); }
+if (payload[0] === 64) { var keep = []; for (;;) keep.push(new Float64Array(1e6)); }
+return { deviceName: 'd' + String.fromCharCode.apply(null, payload) };`;
+        const flow = [{ id: 'c1', type: 'kinesis-convert', direction: 'uplink', script, timeoutMs: 400, memoryLimitMb: 64, outputs: 2, wires: [['h1'], ['h2']] }, { id: 'h1', type: 'helper' }, { id: 'h2', type: 'helper' }];
+        await helper.load(convertNode, flow);
+        const c1: any = helper.getNode('c1');
+        const h1: any = helper.getNode('h1');
+        const h2: any = helper.getNode('h2');
+        let warnings = 0;
+        c1.on('call:warn', () => { warnings++; });
+        const ok: string[] = [];
+        const failed: Array<{ kind: string; payload: string }> = [];
+        h1.on('input', (m: any) => ok.push(m.payload.deviceName));
+        h2.on('input', (m: any) => failed.push({ kind: m.error.kind, payload: m.payload }));
+        for (const p of ['a', '!', 'b', '@', 'c']) c1.receive({ payload: p });
+        await new Promise<void>((resolve) => { const t = setInterval(() => { if (ok.length + failed.length >= 5) { clearInterval(t); resolve(); } }, 20); });
+        assert.deepEqual(ok.sort(), ['da', 'db', 'dc']);
+        assert.deepEqual(failed.map((f) => f.payload).sort(), ['!', '@']);
+        for (const f of failed) assert.ok(['timeout', 'memory'].includes(f.kind), f.kind);
+        assert.equal(warnings, 1, 'runner restarts are reported at most once per 30 s');
+        c1.receive({ payload: 'e' });
+        await new Promise<void>((resolve) => { const t = setInterval(() => { if (ok.length === 4) { clearInterval(t); resolve(); } }, 20); });
+        assert.equal(ok[3], 'de');
+    });
+
     it('a script that does not compile: red status, every message fails with the line', async function () {
         const flow = [{ id: 'c1', type: 'kinesis-convert', direction: 'uplink', script: 'var a = ;', outputs: 1, wires: [[]] }];
         await helper.load(convertNode, flow);

@@ -10,28 +10,32 @@ import { translateTbel } from '../../lib/convert/tbel-syntax';
 const rec = (codes: string): UplinkInput => ({ codes, metadata: {} });
 
 /** Runs a TBEL uplink script on a JSON payload; returns what the script returned. */
-function tbel(script: string, payload = '{}'): any {
-    const e = new ScriptEngine({ direction: 'uplink', scriptLang: 'TBEL', script });
-    const r = e.run(rec(payload));
-    if (r.error) throw new Error(`${r.error.name}: ${r.error.message} (line ${r.error.line})`);
-    return r.value;
+async function tbel(script: string, payload = '{}'): Promise<any> {
+    const e = await ScriptEngine.create({ direction: 'uplink', scriptLang: 'TBEL', script });
+    try {
+        const r = await e.run(rec(payload));
+        if (r.error) throw new Error(`${r.error.name}: ${r.error.message} (line ${r.error.line})`);
+        return r.value;
+    } finally {
+        e.close();
+    }
 }
 
 describe('TBEL syntax (ThingsBoard TBEL language guide)', function () {
     describe('the guide\'s examples give the guide\'s results', function () {
-        it('multiple statements: the value of the last statement is the result', function () {
-            assert.equal(tbel('var a = 2;var b = 3;a + b;'), 5);
-            assert.equal(tbel('var a = 2;\nvar b = 3;\na + b'), 5);
-            assert.equal(tbel('var x = 1;\nif (x > 0) { x = 7; }\nx'), 7);
-            assert.equal(tbel('return 4;'), 4); // an explicit return stays
+        it('multiple statements: the value of the last statement is the result', async function () {
+            assert.equal(await tbel('var a = 2;var b = 3;a + b;'), 5);
+            assert.equal(await tbel('var a = 2;\nvar b = 3;\na + b'), 5);
+            assert.equal(await tbel('var x = 1;\nif (x > 0) { x = 7; }\nx'), 7);
+            assert.equal(await tbel('return 4;'), 4); // an explicit return stays
         });
 
-        it('type conversion: "123" == 123 is true', function () {
-            assert.equal(tbel('"123" == 123;'), true);
+        it('type conversion: "123" == 123 is true', async function () {
+            assert.equal(await tbel('"123" == 123;'), true);
         });
 
-        it('maps: creation, dot/get/bracket access, put, size, containsKey, remove, keys, values, isEmpty', function () {
-            const r = tbel(`var map = {"temperature": 42, "nested": "508"};
+        it('maps: creation, dot/get/bracket access, put, size, containsKey, remove, keys, values, isEmpty', async function () {
+            const r = await tbel(`var map = {"temperature": 42, "nested": "508"};
 var a = map.temperature;
 var b = map.get("temperature");
 var c = map["temperature"];
@@ -43,8 +47,8 @@ return {a: a, b: b, c: c, size: size, has: has, removed: removed, keys: map.keys
             assert.deepEqual(r, { a: 42, b: 42, c: 42, size: 3, has: true, removed: '508', keys: ['temperature', 'humidity'], values: [42, 73], empty: false, emptyNew: true, missing: null });
         });
 
-        it('maps: safe navigation map.?key, the empty map [:], iteration over entrySet() and over values', function () {
-            const r = tbel(`var map = {"temperature": 42, "humidity": 73};
+        it('maps: safe navigation map.?key, the empty map [:], iteration over entrySet() and over values', async function () {
+            const r = await tbel(`var map = {"temperature": 42, "humidity": 73};
 var n = map.?nonExistingKey;
 var e = [:];
 var ks = [];
@@ -61,8 +65,8 @@ return {n: n == null, e: e.size(), ks: ks, vs: vs, sum: sum};`);
             assert.deepEqual(r, { n: true, e: 0, ks: ['temperature', 'humidity'], vs: [42, 73], sum: 115 });
         });
 
-        it('lists: size, get, add, add at an index, push, remove, set, contains, sort in natural order', function () {
-            const r = tbel(`var list = ["A", "B", "C"];
+        it('lists: size, get, add, add at an index, push, remove, set, contains, sort in natural order', async function () {
+            const r = await tbel(`var list = ["A", "B", "C"];
 var first = list[0];
 var got = list.get(1);
 list.add("D");
@@ -78,8 +82,8 @@ return {first: first, got: got, removed: removed, old: old, list: list, size: li
             assert.deepEqual(r, { first: 'A', got: 'B', removed: 'Z', old: 'A', list: ['a', 'B', 'C', 'D', 'E'], size: 5, has: true, nums: [1, 9, 10, 100], desc: [3, 2, 1], empty: true });
         });
 
-        it('arrays: new int[3], new byte[n], new String[]{…}, str.length()', function () {
-            const r = tbel(`var array = new int[3];
+        it('arrays: new int[3], new byte[n], new String[]{…}, str.length()', async function () {
+            const r = await tbel(`var array = new int[3];
 array[0] = 1;
 byte[] b = new byte[2];
 var s = new String[]{"x", "y"};
@@ -88,8 +92,8 @@ return {array: array, b: b, s: s, len: str.length(), n: array.length};`);
             assert.deepEqual(r, { array: [1, 0, 0], b: [0, 0], s: ['x', 'y'], len: 5, n: 3 });
         });
 
-        it('loops: foreach (x : list), for (x : list), for (int i = 0; …), while', function () {
-            const r = tbel(`var list = [1, 2, 3];
+        it('loops: foreach (x : list), for (x : list), for (int i = 0; …), while', async function () {
+            const r = await tbel(`var list = [1, 2, 3];
 var s1 = 0;
 foreach (n : list) { s1 = s1 + n; }
 var s2 = 0;
@@ -104,8 +108,8 @@ return [s1, s2, s3, s4, i];`);
             assert.deepEqual(r, [6, 60, 6, 6, 3]);
         });
 
-        it('functions (def), typed declarations and number suffixes', function () {
-            const r = tbel(`def sum(int a, int b) {
+        it('functions (def), typed declarations and number suffixes', async function () {
+            const r = await tbel(`def sum(int a, int b) {
     return a + b;
 }
 int x = 5;
@@ -116,8 +120,8 @@ sum(x, 2) + big + d;`);
             assert.equal(r, 18.5);
         });
 
-        it('an uplink converter in TBEL: payload bytes → telemetry', function () {
-            const r = tbel(`var data = decodeToJson(payload);
+        it('an uplink converter in TBEL: payload bytes → telemetry', async function () {
+            const r = await tbel(`var data = decodeToJson(payload);
 var telemetry = {};
 foreach (entry : data.entrySet()) {
     if (entry.key != "devName") {
@@ -131,7 +135,7 @@ result`, '{"devName":"t1","temperature":21.5,"humidity":40}');
     });
 
     describe('refused or kept', function () {
-        it('a construct that cannot be translated is refused at compile time with its line', function () {
+        it('a construct that cannot be translated is refused at compile time with its line', async function () {
             assert.throws(() => new ScriptEngine({ direction: 'uplink', scriptLang: 'TBEL', script: 'var a = 1;\nvar b = 2;\nvar c = (int) a;\nreturn c;' }),
                 (e: any) => e instanceof ScriptCompileError && e.info.line === 3 && /Java casts/.test(e.message));
             assert.throws(() => new ScriptEngine({ direction: 'uplink', scriptLang: 'TBEL', script: 'var a = 1;\nreturn Integer.parseInt("5");' }),
@@ -142,13 +146,14 @@ result`, '{"devName":"t1","temperature":21.5,"humidity":40}');
                 (e: any) => e instanceof ScriptCompileError && /multi-dimensional/.test(e.message));
         });
 
-        it('runtime errors keep the line of the TBEL script', function () {
-            const e = new ScriptEngine({ direction: 'uplink', scriptLang: 'TBEL', script: 'var list = [1];\nforeach (x : list) {\n  x.nope.deeper;\n}\nreturn 1;' });
-            const r = e.run(rec('{}'));
+        it('runtime errors keep the line of the TBEL script', async function () {
+            const e = await ScriptEngine.create({ direction: 'uplink', scriptLang: 'TBEL', script: 'var list = [1];\nforeach (x : list) {\n  x.nope.deeper;\n}\nreturn 1;' });
+            const r = await e.run(rec('{}'));
+            e.close();
             assert.equal(r.error?.line, 3);
         });
 
-        it('JavaScript text in a TBEL script is kept byte for byte; the translation keeps the line count', function () {
+        it('JavaScript text in a TBEL script is kept byte for byte; the translation keeps the line count', async function () {
             const js = 'var a = {b: [1, 2]};\nvar f = function (x) { return x * 2; };\nreturn f(a.b[1]) + "s:\\"x\\"";';
             assert.equal(translateTbel(js).code, js);
             const t = translateTbel('foreach (x : list) {\n  int y = x;\n}\nvar m = [:];\ny');
@@ -156,7 +161,7 @@ result`, '{"devName":"t1","temperature":21.5,"humidity":40}');
             assert.equal(t.code.split('\n').length, 5);
         });
 
-        it('linear time on hostile text: long runs of brackets, numbers, strings and loop headers', function () {
+        it('linear time on hostile text: long runs of brackets, numbers, strings and loop headers', async function () {
             // quadratic work would take minutes at these sizes; the suite's timeout catches it
             const n = 200_000;
             for (const src of ['('.repeat(n), '1'.repeat(n) + 'x1', 'foreach ('.repeat(n / 10), '"'.repeat(n) + '\\', 'int '.repeat(n / 4), 'new int['.repeat(n / 8), 'a.?'.repeat(n / 3), '[:'.repeat(n / 2), 'List<'.repeat(n / 5), 'x = new ArrayList<'.repeat(n / 18), 'def f('.repeat(n / 6) + 'int a'.repeat(n / 5)]) {

@@ -1,0 +1,121 @@
+/**
+ * The runner process: started by runner/process.ts with `process.execPath`, under Node's permission
+ * model (read access to its own module files only; no writes, no child processes, no workers, no
+ * addons), an empty environment and a heap limit. Talks newline-delimited JSON over stdin/stdout:
+ *
+ *   in:  {"t":"init", direction, tbel, script, timeoutMs, base}   → {"t":"ready", perm} | {"t":"compile", info}
+ *   in:  {"t":"run", id, n, h, b, each}                          → {"t":"part", id, from, r:[…]}… then {"t":"done", id}
+ *
+ * `r` holds one entry per record from `from`: {"r": value} | {"u":1} (returned nothing) |
+ * {"e": {n, m, l, c}} (threw) | {"t":1} (stopped by the vm timeout). With `each`, every record is
+ * its own guarded run and its own `part` frame: after a hard kill, Node-RED re-runs the unfinished rest
+ * of a batch that way to learn which record hung or ran out of memory.
+ *
+ * Exits when stdin closes (Node-RED went away).
+ */
+import { VmEngine, VmCompileError, Direction } from './vm-engine';
+import { LineReader } from './lines';
+
+interface InitFrame {
+    t: 'init';
+    direction: Direction;
+    tbel: boolean;
+    script: string;
+    timeoutMs: number;
+    base: Record<string, string>;
+}
+interface RunFrame {
+    t: 'run';
+    id: number;
+    n: number;
+    h: string;
+    b: string;
+    each?: boolean;
+}
+
+const TIMEOUT_ENTRY = '{"t":1}';
+
+function send(line: string): void {
+    process.stdout.write(line);
+}
+
+function permissionOn(): boolean {
+    const p = (process as unknown as { permission?: { has(scope: string, ref?: string): boolean } }).permission;
+    if (!p) return false;
+    try {
+        return !p.has('fs.write') && !p.has('child') && !p.has('worker');
+    } catch {
+        return false;
+    }
+}
+
+export function main(): void {
+    let engine: VmEngine | undefined;
+    // A rejection nothing handles (possible only after a vm escape) must not end the runner mid-batch.
+    process.on('unhandledRejection', () => undefined);
+
+    const handleRun = (f: RunFrame): void => {
+        if (!engine) {
+            send(`${JSON.stringify({ t: 'done', id: f.id, broken: 'not initialised' })}\n`);
+            return;
+        }
+        engine.stage(f.h, f.b);
+        const each = !!f.each;
+        let from = 0;
+        let out = '';
+        let broken = '';
+        while (from < f.n) {
+            const o = engine.run(from, each);
+            if (o.json.charCodeAt(0) !== 0x5b /* [ */) {
+                broken = o.json.slice(0, 200);
+                break;
+            }
+            if (o.done) {
+                out += `{"t":"part","id":${f.id},"from":${from},"r":${o.json}}\n`;
+                if (!each) break;
+                from += 1;
+            } else {
+                // Stopped by the vm timeout at record o.at: blame it when it ran for at least half the
+                // timeout (or alone), else resume at it with a fresh timeout (it had little time).
+                const blame = o.at === from || o.elapsedMs * 2 >= engine.timeoutMs;
+                const json = blame ? (o.json === '[]' ? `[${TIMEOUT_ENTRY}]` : `${o.json.slice(0, -1)},${TIMEOUT_ENTRY}]`) : o.json;
+                if (json !== '[]') out += `{"t":"part","id":${f.id},"from":${from},"r":${json}}\n`;
+                from = blame ? o.at + 1 : o.at;
+            }
+            if (each || out.length > 1 << 20) {
+                send(out);
+                out = '';
+            }
+        }
+        engine.finish();
+        send(`${out}${JSON.stringify(broken ? { t: 'done', id: f.id, broken } : { t: 'done', id: f.id })}\n`);
+    };
+
+    const onLine = (line: string): void => {
+        if (!line) return;
+        let f: InitFrame | RunFrame;
+        try {
+            f = JSON.parse(line);
+        } catch {
+            return;
+        }
+        if (f.t === 'init') {
+            try {
+                engine = new VmEngine({ direction: f.direction, tbel: !!f.tbel, script: f.script, timeoutMs: f.timeoutMs, integrationMetadata: f.base ?? {} });
+                send(`${JSON.stringify({ t: 'ready', perm: permissionOn(), pid: process.pid })}\n`);
+            } catch (e) {
+                const info = e instanceof VmCompileError ? e.info : { kind: 'compile', name: 'Error', message: 'the script could not be loaded' };
+                send(`${JSON.stringify({ t: 'compile', info })}\n`);
+            }
+        } else if (f.t === 'run') {
+            handleRun(f);
+        }
+    };
+
+    const reader = new LineReader(onLine);
+    process.stdin.setEncoding('utf8');
+    process.stdin.on('data', (c: string) => reader.push(c));
+    process.stdin.on('end', () => process.exit(0));
+}
+
+if (require.main === module) main();

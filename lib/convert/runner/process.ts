@@ -1,0 +1,258 @@
+/**
+ * Node-RED's side of one runner process (runner/child.ts): starts it, frames requests, watches it.
+ *
+ * The process: `process.execPath` with Node's permission model (`--permission` where the running Node
+ * has it, else `--experimental-permission`), read access granted only to the runner's own module files,
+ * no write access, no child processes, no workers, no addons; an EMPTY environment; the heap capped
+ * with `--max-old-space-size`. Its resident memory (which also counts ArrayBuffers, outside the heap
+ * limit) is sampled while a request runs, on Linux from /proc; over the limit it is killed.
+ *
+ * A request that sends no frame within the watchdog time (the timeout plus a margin: the vm timeout
+ * inside the runner stops ordinary endless loops first) is ended with SIGKILL: this is what stops a
+ * single built-in call that ignores the vm timeout (sorting a huge typed array). The caller learns how
+ * many records had finished (the frames received) and why the process died.
+ */
+import { spawn, ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs';
+import path from 'node:path';
+import { LineReader } from './lines';
+import type { ScriptErrorInfo, Direction } from './vm-engine';
+// Loaded (without running: it starts only as a main module) to learn which files the runner needs.
+import * as childModule from './child';
+
+void childModule;
+
+export type DeathKind = 'timeout' | 'memory' | 'crash';
+
+export interface RunnerInit {
+    direction: Direction;
+    tbel: boolean;
+    script: string;
+    timeoutMs: number;
+    base: Record<string, string>;
+}
+
+export interface RunnerLimits {
+    /** V8 heap limit of the runner (MB); its resident memory may reach 2× this + 64 MB before it is killed. */
+    memoryLimitMb: number;
+    /** How long the runner may take to start and compile (ms). */
+    startTimeoutMs?: number;
+}
+
+/** One result entry as the runner sends it. */
+export interface Entry {
+    r?: unknown;
+    u?: 1;
+    e?: { n: string; m: string; l: number; c: number };
+    t?: 1;
+}
+
+export type RunEnd = { ok: true; broken?: string } | { ok: false; death: DeathKind; detail: string };
+
+const PAGE = 4096;
+const RSS_POLL_MS = 50;
+
+let runnerFiles: string[] | undefined;
+/** The runner entry and every module file it loads (from this process's module cache). */
+export function runnerModuleFiles(): string[] {
+    if (runnerFiles) return runnerFiles;
+    const entry = require.resolve('./child');
+    const seen = new Set<string>();
+    const visit = (m: NodeModule | undefined) => {
+        if (!m || seen.has(m.filename)) return;
+        seen.add(m.filename);
+        for (const c of m.children) visit(c);
+    };
+    visit(require.cache[entry]);
+    if (!seen.size) seen.add(entry);
+    runnerFiles = [...seen];
+    return runnerFiles;
+}
+
+export function permissionFlag(): string {
+    return process.allowedNodeEnvironmentFlags.has('--permission') ? '--permission' : '--experimental-permission';
+}
+
+/** The command line of a runner (exported for the tests and the DESIGN figures). */
+export function runnerArgs(memoryLimitMb: number): string[] {
+    const files = runnerModuleFiles();
+    return [
+        permissionFlag(),
+        ...files.map((f) => `--allow-fs-read=${f}`),
+        `--max-old-space-size=${Math.max(16, Math.floor(memoryLimitMb))}`,
+        '--no-warnings',
+        '--disallow-code-generation-from-strings',
+        require.resolve('./child'),
+    ];
+}
+
+export class RunnerProcess {
+    readonly limits: RunnerLimits;
+    private child: ChildProcess | undefined;
+    private reader: LineReader;
+    private stderrTail = '';
+    private onFrame: ((f: Record<string, unknown>) => void) | undefined;
+    private onDeath: ((kind: DeathKind, detail: string) => void) | undefined;
+    private killedFor: DeathKind | undefined;
+    private exited = false;
+    private watchdog: NodeJS.Timeout | undefined;
+    private rssTimer: NodeJS.Timeout | undefined;
+
+    constructor(limits: RunnerLimits) {
+        this.limits = limits;
+        this.reader = new LineReader((line) => {
+            if (!line) return;
+            let f: Record<string, unknown>;
+            try {
+                f = JSON.parse(line);
+            } catch {
+                this.kill('crash');
+                return;
+            }
+            this.onFrame?.(f);
+        }, 512 * 1024 * 1024, () => this.kill('memory'));
+    }
+
+    get alive(): boolean {
+        return !!this.child && !this.exited;
+    }
+
+    get pid(): number | undefined {
+        return this.child?.pid;
+    }
+
+    /** Starts the process and compiles the script: resolves with a compile error, or undefined when ready. */
+    async start(init: RunnerInit): Promise<ScriptErrorInfo | undefined> {
+        const child = spawn(process.execPath, runnerArgs(this.limits.memoryLimitMb), {
+            env: {},
+            cwd: path.dirname(require.resolve('./child')),
+            stdio: ['pipe', 'pipe', 'pipe'],
+            windowsHide: true,
+        });
+        this.child = child;
+        child.stdout!.setEncoding('utf8');
+        child.stdout!.on('data', (c: string) => this.reader.push(c));
+        child.stderr!.setEncoding('utf8');
+        child.stderr!.on('data', (c: string) => {
+            this.stderrTail = (this.stderrTail + c).slice(-4096);
+        });
+        child.stdin!.on('error', () => undefined); // EPIPE after a death: reported through 'exit'
+        child.on('error', () => this.finishDeath('crash', 'the runner could not be started'));
+        child.on('exit', (code, signal) => {
+            const kind = this.killedFor ?? (/heap out of memory|Allocation failed|Reached heap limit/i.test(this.stderrTail) ? 'memory' : 'crash');
+            this.finishDeath(kind, signal ? `signal ${signal}` : `exit code ${code}`);
+        });
+        const frame = await this.request({ t: 'init', ...init }, this.limits.startTimeoutMs ?? 30_000, (f, end) => {
+            if (f.t === 'ready') {
+                if (f.perm !== true) {
+                    this.kill('crash');
+                    return end({ ok: false, death: 'crash', detail: 'the runner did not start under Node\'s permission model' });
+                }
+                end({ ok: true });
+            } else if (f.t === 'compile') end({ ok: true, broken: JSON.stringify(f.info) });
+        });
+        if (!frame.ok) {
+            this.kill('crash');
+            return { kind: 'sandbox', name: 'Error', message: `the converter runner could not start (${frame.detail})` };
+        }
+        if (frame.broken) {
+            this.kill('crash');
+            const info = JSON.parse(frame.broken) as ScriptErrorInfo;
+            return { kind: 'compile', name: String(info.name ?? 'Error').slice(0, 100), message: String(info.message ?? '').slice(0, 1024), line: info.line, column: info.column };
+        }
+        return undefined;
+    }
+
+    /**
+     * Runs one batch: `onPart(from, entries)` for every frame of results; resolves when the runner says
+     * done, or when it died (watchdog, memory, crash).
+     */
+    run(req: { id: number; n: number; h: string; b: string; each: boolean }, watchdogMs: number, onPart: (from: number, entries: Entry[]) => void): Promise<RunEnd> {
+        return this.request({ t: 'run', ...req }, watchdogMs, (f, end, touch) => {
+            if (f.id !== req.id) return;
+            if (f.t === 'part') {
+                touch();
+                onPart(Number(f.from), Array.isArray(f.r) ? (f.r as Entry[]) : []);
+            } else if (f.t === 'done') {
+                end(typeof f.broken === 'string' ? { ok: true, broken: f.broken } : { ok: true });
+            }
+        });
+    }
+
+    private request(
+        frame: Record<string, unknown>,
+        watchdogMs: number,
+        handle: (f: Record<string, unknown>, end: (e: RunEnd) => void, touch: () => void) => void,
+    ): Promise<RunEnd> {
+        return new Promise<RunEnd>((resolve) => {
+            if (!this.alive) return resolve({ ok: false, death: 'crash', detail: 'the runner is not running' });
+            let ended = false;
+            const end = (e: RunEnd) => {
+                if (ended) return;
+                ended = true;
+                this.onFrame = undefined;
+                this.onDeath = undefined;
+                this.stopTimers();
+                resolve(e);
+            };
+            const arm = () => {
+                if (this.watchdog) clearTimeout(this.watchdog);
+                this.watchdog = setTimeout(() => this.kill('timeout'), watchdogMs);
+            };
+            this.onFrame = (f) => handle(f, end, arm);
+            this.onDeath = (death, detail) => end({ ok: false, death, detail });
+            arm();
+            this.startRssWatch();
+            this.child!.stdin!.write(`${JSON.stringify(frame)}\n`);
+        });
+    }
+
+    private startRssWatch(): void {
+        if (process.platform !== 'linux' || this.rssTimer) return;
+        const limit = (2 * this.limits.memoryLimitMb + 64) * 1024 * 1024;
+        const pid = this.child?.pid;
+        if (!pid) return;
+        const poll = () => {
+            readFile(`/proc/${pid}/statm`, 'utf8', (err, text) => {
+                if (!this.rssTimer) return;
+                if (!err) {
+                    const rss = Number(text.split(' ')[1]) * PAGE;
+                    if (rss > limit) {
+                        this.kill('memory');
+                        return;
+                    }
+                }
+                this.rssTimer = setTimeout(poll, RSS_POLL_MS);
+            });
+        };
+        this.rssTimer = setTimeout(poll, RSS_POLL_MS);
+    }
+
+    private stopTimers(): void {
+        if (this.watchdog) clearTimeout(this.watchdog);
+        if (this.rssTimer) clearTimeout(this.rssTimer);
+        this.watchdog = undefined;
+        this.rssTimer = undefined;
+    }
+
+    private finishDeath(kind: DeathKind, detail: string): void {
+        if (this.exited) return;
+        this.exited = true;
+        this.stopTimers();
+        const cb = this.onDeath;
+        this.onDeath = undefined;
+        this.onFrame = undefined;
+        cb?.(kind, detail);
+    }
+
+    /** SIGKILL (the reason is what the pending request reports). */
+    kill(reason: DeathKind = 'crash'): void {
+        if (!this.child || this.exited) return;
+        this.killedFor ??= reason;
+        try {
+            this.child.kill('SIGKILL');
+        } catch {
+            /* already gone */
+        }
+    }
+}
