@@ -14,7 +14,7 @@
  */
 import { Agent as HttpAgent, AgentOptions } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { connect as netConnect, Socket } from 'node:net';
+import { connect as netConnect, isIP, Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { connect as tlsConnect, ConnectionOptions, TLSSocket } from 'node:tls';
 
@@ -126,23 +126,92 @@ export class ProxyError extends Error {
 export const proxyStats = { tunnels: 0 };
 
 /**
- * A Duplex that is, once the proxy answered 200 to `CONNECT host:port`, a raw byte stream to
- * host:port. Bytes written before that wait; a refusal destroys it with a ProxyError.
+ * Opens a CONNECT tunnel to host:port through the proxy; `cb` gets the proxy connection once the
+ * proxy answered 200 (a raw byte stream to host:port), or a ProxyError in words.
+ */
+export function openTunnel(
+    proxy: ProxySettings,
+    host: string,
+    port: number,
+    cb: (err: Error | null, socket?: Socket) => void,
+    timeoutMs = 10_000,
+): Socket {
+    const label = proxyLabel(proxy.url);
+    const authority = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    let finished = false;
+    const socket = netConnect({ host: proxy.url.hostname.replace(/^\[|\]$/g, ''), port: Number(proxy.url.port || 80) });
+    const finish = (err: Error | null) => {
+        if (finished) return;
+        finished = true;
+        socket.off('readable', onReadable);
+        socket.off('error', onError);
+        socket.setTimeout(0);
+        if (err) {
+            socket.destroy();
+            cb(err);
+        } else {
+            cb(null, socket);
+        }
+    };
+    const fail = (message: string, status?: number) => finish(new ProxyError(message, proxy.url, status));
+    const onError = (err: NodeJS.ErrnoException) => fail(`cannot reach the proxy ${label} (${err.code ?? err.message}) — check the proxy URL or HTTPS_PROXY / HTTP_PROXY`);
+    socket.setTimeout(timeoutMs, () => fail(`proxy ${label} did not answer within ${timeoutMs / 1000} s`));
+    socket.on('error', onError);
+    socket.once('connect', () => {
+        proxyStats.tunnels++;
+        let head = `CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n`;
+        if (proxy.username !== undefined) {
+            head += `Proxy-Authorization: Basic ${Buffer.from(`${proxy.username}:${proxy.password ?? ''}`).toString('base64')}\r\n`;
+        }
+        socket.write(`${head}\r\n`);
+    });
+    let buffered = Buffer.alloc(0);
+    // 'readable' + read(): nothing is consumed past the answer's head (the rest is unshifted), and
+    // the socket is handed over paused, for the HTTP client or TLS to read.
+    function onReadable(): void {
+        let chunk: Buffer | null;
+        while (!finished && (chunk = socket.read() as Buffer | null) !== null) {
+            buffered = Buffer.concat([buffered, chunk]);
+            const end = buffered.indexOf('\r\n\r\n');
+            if (end < 0) {
+                if (buffered.length > 16_384) fail(`proxy ${label} sent an answer that is not HTTP`);
+                continue;
+            }
+            const statusLine = buffered.subarray(0, buffered.indexOf('\r\n')).toString('latin1');
+            const m = /^HTTP\/1\.[01] (\d{3})/.exec(statusLine);
+            const status = m ? Number(m[1]) : 0;
+            if (status !== 200) {
+                const why = status === 407
+                    ? 'proxy authentication required or rejected — check the proxy user name and password'
+                    : status === 0 ? 'not an HTTP answer' : `answered ${statusLine.slice(0, 80).replace(/[^\x20-\x7e]/g, '')}`;
+                fail(`the proxy ${label} refused the connection to ${authority}: ${why}`, status || undefined);
+                return;
+            }
+            const rest = buffered.subarray(end + 4);
+            if (rest.length) socket.unshift(rest);
+            finish(null);
+            return;
+        }
+    }
+    socket.on('readable', onReadable);
+    return socket;
+}
+
+/**
+ * A Duplex at once (http2.connect's createConnection must return one synchronously) that becomes
+ * the tunnel's byte stream once the proxy answered; bytes written before wait, a refusal destroys
+ * it with the ProxyError.
  */
 export function tunnel(proxy: ProxySettings, host: string, port: number, timeoutMs = 10_000): Duplex {
     let socket: Socket | undefined;
-    let ready = false;
     const waiting: Array<() => void> = [];
     const duplex = new Duplex({
         write(chunk, _enc, cb) {
-            const go = () => socket!.write(chunk, cb);
-            if (ready) go();
-            else waiting.push(go);
+            if (socket) socket.write(chunk, cb);
+            else waiting.push(() => socket!.write(chunk, cb));
         },
         final(cb) {
-            const go = () => { socket!.end(); cb(); };
-            if (ready) go();
-            else waiting.push(go);
+            if (socket) { socket.end(); cb(); } else waiting.push(() => { socket!.end(); cb(); });
         },
         read() {
             socket?.resume();
@@ -152,54 +221,20 @@ export function tunnel(proxy: ProxySettings, host: string, port: number, timeout
             cb(err);
         },
     });
-    const label = proxyLabel(proxy.url);
-    const authority = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-    const fail = (message: string, status?: number) => duplex.destroy(new ProxyError(message, proxy.url, status));
-    socket = netConnect({ host: proxy.url.hostname.replace(/^\[|\]$/g, ''), port: Number(proxy.url.port || 80) });
-    socket.setTimeout(timeoutMs, () => fail(`proxy ${label} did not answer within ${timeoutMs / 1000} s`));
-    socket.once('error', (err: NodeJS.ErrnoException) => {
-        if (!ready) fail(`cannot reach the proxy ${label} (${err.code ?? err.message}) — check the proxy URL or HTTPS_PROXY / HTTP_PROXY`);
-        else duplex.destroy(err);
-    });
-    socket.once('connect', () => {
-        proxyStats.tunnels++;
-        let head = `CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n`;
-        if (proxy.username !== undefined) {
-            head += `Proxy-Authorization: Basic ${Buffer.from(`${proxy.username}:${proxy.password ?? ''}`).toString('base64')}\r\n`;
-        }
-        socket!.write(`${head}\r\n`);
-    });
-    let buffered = Buffer.alloc(0);
-    const onHead = (chunk: Buffer) => {
-        buffered = Buffer.concat([buffered, chunk]);
-        const end = buffered.indexOf('\r\n\r\n');
-        if (end < 0) {
-            if (buffered.length > 16_384) fail(`proxy ${label} sent an answer that is not HTTP`);
+    openTunnel(proxy, host, port, (err, s) => {
+        if (err || !s) {
+            duplex.destroy(err ?? undefined);
             return;
         }
-        socket!.off('data', onHead);
-        const statusLine = buffered.subarray(0, buffered.indexOf('\r\n')).toString('latin1');
-        const m = /^HTTP\/1\.[01] (\d{3})/.exec(statusLine);
-        const status = m ? Number(m[1]) : 0;
-        if (status !== 200) {
-            const why = status === 407
-                ? 'proxy authentication required or rejected — check the proxy user name and password'
-                : status === 0 ? 'not an HTTP answer' : `answered ${statusLine.slice(0, 80).replace(/[^\x20-\x7e]/g, '')}`;
-            fail(`the proxy ${label} refused the connection to ${authority}: ${why}`, status || undefined);
-            return;
-        }
-        socket!.setTimeout(0);
-        ready = true;
-        const rest = buffered.subarray(end + 4);
-        socket!.on('data', (d: Buffer) => {
-            if (!duplex.push(d)) socket!.pause();
+        socket = s;
+        s.on('data', (d: Buffer) => {
+            if (!duplex.push(d)) s.pause();
         });
-        socket!.on('end', () => duplex.push(null));
-        socket!.on('close', () => duplex.destroy());
-        if (rest.length) duplex.push(rest);
+        s.on('end', () => duplex.push(null));
+        s.on('error', (e) => duplex.destroy(e));
+        s.on('close', () => duplex.destroy());
         for (const go of waiting.splice(0)) go();
-    };
-    socket.on('data', onHead);
+    }, timeoutMs);
     return duplex;
 }
 
@@ -211,10 +246,11 @@ export class ProxyHttpAgent extends HttpAgent {
         super(opts);
     }
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    override createConnection(options: any, cb?: Callback): Duplex {
-        const d = tunnel(this.proxy, options.host ?? options.hostname ?? 'localhost', Number(options.port ?? 80));
-        void cb;
-        return d;
+    override createConnection(options: any, cb?: Callback): undefined {
+        openTunnel(this.proxy, options.host ?? options.hostname ?? 'localhost', Number(options.port ?? 80), (err, socket) => {
+            cb?.(err, socket as Duplex);
+        });
+        return undefined;
     }
 }
 
@@ -224,13 +260,17 @@ export class ProxyHttpsAgent extends HttpsAgent {
         super(opts);
     }
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    override createConnection(options: any, cb?: Callback): Duplex {
+    override createConnection(options: any, cb?: Callback): undefined {
         const host = options.host ?? options.hostname ?? 'localhost';
-        const raw = tunnel(this.proxy, host, Number(options.port ?? 443));
-        const tls = tlsConnect({ ...(options as ConnectionOptions), socket: raw, servername: options.servername ?? host });
-        raw.once('error', (err) => tls.destroy(err));
-        void cb;
-        return tls;
+        openTunnel(this.proxy, host, Number(options.port ?? 443), (err, socket) => {
+            if (err || !socket) {
+                cb?.(err ?? new Error('no tunnel'), undefined as never);
+                return;
+            }
+            const servername = options.servername ?? (isIP(host) ? undefined : host);
+            cb?.(null, tlsConnect({ ...(options as ConnectionOptions), socket, ...(servername ? { servername } : {}) }));
+        });
+        return undefined;
     }
 }
 
@@ -239,7 +279,7 @@ export function http2ProxyConnect(proxy: ProxySettings): (authority: URL, option
     return (authority, options) => {
         const host = authority.hostname.replace(/^\[|\]$/g, '');
         const raw = tunnel(proxy, host, Number(authority.port || 443));
-        const tls = tlsConnect({ ...options, socket: raw, servername: host, ALPNProtocols: ['h2'] });
+        const tls = tlsConnect({ ...options, socket: raw, ...(isIP(host) ? {} : { servername: host }), ALPNProtocols: ['h2'] });
         raw.once('error', (err) => tls.destroy(err));
         return tls;
     };
