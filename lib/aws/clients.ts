@@ -144,6 +144,10 @@ export function checkConnectionOptions(opts: AwsConnectionOptions): ConfigProble
     const proxyText = clean(opts.proxyUrl);
     const proxyProblem = checkProxyUrl(proxyText);
     if (proxyProblem) problems.push({ code: 'bad-proxy', message: proxyProblem });
+    else if (proxyText && /^[a-z]+:\/\/[^/]*@/i.test(proxyText)) {
+        // the Proxy URL is a flow property (exported with the flow): credentials go in the credential fields
+        problems.push({ code: 'bad-proxy', message: 'proxy URL must not contain a user name or password (use Proxy user and Proxy password)' });
+    }
     for (const name of ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'] as const) {
         const v = proxyText ? undefined : clean(env[name]);
         const p = checkProxyUrl(v);

@@ -144,6 +144,7 @@ describe('HTTP proxy for the AWS calls (local proxy)', function () {
     it('a proxy URL that cannot work is a configuration problem in words', function () {
         assert.throws(() => createAwsClients(base({ proxyUrl: 'socks5://127.0.0.1:1080' })), /proxy URL must start with http:\/\//);
         assert.throws(() => createAwsClients(base({ env: { HTTPS_PROXY: 'http://[bad' } })), /HTTPS_PROXY: proxy URL is not a URL/);
+        assert.throws(() => createAwsClients(base({ proxyUrl: 'http://u:pw-in-flow@127.0.0.1:3128' })), (e: Error) => /must not contain a user name or password/.test(e.message) && !e.message.includes('pw-in-flow'));
     });
 
     it('STS (assume role) goes through the proxy too', async function () {
