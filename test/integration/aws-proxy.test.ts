@@ -168,6 +168,25 @@ describe('HTTP proxy for the AWS calls (local proxy)', function () {
         }
     });
 
+    it('an https:// endpoint through the proxy: TLS end to end inside the tunnel (the certificate is still checked)', async function () {
+        const tlsEndpoint = process.env.KINESIS_LOCAL_TLS_ENDPOINT as string;
+        const p = await proxy();
+        const c = createAwsClients(base({ kinesisEndpoint: tlsEndpoint, proxyUrl: p.url, maxAttempts: 1 }));
+        const before = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+        try {
+            const err = await c.kinesis.send(new ListStreamsCommand({})).then(() => undefined, (e: unknown) => e);
+            assert.equal(explainAwsError(err, { endpoint: tlsEndpoint }).status, 'untrusted certificate', 'the self-signed certificate is seen through the tunnel');
+            process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0'; // trusted, as a user would (this test only)
+            const out = await c.kinesis.send(new ListStreamsCommand({}));
+            assert.ok(out.StreamNames?.includes('my-thingsboard'));
+            assert.ok(p.tunnels.every((a) => a === `${new URL(tlsEndpoint).hostname}:${new URL(tlsEndpoint).port}`) && p.tunnels.length >= 2, p.tunnels.join(', '));
+        } finally {
+            if (before === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+            else process.env.NODE_TLS_REJECT_UNAUTHORIZED = before;
+            c.destroy();
+        }
+    });
+
     it('HTTP/2 over TLS (Kinesis on AWS, SubscribeToShard) works through a CONNECT tunnel', async function () {
         const dir = mkdtempSync(path.join(tmpdir(), 'proxy-h2-'));
         try {
