@@ -14,8 +14,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ListStreamsCommand, KinesisClient } from '@aws-sdk/client-kinesis';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { NodeHttp2Handler } from '@smithy/node-http-handler';
-import { AwsConnectionOptions, createAwsClients } from '../../lib/aws/clients';
+import { NodeHttp2Handler, NodeHttpHandler } from '@smithy/node-http-handler';
+import { awsEndpoint, AwsConnectionOptions, createAwsClients, proxiedHandler } from '../../lib/aws/clients';
 import { explainAwsError } from '../../lib/aws/errors';
 import { probeConnection } from '../../lib/aws/probe';
 import { http2ProxyConnect, noProxyMatches, resolveProxy } from '../../lib/aws/proxy';
@@ -225,6 +225,22 @@ describe('HTTP proxy for the AWS calls (local proxy)', function () {
         } finally {
             rmSync(dir, { recursive: true, force: true });
         }
+    });
+
+    it('towards AWS itself: Kinesis keeps HTTP/2 through the tunnel, DynamoDB and STS use HTTP/1.1 through it', function () {
+        const opts = { proxyUrl: 'http://proxy.example:3128', env: {} };
+        const k = proxiedHandler('kinesis', undefined, 'eu-west-1', opts);
+        assert.ok(k.handler instanceof NodeHttp2Handler);
+        assert.equal(k.proxy?.url.host, 'proxy.example:3128');
+        const d = proxiedHandler('dynamodb', undefined, 'eu-west-1', opts);
+        assert.ok(d.handler instanceof NodeHttpHandler && d.proxy);
+        const s = proxiedHandler('sts', undefined, 'cn-north-1', opts);
+        assert.ok(s.handler instanceof NodeHttpHandler && s.proxy);
+        assert.equal(awsEndpoint('sts', 'cn-north-1'), 'https://sts.cn-north-1.amazonaws.com.cn');
+        // NO_PROXY for AWS's domain: direct, SDK defaults
+        const direct = proxiedHandler('kinesis', undefined, 'eu-west-1', { env: { HTTPS_PROXY: 'http://proxy.example:3128', NO_PROXY: '.amazonaws.com' } });
+        assert.equal(direct.proxy, undefined);
+        assert.equal(direct.handler, undefined);
     });
 
     it('explains a proxy error without the proxy password', function () {
