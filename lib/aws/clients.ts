@@ -8,15 +8,24 @@
  * - an endpoint override that is not AWS's own (http://, or https:// on another domain) gets an
  *   HTTP/1.1 handler (kinesis-local serves SubscribeToShard over HTTP/1.1 only); AWS itself keeps
  *   the SDK default (HTTP/2 for Kinesis). See httpHandlerFor.
+ * - proxy: see ./proxy.ts (HTTPS_PROXY / HTTP_PROXY / NO_PROXY, or the explicit proxy URL), for
+ *   Kinesis, DynamoDB and STS; every request through a CONNECT tunnel, Kinesis on AWS keeps HTTP/2.
  * - credentials: see ./credentials.ts.
+ *
+ * Retry budget per caller (DESIGN.md "Retry budget"): `kinesis` and `dynamodb` make up to
+ * `maxAttempts` (3) HTTP attempts per call (the SDK's standard retry of throttling / 5xx / network
+ * errors) — for the consumer's readers and lease table, whose loops call again on their next round;
+ * `producerKinesis` makes exactly one attempt per call: the producer retries failed entries itself
+ * (`maxRetries`), so a record costs at most 1 + maxRetries requests.
  */
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { NodeHttp2Handler, NodeHttpHandler } from '@smithy/node-http-handler';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { buildCredentialProvider, ConfigProblem, CredentialOptions, credentialProblems } from './credentials';
+import { checkProxyUrl, http2ProxyConnect, ProxyHttpAgent, ProxyHttpsAgent, proxyLabel, ProxySettings, resolveProxy } from './proxy';
 
 export interface AwsConnectionOptions extends CredentialOptions {
     /** AWS region; empty = AWS_REGION / AWS_DEFAULT_REGION / shared config. */
@@ -29,10 +38,18 @@ export interface AwsConnectionOptions extends CredentialOptions {
     maxAttempts?: number;
     /** Environment to read the standard variables from (default process.env; tests pass their own). */
     env?: NodeJS.ProcessEnv;
+    /** HTTP proxy URL (http://host:port); empty = HTTPS_PROXY / HTTP_PROXY (NO_PROXY applies to both). */
+    proxyUrl?: string;
+    /** Proxy user name and password (credential store); also accepted inside the URL of the env vars. */
+    proxyUsername?: string;
+    proxyPassword?: string;
 }
 
 export interface AwsClients {
+    /** Kinesis with the SDK's retries (maxAttempts) — readers, probes. */
     readonly kinesis: KinesisClient;
+    /** Kinesis with one HTTP attempt per call — the producer, which retries on its own (created on first use). */
+    readonly producerKinesis: KinesisClient;
     readonly dynamodb: DynamoDBClient;
     /** Region as configured or from the environment; undefined = left to the SDK (shared config). */
     readonly region: string | undefined;
@@ -40,6 +57,8 @@ export interface AwsClients {
     readonly kinesisEndpoint: string | undefined;
     readonly dynamodbEndpoint: string | undefined;
     readonly credentials: AwsCredentialIdentityProvider;
+    /** The proxy Kinesis calls go through, as http://host:port (no user name or password); undefined = direct. */
+    readonly proxy: string | undefined;
     /** A few words naming where this connection goes, e.g. "us-east-1" or "http://127.0.0.1:4568". */
     describe(): string;
     destroy(): void;
@@ -122,6 +141,21 @@ export function checkConnectionOptions(opts: AwsConnectionOptions): ConfigProble
         const problem = checkEndpoint(e);
         if (problem) problems.push({ code: 'bad-endpoint', message: `${what} ${problem}` });
     }
+    const proxyText = clean(opts.proxyUrl);
+    const proxyProblem = checkProxyUrl(proxyText);
+    if (proxyProblem) problems.push({ code: 'bad-proxy', message: proxyProblem });
+    else if (proxyText && /^[a-z]+:\/\/[^/]*@/i.test(proxyText)) {
+        // the Proxy URL is a flow property (exported with the flow): credentials go in the credential fields
+        problems.push({ code: 'bad-proxy', message: 'proxy URL must not contain a user name or password (use Proxy user and Proxy password)' });
+    }
+    for (const name of ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'] as const) {
+        const v = proxyText ? undefined : clean(env[name]);
+        const p = checkProxyUrl(v);
+        if (p) {
+            problems.push({ code: 'bad-proxy', message: `${name}: ${p}` });
+            break;
+        }
+    }
     problems.push(...credentialProblems(opts));
     return problems;
 }
@@ -146,8 +180,16 @@ const AWS_HOST = /(^|\.)(amazonaws\.com|amazonaws\.com\.cn|api\.aws)$/i;
  * kinesis-local's HTTPS port garbles some HTTP/2 answers ("Protocol error") while serving every
  * call, SubscribeToShard included, over HTTP/1.1.
  */
-export function httpHandlerFor(endpoint: string | undefined): NodeHttpHandler | undefined {
+export function httpHandlerFor(endpoint: string | undefined, proxy?: ProxySettings): NodeHttpHandler | undefined {
     if (!endpoint) return undefined;
+    if (proxy) {
+        return new NodeHttpHandler({
+            httpAgent: new ProxyHttpAgent(proxy, { keepAlive: true, maxSockets: 64 }),
+            httpsAgent: new ProxyHttpsAgent(proxy, { keepAlive: true, maxSockets: 64 }),
+            connectionTimeout: 10_000,
+            requestTimeout: 0,
+        });
+    }
     let url: URL;
     try {
         url = new URL(endpoint);
@@ -171,6 +213,37 @@ export function httpHandlerFor(endpoint: string | undefined): NodeHttpHandler | 
     return undefined;
 }
 
+/** AWS's own endpoint of a service in a region (where requests go without an override). */
+export function awsEndpoint(service: 'kinesis' | 'dynamodb' | 'sts', region: string | undefined): string {
+    const r = region ?? 'us-east-1';
+    return `https://${service}.${r}.amazonaws.com${r.startsWith('cn-') ? '.cn' : ''}`;
+}
+
+/**
+ * The request handler of one service with the proxy that applies to it: an endpoint override
+ * through the proxy → HTTP/1.1 handler with tunnelling agents; AWS's own Kinesis → HTTP/2 with a
+ * tunnelled connection (SubscribeToShard needs HTTP/2 there); AWS's own DynamoDB / STS → HTTP/1.1.
+ */
+export function proxiedHandler(
+    service: 'kinesis' | 'dynamodb' | 'sts',
+    endpoint: string | undefined,
+    region: string | undefined,
+    opts: AwsConnectionOptions,
+): { handler?: NodeHttpHandler | NodeHttp2Handler; proxy?: ProxySettings } {
+    const proxy = resolveProxy(endpoint ?? awsEndpoint(service, region), opts);
+    if (!proxy) return { handler: service === 'sts' ? undefined : httpHandlerFor(endpoint) };
+    if (!endpoint && service === 'kinesis') {
+        return {
+            proxy,
+            handler: new NodeHttp2Handler({
+                disableConcurrentStreams: true,
+                nodeHttp2ConnectOptions: { createConnection: http2ProxyConnect(proxy) as never },
+            }),
+        };
+    }
+    return { proxy, handler: httpHandlerFor(endpoint ?? awsEndpoint(service, region), proxy) };
+}
+
 export function createAwsClients(opts: AwsConnectionOptions): AwsClients {
     const env = opts.env ?? process.env;
     const region = resolveRegion(opts);
@@ -178,17 +251,21 @@ export function createAwsClients(opts: AwsConnectionOptions): AwsClients {
     const dynamodbEndpoint = resolveEndpoint('dynamodb', opts.dynamodbEndpoint, env);
     const problems = checkConnectionOptions(opts);
     if (problems.length > 0) throw new AwsConfigError(problems);
-    const credentials = buildCredentialProvider(opts, region);
+    const sts = proxiedHandler('sts', clean(opts.stsEndpoint) ?? clean(env.AWS_ENDPOINT_URL_STS), region, opts);
+    const credentials = buildCredentialProvider(opts, region, sts.handler);
     const maxAttempts = opts.maxAttempts ?? 3;
-    const kinesisHandler = httpHandlerFor(kinesisEndpoint);
-    const dynamoHandler = httpHandlerFor(dynamodbEndpoint);
-    const kinesis = new KinesisClient({
+    const kinesisRoute = proxiedHandler('kinesis', kinesisEndpoint, region, opts);
+    const dynamoHandler = proxiedHandler('dynamodb', dynamodbEndpoint, region, opts).handler;
+    const kinesisClient = (attempts: number) => new KinesisClient({
         ...(region ? { region } : {}),
         ...(kinesisEndpoint ? { endpoint: kinesisEndpoint } : {}),
-        ...(kinesisHandler ? { requestHandler: kinesisHandler } : {}),
+        // a handler per client: destroying one client must not close the other's connections
+        ...(kinesisRoute.handler ? { requestHandler: proxiedHandler('kinesis', kinesisEndpoint, region, opts).handler } : {}),
         credentials,
-        maxAttempts,
+        maxAttempts: attempts,
     });
+    const kinesis = kinesisClient(maxAttempts);
+    let producerKinesis: KinesisClient | undefined;
     const dynamodb = new DynamoDBClient({
         ...(region ? { region } : {}),
         ...(dynamodbEndpoint ? { endpoint: dynamodbEndpoint } : {}),
@@ -198,8 +275,13 @@ export function createAwsClients(opts: AwsConnectionOptions): AwsClients {
     });
     return {
         kinesis,
+        get producerKinesis() {
+            producerKinesis ??= kinesisClient(1);
+            return producerKinesis;
+        },
         dynamodb,
         region,
+        proxy: kinesisRoute.proxy ? proxyLabel(kinesisRoute.proxy.url) : undefined,
         kinesisEndpoint,
         dynamodbEndpoint,
         credentials,
@@ -208,6 +290,7 @@ export function createAwsClients(opts: AwsConnectionOptions): AwsClients {
         },
         destroy() {
             kinesis.destroy();
+            producerKinesis?.destroy();
             dynamodb.destroy();
         },
     };

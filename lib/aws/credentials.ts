@@ -42,7 +42,8 @@ export type ConfigProblemCode =
     | 'bad-external-id'
     | 'bad-session-name'
     | 'bad-region'
-    | 'bad-endpoint';
+    | 'bad-endpoint'
+    | 'bad-proxy';
 
 export interface ConfigProblem {
     code: ConfigProblemCode;
@@ -107,7 +108,11 @@ export function sharedRefreshingProvider(
     };
 }
 
-export function buildCredentialProvider(opts: CredentialOptions, region: string | undefined): AwsCredentialIdentityProvider {
+/**
+ * `stsHandler`: the request handler for STS (through the connection's proxy); the instance-metadata
+ * and container credential providers of the chain never use it (they are not proxied).
+ */
+export function buildCredentialProvider(opts: CredentialOptions, region: string | undefined, stsHandler?: unknown): AwsCredentialIdentityProvider {
     const problems = checkCredentialOptions(opts);
     if (problems.length > 0) throw new Error(`AWS credentials: ${problems.join('; ')}`);
     const mode = opts.credentialMode ?? 'chain';
@@ -135,6 +140,7 @@ export function buildCredentialProvider(opts: CredentialOptions, region: string 
         clientConfig: {
             ...(region ? { region } : {}),
             ...(opts.stsEndpoint?.trim() ? { endpoint: opts.stsEndpoint.trim() } : {}),
+            ...(stsHandler ? { requestHandler: stsHandler as never } : {}),
             maxAttempts: 2,
         },
     });

@@ -5,6 +5,7 @@
  */
 
 export type AwsErrorKind =
+    | 'proxy'
     | 'not-found'
     | 'access-denied'
     | 'bad-credentials'
@@ -157,6 +158,12 @@ export function explainAwsError(error: unknown, ctx: ExplainContext = {}): Expla
     if (code === 'AwsConfigError') {
         return build('bad-config', raw, configStatus(err.problems), false);
     }
+    if (code === 'ProxyError') {
+        // lib/aws/proxy.ts: the proxy, not AWS, is the problem (its message names the proxy without user name or password)
+        const auth = /authentication/.test(raw);
+        const via = err.$credentialSource === 'sts:AssumeRole' ? ' (while assuming the role)' : '';
+        return build('proxy', `${raw}${via}`, auth ? 'proxy auth failed' : 'proxy problem', !auth);
+    }
     if (err.$credentialSource === 'sts:AssumeRole') {
         const role = err.$roleArn ? ` ${err.$roleArn}` : '';
         if (BAD_CREDENTIAL_CODES.has(code)) {
@@ -271,6 +278,7 @@ function configStatus(problems: Array<{ code: string }> | undefined): string {
         case 'bad-session-name': return 'bad session name';
         case 'bad-region': return 'bad region';
         case 'bad-endpoint': return 'bad endpoint URL';
+        case 'bad-proxy': return 'bad proxy URL';
         default: return 'config error';
     }
 }

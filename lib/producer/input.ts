@@ -14,6 +14,11 @@
  *   stream name:       the node's Stream setting → the result's metadata.streamName → msg.metadata.streamName
  *   partition key:     the node's Partition key setting → the result's metadata.partitionKey →
  *                      msg.metadata.partitionKey → generated (random UUID, or MD5 hex of the data)
+ *
+ * Partition key values: undefined / null = not set (the next source is used); a string of 1–256
+ * characters is used as it is; a number, bigint or boolean becomes its text (e.g. 123 → "123");
+ * an empty string or any other type (object, array, Buffer…) is an error naming its source — it is
+ * never replaced by a generated key, which would silently lose that key's order.
  *   explicit hash key: the node's setting → the result's metadata.explicitHashKey → msg.metadata.explicitHashKey → none
  */
 import { generatePartitionKey, ProducerRecord } from './records';
@@ -110,6 +115,24 @@ function metadataOf(r: ConverterResult): Record<string, unknown> | undefined {
     return r.metadata && typeof r.metadata === 'object' ? r.metadata : undefined;
 }
 
+/**
+ * A partition key value from `source` (words for the error): undefined when not set; throws
+ * InputError for "" and for values that are not text, numbers or booleans.
+ */
+export function partitionKeyFrom(v: unknown, source: string): string | undefined {
+    if (v === undefined || v === null) return undefined;
+    if (typeof v === 'string') {
+        if (v === '') throw new InputError(`the partition key from ${source} is an empty string (a key is 1–256 characters; leave it unset to get a generated key)`);
+        return v;
+    }
+    if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') {
+        if (typeof v === 'number' && !Number.isFinite(v)) throw new InputError(`the partition key from ${source} is ${String(v)}, not a usable key`);
+        return String(v);
+    }
+    const kind = Array.isArray(v) ? 'an array' : Buffer.isBuffer(v) ? 'a Buffer' : `of type ${typeof v}`;
+    throw new InputError(`the partition key from ${source} is ${kind}, not text (use a string, e.g. msg.payload.deviceId)`);
+}
+
 function str(v: unknown): string | undefined {
     if (v === undefined || v === null) return undefined;
     if (typeof v === 'string') return v === '' ? undefined : v;
@@ -120,7 +143,10 @@ function str(v: unknown): string | undefined {
 export interface ResolveOptions {
     /** The node's settings, already evaluated for this message ('' / undefined = not set). */
     streamName?: unknown;
+    /** The node's Partition key setting evaluated (undefined = not set; '' is an error). */
     partitionKey?: unknown;
+    /** Words naming where the node's partition key came from, e.g. "msg.key" (errors). */
+    partitionKeySource?: string;
     explicitHashKey?: unknown;
     /** msg.metadata (ThingsBoard-style message metadata). */
     msgMetadata?: unknown;
@@ -133,10 +159,13 @@ export interface ResolveOptions {
  */
 export function resolveRecords(payload: unknown, opts: ResolveOptions): ProducerRecord[] {
     const meta = opts.msgMetadata && typeof opts.msgMetadata === 'object' ? (opts.msgMetadata as Record<string, unknown>) : {};
-    return payloadRecords(payload).map((p) => {
+    const records = payloadRecords(payload);
+    return records.map((p, i) => {
         const m = p.metadata ?? {};
         const streamName = (str(opts.streamName) ?? str(m.streamName) ?? str(meta.streamName) ?? '').trim();
-        const partitionKey = str(opts.partitionKey) ?? str(m.partitionKey) ?? str(meta.partitionKey)
+        const partitionKey = partitionKeyFrom(opts.partitionKey, opts.partitionKeySource ?? 'the Partition key setting')
+            ?? partitionKeyFrom(m.partitionKey, records.length > 1 ? `msg.payload[${i}].metadata.partitionKey` : 'the converter result\'s metadata.partitionKey')
+            ?? partitionKeyFrom(meta.partitionKey, 'msg.metadata.partitionKey')
             ?? generatePartitionKey(opts.keyGeneration === 'hash' ? 'hash' : 'random', p.data);
         const explicitHashKey = str(opts.explicitHashKey) ?? str(m.explicitHashKey) ?? str(meta.explicitHashKey);
         const rec: ProducerRecord = { streamName, data: p.data, partitionKey };

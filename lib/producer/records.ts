@@ -16,8 +16,33 @@ export const MAX_LARGE_REQUEST_BYTES = 10 * MIB;
 export const MAX_HASH_KEY = (1n << 128n) - 1n;
 const HASH_KEY_PATTERN = /^(0|[1-9]\d{0,38})$/;
 
+/** A stream ARN: arn:aws:kinesis:<region>:<account>:stream/<name> (aws-cn, aws-us-gov partitions too). */
+export const STREAM_ARN_PATTERN = /^arn:aws[a-z-]{0,16}:kinesis:[a-z0-9-]{1,32}:\d{12}:stream\/([a-zA-Z0-9_.-]{1,128})$/;
+const STREAM_NAME_PATTERN = /^[a-zA-Z0-9_.-]{1,128}$/;
+
+/** True when `ref` is a stream ARN (not a name). */
+export function isStreamArn(ref: string): boolean {
+    return ref.startsWith('arn:');
+}
+
+/** The stream name in a name or ARN. */
+export function streamNameOf(ref: string): string {
+    const m = STREAM_ARN_PATTERN.exec(ref);
+    return m ? m[1] : ref;
+}
+
+/**
+ * The request parameter naming a stream: `StreamARN` for an ARN (another account's stream, reached
+ * with the caller's own or an assumed role), `StreamName` for a name (kinesalite and some local
+ * stacks reject StreamARN, so a name is always sent as a name).
+ */
+export function streamTarget(ref: string): { StreamName: string } | { StreamARN: string } {
+    return isStreamArn(ref) ? { StreamARN: ref } : { StreamName: ref };
+}
+
 /** One record for Kinesis. */
 export interface ProducerRecord {
+    /** Stream name, or stream ARN (arn:aws:kinesis:region:account:stream/name). */
     streamName: string;
     data: Uint8Array;
     partitionKey: string;
@@ -54,10 +79,18 @@ export function checkExplicitHashKey(key: unknown): string | undefined {
     return undefined;
 }
 
+function clip(text: string): string {
+    return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+
 /** Problem with a whole record in words, or undefined when valid. */
 export function checkRecord(rec: ProducerRecord, maxRecordBytes: number): string | undefined {
     if (typeof rec.streamName !== 'string' || rec.streamName === '') return 'no stream name (set the Stream field, or metadata.streamName)';
-    if (!/^[a-zA-Z0-9_.-]{1,128}$/.test(rec.streamName)) return `stream name ${JSON.stringify(rec.streamName)} is not valid (1–128 of a-z A-Z 0-9 _ . -)`;
+    if (isStreamArn(rec.streamName)) {
+        if (!STREAM_ARN_PATTERN.test(rec.streamName)) return `stream ARN ${JSON.stringify(clip(rec.streamName))} is not valid (arn:aws:kinesis:<region>:<account>:stream/<name>)`;
+    } else if (!STREAM_NAME_PATTERN.test(rec.streamName)) {
+        return `stream name ${JSON.stringify(clip(rec.streamName))} is not valid (1–128 of a-z A-Z 0-9 _ . -, or a stream ARN)`;
+    }
     if (!(rec.data instanceof Uint8Array)) return 'data is not a Buffer';
     const keyProblem = checkPartitionKey(rec.partitionKey);
     if (keyProblem) return keyProblem;

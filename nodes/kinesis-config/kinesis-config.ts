@@ -23,12 +23,15 @@ interface KinesisConfigDef extends NodeDef {
     externalId?: string;
     roleSessionName?: string;
     stsEndpoint?: string;
+    proxyUrl?: string;
 }
 
 interface KinesisConfigCredentials {
     accessKeyId?: string;
     secretAccessKey?: string;
     sessionToken?: string;
+    proxyUsername?: string;
+    proxyPassword?: string;
 }
 
 /** Settings + credentials → options for lib/aws (pure; also used by the Test-connection endpoint). */
@@ -46,11 +49,14 @@ function connectionOptions(def: Partial<KinesisConfigDef>, creds: KinesisConfigC
         externalId: str(def.externalId),
         roleSessionName: str(def.roleSessionName),
         stsEndpoint: str(def.stsEndpoint),
+        proxyUrl: str(def.proxyUrl),
+        proxyUsername: str(creds?.proxyUsername),
+        proxyPassword: str(creds?.proxyPassword),
     };
 }
 
 function secretsOf(creds: KinesisConfigCredentials | undefined): string[] {
-    return [creds?.accessKeyId, creds?.secretAccessKey, creds?.sessionToken].filter((s): s is string => typeof s === 'string' && s !== '');
+    return [creds?.accessKeyId, creds?.secretAccessKey, creds?.sessionToken, creds?.proxyPassword].filter((s): s is string => typeof s === 'string' && s !== '');
 }
 
 /** The placeholder the editor sends back for a password field that was not changed. */
@@ -66,6 +72,7 @@ const PROBLEM_STATUS: Record<ConfigProblem['code'], string> = {
     'bad-session-name': 'badSessionName',
     'bad-region': 'badRegion',
     'bad-endpoint': 'badEndpoint',
+    'bad-proxy': 'badProxy',
 };
 const PROBLEM_STATUS_EN: Record<string, string> = {
     badMode: 'bad credential mode',
@@ -75,6 +82,7 @@ const PROBLEM_STATUS_EN: Record<string, string> = {
     badSessionName: 'bad session name',
     badRegion: 'bad region',
     badEndpoint: 'bad endpoint URL',
+    badProxy: 'bad proxy URL',
 };
 
 export = function (RED: NodeAPI): void {
@@ -185,6 +193,8 @@ export = function (RED: NodeAPI): void {
             accessKeyId: { type: 'text' },
             secretAccessKey: { type: 'password' },
             sessionToken: { type: 'password' },
+            proxyUsername: { type: 'text' },
+            proxyPassword: { type: 'password' },
         },
     });
 
@@ -201,7 +211,7 @@ export = function (RED: NodeAPI): void {
             // the editor sends ${ENV_VAR} as typed; the deployed node would see it substituted. The values
             // taken from the environment are never echoed: the reply shows ${NAME} wherever one appears.
             const fromEnv = new Map<string, string>();
-            for (const key of ['region', 'kinesisEndpoint', 'dynamodbEndpoint', 'roleArn', 'externalId', 'roleSessionName', 'stsEndpoint'] as const) {
+            for (const key of ['region', 'kinesisEndpoint', 'dynamodbEndpoint', 'roleArn', 'externalId', 'roleSessionName', 'stsEndpoint', 'proxyUrl'] as const) {
                 const v = body[key];
                 if (typeof v === 'string') {
                     body[key] = v.replace(/\$\{(\w+)\}/g, (_m, name: string) => {
@@ -226,6 +236,8 @@ export = function (RED: NodeAPI): void {
                 accessKeyId: pick('accessKeyId'),
                 secretAccessKey: pick('secretAccessKey'),
                 sessionToken: pick('sessionToken'),
+                proxyUsername: pick('proxyUsername'),
+                proxyPassword: pick('proxyPassword'),
             };
             const secrets = secretsOf(creds);
             const reply = (r: { ok: boolean; message: string; streams: string[]; kind?: string; dynamodb?: unknown }) => {

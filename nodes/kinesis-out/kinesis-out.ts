@@ -94,9 +94,15 @@ export = function (RED: NodeAPI): void {
             config.register(node);
         }
 
+        /** Where the node's partition key comes from, in words for errors (e.g. "msg.deviceId"). */
+        const keyType = def.partitionKeyType || 'str';
+        const keyText = String(def.partitionKey ?? '').slice(0, 60);
+        const keySource = keyType === 'msg' || keyType === 'flow' || keyType === 'global' ? `${keyType}.${keyText}`
+            : keyType === 'jsonata' ? 'the JSONata expression of the Partition key' : `the Partition key setting (${keyType})`;
+
         function evaluate(value: string | undefined, type: string | undefined, msg: OutMessage): Promise<unknown> {
             const kind = type || 'str';
-            if (kind === 'str') return Promise.resolve(value ?? '');
+            if (kind === 'str') return Promise.resolve(value === '' ? undefined : value);
             if ((value ?? '') === '' && kind !== 'jsonata') return Promise.resolve(undefined);
             return new Promise((resolve, reject) => {
                 RED.util.evaluateNodeProperty(value ?? '', kind, node, msg, (err: Error | null, result: unknown) => {
@@ -144,7 +150,7 @@ export = function (RED: NodeAPI): void {
             if (!config) throw new Error(t('error.noConfig'));
             const clients = config.getClients(); // throws in words when misconfigured
             producer = new Producer({
-                client: clients.kinesis,
+                client: clients.producerKinesis, // one HTTP attempt per call: maxRetries is the whole budget
                 lingerMs: num(def.lingerMs, 50),
                 maxInFlight: num(def.maxInFlight, 4),
                 maxRecordBytes: num(def.maxRecordBytes, DEFAULT_MAX_RECORD_BYTES),
@@ -176,6 +182,7 @@ export = function (RED: NodeAPI): void {
                 records = resolveRecords(msg.payload, {
                     streamName,
                     partitionKey,
+                    partitionKeySource: keySource,
                     explicitHashKey,
                     msgMetadata: msg.metadata,
                     keyGeneration: def.keyGeneration === 'hash' ? 'hash' : 'random',

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { localEndpoints, waitFor } from '../helpers/stack';
 import { adminAuth, login as token, redJs } from '../helpers/admin-auth';
+import { startProxy } from '../helpers/proxy';
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { startNodeRed, linkPackage } = require('../../../scripts/node-red-runner.js');
 
@@ -17,6 +18,7 @@ const ROOT = path.resolve(__dirname, '..', '..', '..');
 const SECRET_KEY = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYADMINTEST';
 const ACCESS_KEY = 'AKIDADMINTEST000001';
 const TOKEN = 'FQoGZXIvYXdzADMINSESSIONTOKEN';
+const PROXY_PASSWORD = 'proxy-ADMIN-Secr3t';
 
 interface Red { url: string; output(): string; stop(): Promise<void> }
 
@@ -69,6 +71,47 @@ describe('kinesis-config in a whole Node-RED with adminAuth', function () {
         const answer = (await ok.json()) as { ok: boolean; streams: string[]; message: string };
         assert.equal(answer.ok, true, answer.message);
         assert.ok(answer.streams.includes('my-thingsboard'));
+    });
+
+    it('Test connection through a proxy: the proxy password stays in the credential store; a refusing proxy is named as the problem', async function () {
+        const proxy = await startProxy({ username: 'pxuser', password: PROXY_PASSWORD });
+        try {
+            const admin = await token(red, 'admin');
+            const e = localEndpoints();
+            const cfg = {
+                id: 'cfgproxy', type: 'kinesis-config', name: 'via proxy', region: e.region, kinesisEndpoint: e.kinesis, dynamodbEndpoint: e.dynamodb,
+                credentialMode: 'static', roleArn: '', externalId: '', roleSessionName: '', stsEndpoint: '', proxyUrl: proxy.url,
+                credentials: { accessKeyId: 'local', secretAccessKey: 'local', proxyUsername: 'pxuser', proxyPassword: PROXY_PASSWORD },
+            };
+            const deploy = await fetch(`${red.url}/flows`, {
+                method: 'POST',
+                headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}`, 'Node-RED-Deployment-Type': 'full' },
+                body: JSON.stringify([{ id: 'f2', type: 'tab', label: 'proxy' }, cfg]),
+            });
+            assert.equal(deploy.status, 204, await deploy.text());
+            const exported = await (await fetch(`${red.url}/flows`, { headers: { authorization: `Bearer ${admin}` } })).text();
+            assert.ok(!exported.includes(PROXY_PASSWORD), 'GET /flows holds no proxy password');
+            assert.ok(!fs.readFileSync(path.join(userDir, 'flows.json'), 'utf8').includes(PROXY_PASSWORD));
+            const probe = (proxyPassword: string) => fetch(`${red.url}/kinesis-config/test`, {
+                method: 'POST',
+                headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
+                body: JSON.stringify({ ...cfg, credentials: { accessKeyId: 'local', secretAccessKey: '__PWRD__', proxyUsername: 'pxuser', proxyPassword } }),
+            }).then((r) => r.json() as Promise<{ ok: boolean; message: string; kind?: string }>);
+            const good = await waitFor('Test connection with the stored proxy password', async () => {
+                const a = await probe('__PWRD__');
+                if (!a.ok) throw new Error(a.message);
+                return a;
+            }, 10_000, 200);
+            assert.equal(good.ok, true);
+            assert.ok(proxy.tunnels.length > 0, 'the probe went through the proxy');
+            const bad = await probe('wrong-proxy-Passw0rd');
+            assert.equal(bad.ok, false);
+            assert.equal(bad.kind, 'proxy');
+            assert.match(bad.message, /proxy http:\/\/127\.0\.0\.1:\d+ refused the connection .*proxy authentication/);
+            assert.ok(!bad.message.includes('wrong-proxy-Passw0rd') && !bad.message.includes(PROXY_PASSWORD));
+        } finally {
+            await proxy.close();
+        }
     });
 
     it('a deployed flow with keys: GET /flows, GET /credentials, flows.json and the log carry no secret', async function () {

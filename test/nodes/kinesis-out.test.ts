@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { GetRecordsCommand, GetShardIteratorCommand, KinesisClient, PutRecordsCommand, _Record } from '@aws-sdk/client-kinesis';
+import { DescribeStreamSummaryCommand, GetRecordsCommand, GetShardIteratorCommand, KinesisClient, PutRecordsCommand, _Record } from '@aws-sdk/client-kinesis';
 import { nodeRedHelper, nodeModule } from '../helpers/nodered';
 import { createStream, rawKinesis, readAt, uniqueName, waitFor } from '../helpers/stack';
 import { readAll } from '../integration/producer-helpers';
@@ -145,6 +145,38 @@ describe('kinesis-out node', function () {
         assert.match((await caught).error.message, /cannot reach http:\/\/127\.0\.0\.1:9/);
     });
 
+    it('a partition key that is "" or not text reaches Catch naming its source; nothing is written, no random key', async function () {
+        const stream = uniqueName('out');
+        await createStream(stream, 1);
+        await helper.load([configNode, outNode, catchNode], flow({ streamName: stream, partitionKey: 'deviceId', partitionKeyType: 'msg' }));
+        for (const deviceId of ['', { id: 7 }]) {
+            const caught = next('h2');
+            helper.getNode('o1').receive({ payload: 'x', deviceId });
+            const m = await caught;
+            assert.match(m.error.message, /the partition key from msg\.deviceId is (an empty string|of type object)/);
+        }
+        const ok = next('h1');
+        helper.getNode('o1').receive({ payload: 'y', deviceId: 42 });
+        const msg = await ok;
+        const rec = await readAt(raw, stream, msg.kinesis[0].shardId, msg.kinesis[0].sequenceNumber);
+        assert.equal(rec.PartitionKey, '42');
+        assert.equal((await readAll(raw, stream)).length, 1, 'only the good message was written');
+    });
+
+    it('a stream ARN in the Stream field writes to that stream (StreamARN); msg.kinesis names the stream and the ARN', async function () {
+        const stream = uniqueName('out');
+        await createStream(stream, 1);
+        const arn = (await raw.send(new DescribeStreamSummaryCommand({ StreamName: stream }))).StreamDescriptionSummary!.StreamARN!;
+        await helper.load([configNode, outNode, catchNode], flow({ streamName: arn }));
+        const got = next('h1');
+        helper.getNode('o1').receive({ payload: 'by ARN', topic: 't' });
+        const msg = await got;
+        assert.equal(msg.kinesis[0].streamName, stream);
+        assert.equal(msg.kinesis[0].streamARN, arn);
+        const rec = await readAt(raw, stream, msg.kinesis[0].shardId, msg.kinesis[0].sequenceNumber);
+        assert.equal(Buffer.from(rec.Data!).toString(), 'by ARN');
+    });
+
     it('partition key from a JSONata expression', async function () {
         const stream = uniqueName('out');
         await createStream(stream, 1);
@@ -162,10 +194,10 @@ describe('kinesis-out node', function () {
         await helper.load([configNode, outNode, catchNode], flow({ streamName: stream, partitionKey: 'k' }));
         const c1 = helper.getNode('c1');
         const clients = c1.getClients();
-        const realSend = clients.kinesis.send.bind(clients.kinesis);
+        const realSend = clients.producerKinesis.send.bind(clients.producerKinesis);
         let calls = 0;
         // eslint-disable-next-line @typescript-eslint/no-explicit-any
-        clients.kinesis.send = (cmd: any, ...rest: any[]) => {
+        clients.producerKinesis.send = (cmd: any, ...rest: any[]) => {
             if (cmd instanceof PutRecordsCommand && calls++ < 2) {
                 return Promise.resolve({ FailedRecordCount: 1, Records: [{ ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: 'Rate exceeded for shard shardId-000000000000' }] });
             }
@@ -201,7 +233,7 @@ describe('kinesis-out node', function () {
         await helper.load([configNode, outNode, catchNode], flow({ streamName: 'never-written', lingerMs: 0, maxRetries: 100, closeTimeoutMs: 300 }));
         const clients = helper.getNode('c1').getClients();
         // eslint-disable-next-line @typescript-eslint/no-explicit-any
-        clients.kinesis.send = async (cmd: any) => ({ FailedRecordCount: cmd.input.Records.length, Records: cmd.input.Records.map(() => ({ ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: 'Rate exceeded' })) });
+        clients.producerKinesis.send = async (cmd: any) => ({ FailedRecordCount: cmd.input.Records.length, Records: cmd.input.Records.map(() => ({ ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: 'Rate exceeded' })) });
         const o1 = helper.getNode('o1');
         const warnings: string[] = [];
         const errors: string[] = [];
@@ -243,10 +275,10 @@ describe('kinesis-out node', function () {
         await createStream(stream, 1);
         await helper.load([configNode, outNode, catchNode], flow({ streamName: stream, lingerMs: 0 }));
         const clients = helper.getNode('c1').getClients();
-        const realSend = clients.kinesis.send.bind(clients.kinesis);
+        const realSend = clients.producerKinesis.send.bind(clients.producerKinesis);
         let calls = 0;
         // eslint-disable-next-line @typescript-eslint/no-explicit-any
-        clients.kinesis.send = async (cmd: any, ...rest: any[]) => {
+        clients.producerKinesis.send = async (cmd: any, ...rest: any[]) => {
             if (cmd instanceof PutRecordsCommand && calls++ === 0) {
                 await new Promise((r) => setTimeout(r, 100)); // still in flight when the flow stops
                 return { FailedRecordCount: 1, Records: [{ ErrorCode: 'InternalFailure', ErrorMessage: 'Internal service failure.' }] };

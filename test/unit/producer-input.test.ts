@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { InputError, isConverterResult, payloadRecords, resolveRecords } from '../../lib/producer/input';
-import { characterCount, checkExplicitHashKey, checkPartitionKey, checkRecord, generatePartitionKey } from '../../lib/producer/records';
+import { characterCount, checkExplicitHashKey, checkPartitionKey, checkRecord, generatePartitionKey, streamNameOf, streamTarget } from '../../lib/producer/records';
 
 /** What the tutorial's downlink encoder returns for the shared attribute version = v.0.11. */
 const SEED_RESULT = {
@@ -33,7 +33,7 @@ describe('producer input shapes (unit)', function () {
     });
 
     it('the seed downlink result: JSON data as UTF-8, stream and key from its metadata', function () {
-        const [r] = resolveRecords(SEED_RESULT, { streamName: '', partitionKey: '' });
+        const [r] = resolveRecords(SEED_RESULT, { streamName: '', partitionKey: undefined });
         assert.equal(r.streamName, 'tb-test-downlink');
         assert.equal(r.partitionKey, '123');
         assert.deepEqual(JSON.parse(Buffer.from(r.data).toString('utf8')), { devName: 'kitchen_thermostat', version: 'v.0.11' });
@@ -95,5 +95,37 @@ describe('producer input shapes (unit)', function () {
         assert.equal(checkExplicitHashKey('340282366920938463463374607431768211455'), undefined);
         assert.match(checkExplicitHashKey('340282366920938463463374607431768211456')!, /larger than 2\^128−1/);
         assert.match(checkRecord({ streamName: 'bad name', data: Buffer.from('x'), partitionKey: 'k' }, 100)!, /stream name "bad name" is not valid/);
+    });
+
+    describe('partition key rules (issue 14 part 6): "" and non-text keys are errors, never a random key', function () {
+        it('an empty key from any source fails in words naming the source', function () {
+            assert.throws(() => resolveRecords('x', { streamName: 's', partitionKey: '', partitionKeySource: 'msg.deviceId' }), (e: Error) => e instanceof InputError && /msg\.deviceId is an empty string/.test(e.message));
+            assert.throws(() => resolveRecords('x', { streamName: 's', msgMetadata: { partitionKey: '' } }), /msg\.metadata\.partitionKey is an empty string/);
+            assert.throws(() => resolveRecords({ contentType: 'TEXT', data: 'a', metadata: { partitionKey: '' } }, { streamName: 's' }), /metadata\.partitionKey is an empty string/);
+        });
+        it('objects, arrays, Buffers and NaN fail; numbers and booleans become their text', function () {
+            for (const [v, words] of [[{ id: 1 }, 'of type object'], [['a'], 'an array'], [Buffer.from('k'), 'a Buffer'], [NaN, 'NaN']] as const) {
+                assert.throws(() => resolveRecords('x', { streamName: 's', partitionKey: v, partitionKeySource: 'msg.key' }), (e: Error) => e instanceof InputError && e.message.includes(words), String(v));
+            }
+            assert.equal(resolveRecords('x', { streamName: 's', partitionKey: 42 })[0].partitionKey, '42');
+            assert.equal(resolveRecords('x', { streamName: 's', partitionKey: false })[0].partitionKey, 'false');
+            assert.equal(resolveRecords('x', { streamName: 's', msgMetadata: { partitionKey: 7n } })[0].partitionKey, '7');
+        });
+        it('undefined and null mean "not set": the next source, else a generated key', function () {
+            assert.equal(resolveRecords('x', { streamName: 's', partitionKey: null, msgMetadata: { partitionKey: 'mk' } })[0].partitionKey, 'mk');
+            assert.match(resolveRecords('x', { streamName: 's', partitionKey: undefined, msgMetadata: { partitionKey: null } })[0].partitionKey, /^[0-9a-f-]{36}$/);
+        });
+    });
+
+    it('stream ARNs: accepted in the canonical form, clipped in words otherwise', function () {
+        const arn = 'arn:aws:kinesis:eu-west-1:123456789012:stream/orders';
+        assert.equal(checkRecord({ streamName: arn, data: Buffer.from('x'), partitionKey: 'k' }, 100), undefined);
+        assert.equal(checkRecord({ streamName: 'arn:aws-cn:kinesis:cn-north-1:123456789012:stream/a.b_c-d', data: Buffer.from('x'), partitionKey: 'k' }, 100), undefined);
+        assert.match(checkRecord({ streamName: 'arn:aws:kinesis:eu-west-1:12345:stream/orders', data: Buffer.from('x'), partitionKey: 'k' }, 100)!, /stream ARN .* is not valid/);
+        const long = checkRecord({ streamName: `arn:${'x'.repeat(5000)}`, data: Buffer.from('x'), partitionKey: 'k' }, 100)!;
+        assert.ok(long.length < 400, 'clipped');
+        assert.equal(streamNameOf(arn), 'orders');
+        assert.deepEqual(streamTarget(arn), { StreamARN: arn });
+        assert.deepEqual(streamTarget('orders'), { StreamName: 'orders' });
     });
 });

@@ -33,8 +33,23 @@ class FakeKinesis {
     attempts = new Map<string, number>();
     /** Delay of each request (ms) so several can be in flight. */
     delayMs = 0;
+    /** After split(): the open shards (the parent 0 is closed), as kinesis-local/AWS do after SplitShard. */
+    layout?: Array<{ id: string; start: bigint; end: bigint }>;
+
+    /** Splits the single shard 0 at 2^127 into shards 1 (lower half) and 2 (upper half). */
+    split(): void {
+        const half = 1n << 127n;
+        this.layout = [
+            { id: 'shardId-000000000001', start: 0n, end: half - 1n },
+            { id: 'shardId-000000000002', start: half, end: (1n << 128n) - 1n },
+        ];
+    }
 
     private shardFor(e: PutRecordsRequestEntry): string {
+        if (this.layout) {
+            const h = hashKeyOf(e.PartitionKey!, e.ExplicitHashKey);
+            return this.layout.find((r) => h >= r.start && h <= r.end)!.id;
+        }
         if (this.shards === 1) return 'shardId-000000000000';
         const h = hashKeyOf(e.PartitionKey!, e.ExplicitHashKey);
         return h < (1n << 127n) ? 'shardId-000000000000' : 'shardId-000000000001';
@@ -54,6 +69,14 @@ class FakeKinesis {
         const n = this.requests.length + 1;
         if (cmd instanceof ListShardsCommand) {
             const half = (1n << 127n);
+            if (this.layout) {
+                return {
+                    Shards: [
+                        { ShardId: 'shardId-000000000000', HashKeyRange: { StartingHashKey: '0', EndingHashKey: String((1n << 128n) - 1n) }, SequenceNumberRange: { StartingSequenceNumber: '1', EndingSequenceNumber: '99' } },
+                        ...this.layout.map((r) => ({ ShardId: r.id, ParentShardId: 'shardId-000000000000', HashKeyRange: { StartingHashKey: String(r.start), EndingHashKey: String(r.end) }, SequenceNumberRange: { StartingSequenceNumber: '100' } })),
+                    ],
+                };
+            }
             return {
                 Shards: this.shards === 1
                     ? [{ ShardId: 'shardId-000000000000', HashKeyRange: { StartingHashKey: '0', EndingHashKey: String((1n << 128n) - 1n) }, SequenceNumberRange: { StartingSequenceNumber: '1' } }]
@@ -445,11 +468,102 @@ describe('producer engine (unit)', function () {
             await p.close(100);
         });
 
+        it('after a split, no sub-record stays only on a shard whose hash range does not hold its key (read back as the KCL filters)', async function () {
+            const fake = new FakeKinesis();
+            const p = producer(fake, { aggregate: true, lingerMs: 20 });
+            const first = Array.from({ length: 30 }, (_, i) => rec(`a${i}`, `key${i % 11}`));
+            await p.put(first);
+            assert.equal(p.shardMapLoads, 1);
+            fake.split(); // the producer's map still says: one shard
+            const second = Array.from({ length: 60 }, (_, i) => rec(`b${i}`, `key${i % 13}`));
+            const res = await p.put(second);
+            assert.ok(p.shardMapLoads >= 2, 'the map was reloaded after the landing shard was not the predicted one');
+            assert.ok(p.resent > 0, 'sub-records outside the landing shard were sent again');
+            const layout = fake.layout!;
+            // What a KCL consumer delivers: sub-records inside the hash range of the shard that holds them.
+            const delivered = new Map<string, number>();
+            for (const st of fake.stored.get('s1')!) {
+                const range = layout.find((r) => r.id === st.shardId) ?? { start: 0n, end: (1n << 128n) - 1n };
+                for (const u of deaggregate({ Data: st.data, PartitionKey: st.partitionKey, SequenceNumber: st.sequenceNumber })) {
+                    const h = hashKeyOf(u.partitionKey, u.explicitHashKey);
+                    if (h >= range.start && h <= range.end) delivered.set(u.data.toString(), (delivered.get(u.data.toString()) ?? 0) + 1);
+                }
+            }
+            for (const r of [...first, ...second]) assert.ok(delivered.has(Buffer.from(r.data).toString()), `${Buffer.from(r.data).toString()} would be dropped by the KCL`);
+            // Each result names a shard whose range holds the record's key.
+            res.forEach((w, i) => {
+                const range = layout.find((r) => r.id === w.shardId)!;
+                const h = hashKeyOf(second[i].partitionKey);
+                assert.ok(range && h >= range.start && h <= range.end, `result of b${i} on ${w.shardId}`);
+            });
+            // Per key, the delivered order is the put order.
+            for (let k = 0; k < 13; k++) {
+                const want = second.filter((r) => r.partitionKey === `key${k}`).map((r) => Buffer.from(r.data).toString());
+                const got: string[] = [];
+                const stored = [...fake.stored.get('s1')!].sort((a, b) => Number(BigInt(a.sequenceNumber) - BigInt(b.sequenceNumber)));
+                for (const st of stored) {
+                    const range = layout.find((r) => r.id === st.shardId);
+                    if (!range) continue;
+                    for (const u of deaggregate({ Data: st.data, PartitionKey: st.partitionKey, SequenceNumber: st.sequenceNumber })) {
+                        const h = hashKeyOf(u.partitionKey);
+                        if (u.partitionKey === `key${k}` && h >= range.start && h <= range.end && u.data.toString().startsWith('b')) got.push(u.data.toString());
+                    }
+                }
+                assert.deepEqual(got, want, `key${k}`);
+            }
+            await p.close(100);
+        });
+
         it('sends a lone record unaggregated', async function () {
             const fake = new FakeKinesis();
             const p = producer(fake, { aggregate: true });
             await p.put([rec('only', 'k')]);
             assert.equal(fake.dataOf('s1')[0], 'only');
+            await p.close(100);
+        });
+    });
+
+    describe('stream ARNs', function () {
+        it('a record addressed by ARN goes out with StreamARN (no StreamName); its result names the stream and the ARN', async function () {
+            const arn = 'arn:aws:kinesis:us-east-1:123456789012:stream/s1';
+            const fake = new FakeKinesis();
+            const seen: Array<Record<string, unknown>> = [];
+            const client = {
+                // eslint-disable-next-line @typescript-eslint/no-explicit-any
+                send: (cmd: any) => {
+                    seen.push({ ...cmd.input });
+                    if (cmd.input.StreamARN) cmd.input.StreamName = 's1'; // the fake stores by name
+                    return fake.send(cmd);
+                },
+            };
+            const p = new Producer({ client, lingerMs: 1 });
+            const [byArn] = await p.put([rec('x', 'k', arn)]);
+            const [byName] = await p.put([rec('y', 'k', 's1')]);
+            assert.equal(seen[0].StreamARN, arn);
+            assert.equal(seen[0].StreamName, undefined);
+            assert.equal(seen[1].StreamName, 's1');
+            assert.equal(seen[1].StreamARN, undefined);
+            assert.equal(byArn.streamName, 's1');
+            assert.equal(byArn.streamARN, arn);
+            assert.equal(byName.streamARN, undefined);
+            await p.close(100);
+        });
+    });
+
+    describe('key order at scale', function () {
+        it('with 1 000 hot keys, every record is written once and each key keeps its order', async function () {
+            const fake = new FakeKinesis();
+            fake.delayMs = 2;
+            const p = producer(fake, { maxQueued: 100_000 });
+            const input = Array.from({ length: 20_000 }, (_, i) => rec(`r${i}`, `key${i % 1000}`));
+            await Promise.all(input.map((r) => p.put([r])));
+            const data = fake.dataOf('s1');
+            assert.equal(data.length, input.length);
+            const pos = new Map(data.map((d, i) => [d, i]));
+            for (let i = 1000; i < input.length; i++) {
+                assert.ok(pos.get(`r${i}`)! > pos.get(`r${i - 1000}`)!, `r${i} after r${i - 1000}`);
+            }
+            for (const r of fake.requests) assert.equal(new Set(r.entries.map((e) => e.PartitionKey)).size, r.entries.length, 'one record per key per request');
             await p.close(100);
         });
     });

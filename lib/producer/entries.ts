@@ -1,0 +1,71 @@
+/**
+ * The producer's units of work: a message (Ticket), one of its records (Part) and what one
+ * PutRecords entry carries (Entry: one record, or a KPL aggregate of several).
+ */
+import type { ExplainedError } from '../aws/errors';
+import type { WriteResult } from './errors';
+import type { RecordFailure } from './errors';
+import { hashKeyOf, ProducerRecord } from './records';
+
+/** One `put()` call: settles when every part is done. */
+export interface Ticket {
+    parts: Part[];
+    results: Array<WriteResult | undefined>;
+    failures: RecordFailure[];
+    remaining: number;
+    settled: boolean;
+    lastError?: ExplainedError;
+    resolve(r: WriteResult[]): void;
+    reject(e: Error): void;
+}
+
+/** One record of a message. */
+export interface Part {
+    ticket: Ticket;
+    index: number;
+    rec: ProducerRecord;
+    /** Data + partition key bytes. */
+    size: number;
+    enqueuedAt: number;
+    done: boolean;
+    /** The 128-bit hash key Kinesis routes it by (computed once, when aggregating). */
+    hash?: bigint;
+}
+
+/** One PutRecords entry. */
+export interface Entry {
+    parts: Part[];
+    /** Distinct partition keys of the parts (the order locks it holds, one each). */
+    keys: string[];
+    partitionKey: string;
+    explicitHashKey?: string;
+    data: Uint8Array;
+    size: number;
+    /** Requests that carried this entry so far. */
+    attempts: number;
+    notBefore: number;
+    enqueuedAt: number;
+    aggregated: boolean;
+    /** Aggregates: the shard the map said its explicit hash key belongs to. */
+    expectedShard?: string;
+}
+
+export function entryOf(p: Part, attempts = 0): Entry {
+    return {
+        parts: [p],
+        keys: [p.rec.partitionKey],
+        partitionKey: p.rec.partitionKey,
+        explicitHashKey: p.rec.explicitHashKey,
+        data: p.rec.data,
+        size: p.size,
+        attempts,
+        notBefore: 0,
+        enqueuedAt: p.enqueuedAt,
+        aggregated: false,
+    };
+}
+
+export function hashOf(p: Part): bigint {
+    if (p.hash === undefined) p.hash = hashKeyOf(p.rec.partitionKey, p.rec.explicitHashKey);
+    return p.hash;
+}

@@ -1,0 +1,85 @@
+/**
+ * One request to Kinesis for a batch of entries (PutRecords, or PutRecord in ordered mode) and
+ * what each entry's outcome was; the retry classification and backoff.
+ *
+ * The retry budget: the producer's Kinesis client makes ONE HTTP attempt per call (SDK
+ * maxAttempts 1, see lib/aws/clients.ts `producerKinesis`); the producer alone retries, up to
+ * `maxRetries` times per record. So a record costs at most 1 + maxRetries requests.
+ */
+import { PutRecordCommand, PutRecordCommandOutput, PutRecordsCommand, PutRecordsCommandOutput } from '@aws-sdk/client-kinesis';
+import type { ExplainedError } from '../aws/errors';
+import type { Entry } from './entries';
+import { streamTarget } from './records';
+
+/** The one method of KinesisClient the producer uses (tests wrap it to inject faults). */
+export interface KinesisSender {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    send(command: any, options?: { abortSignal?: AbortSignal }): Promise<any>;
+}
+
+export type ExplainFn = (err: unknown, ctx: { action: string; streamName: string }) => ExplainedError;
+
+export const RETRYABLE_ENTRY_CODES = new Set(['ProvisionedThroughputExceededException', 'InternalFailure', 'KMSThrottlingException']);
+
+/** Full-jitter exponential backoff before retry `attempt` (1 = first retry): random 0 … min(max, base · 2^(attempt−1)). */
+export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
+    const cap = Math.min(maxMs, baseMs * 2 ** Math.min(Math.max(attempt - 1, 0), 30));
+    return Math.floor(random() * cap);
+}
+
+/** One entry's outcome: written (shard + sequence number) or an explained error. */
+export type EntryOutcome = { shardId: string; sequenceNumber: string } | { error: ExplainedError };
+
+/** Explains a failed PutRecords entry (ErrorCode + ErrorMessage of its result). */
+export function entryError(streamName: string, code: string, raw: string, explain: ExplainFn): ExplainedError {
+    if (code === 'ProvisionedThroughputExceededException' || code === 'KMSThrottlingException') {
+        return { kind: 'throttled', code, message: `throughput exceeded on stream "${streamName}" (${code}: ${raw}) — add shards, spread partition keys, or slow the flow`, status: 'throttled, retrying', retryable: true };
+    }
+    if (code === 'InternalFailure') {
+        return { kind: 'internal', code, message: `Kinesis internal failure on stream "${streamName}": ${raw}`, status: 'AWS error, retrying', retryable: true };
+    }
+    const e = Object.assign(new Error(raw), { name: code });
+    const explained = explain(e, { action: 'kinesis:PutRecords', streamName });
+    return { ...explained, retryable: RETRYABLE_ENTRY_CODES.has(code) };
+}
+
+/**
+ * Sends one PutRecords request (or one PutRecord with SequenceNumberForOrdering = `previous`) and
+ * returns one outcome per entry. A request that fails as a whole rejects (the caller explains it).
+ */
+export async function putEntries(
+    client: KinesisSender,
+    stream: string,
+    batch: Entry[],
+    opts: { ordered: boolean; previous?: string; signal: AbortSignal; streamName: string; explain: ExplainFn },
+): Promise<EntryOutcome[]> {
+    const target = streamTarget(stream);
+    if (opts.ordered) {
+        const e = batch[0];
+        const out = (await client.send(new PutRecordCommand({
+            ...target,
+            Data: e.data,
+            PartitionKey: e.partitionKey,
+            ...(e.explicitHashKey !== undefined ? { ExplicitHashKey: e.explicitHashKey } : {}),
+            ...(opts.previous ? { SequenceNumberForOrdering: opts.previous } : {}),
+        }), { abortSignal: opts.signal })) as PutRecordCommandOutput;
+        if (!out.ShardId || !out.SequenceNumber) throw Object.assign(new Error('PutRecord returned no sequence number'), { name: 'InternalFailure' });
+        return [{ shardId: out.ShardId, sequenceNumber: out.SequenceNumber }];
+    }
+    const out = (await client.send(new PutRecordsCommand({
+        ...target,
+        Records: batch.map((e) => ({
+            Data: e.data,
+            PartitionKey: e.partitionKey,
+            ...(e.explicitHashKey !== undefined ? { ExplicitHashKey: e.explicitHashKey } : {}),
+        })),
+    }), { abortSignal: opts.signal })) as PutRecordsCommandOutput;
+    const results = out.Records ?? [];
+    return batch.map((_e, i) => {
+        const r = results[i];
+        if (r && !r.ErrorCode && r.ShardId && r.SequenceNumber) return { shardId: r.ShardId, sequenceNumber: r.SequenceNumber };
+        const code = r?.ErrorCode ?? 'InternalFailure';
+        const raw = r?.ErrorMessage ?? (r ? 'no sequence number returned' : 'no result for this record in the response');
+        return { error: entryError(opts.streamName, code, raw, opts.explain) };
+    });
+}
