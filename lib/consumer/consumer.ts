@@ -99,6 +99,14 @@ export interface ConsumerMetrics {
     lastError?: unknown;
 }
 
+export interface ShardMetrics {
+    shardId: string;
+    lagMs: number | undefined;
+    delivered: number;
+    inFlight: number;
+    held: boolean;
+}
+
 /** Date string, epoch milliseconds (or seconds, when ≤ 10 digits) → Date; undefined when invalid. */
 export function parseTimestamp(value: unknown): Date | undefined {
     if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : value;
@@ -132,6 +140,10 @@ class ShardWorker {
     lagMs: number | undefined;
     private failedReported = false;
     private readonly max: number;
+    /** In-flight count at which a full shard resumes delivering (a run of records per wake-up). */
+    private readonly resumeAt: number;
+    /** Records delivered by this worker (metrics). */
+    delivered = 0;
 
     constructor(private readonly c: KinesisConsumer, private lease: Lease) {
         this.shardId = lease.leaseKey;
@@ -143,6 +155,7 @@ class ShardWorker {
             this.writtenSub = lease.checkpointSubSequenceNumber;
         }
         this.max = c.opts.ordered ? 1 : Math.max(1, c.opts.maxInFlight ?? 1000);
+        this.resumeAt = this.max - Math.max(1, Math.min(64, this.max >> 3));
     }
 
     private startPosition(): StartingPosition {
@@ -277,11 +290,13 @@ class ShardWorker {
         const cp = this.cp;
         if (c.opts.outputMode === 'batch' && c.opts.onBatch) {
             if (!records.length) return;
-            while (this.running && cp.inFlight >= this.max) await cp.waitForRoom(this.max);
+            while (this.running && cp.inFlight >= this.max) await cp.waitForRoom(this.max, this.resumeAt);
+            if (cp.failed) await cp.hold();
             if (!this.running) return;
             const last = records[records.length - 1];
             const t = cp.deliver(last.sequenceNumber, last.subSequenceNumber, records.length);
             c.delivered += records.length;
+            this.delivered += records.length;
             try {
                 c.opts.onBatch!(records, this.doneFor(t));
             } catch (err) {
@@ -291,11 +306,14 @@ class ShardWorker {
         }
         const onRecord = c.opts.onRecord!;
         for (let i = 0; i < records.length; i++) {
-            while (this.running && cp.inFlight >= this.max) await cp.waitForRoom(this.max);
+            while (this.running && cp.inFlight >= this.max) await cp.waitForRoom(this.max, this.resumeAt);
+            // a failed record holds the shard: nothing more is delivered until stop / lease lost
+            if (cp.failed) await cp.hold();
             if (!this.running) return;
             const r = records[i];
             const t = cp.deliver(r.sequenceNumber, r.subSequenceNumber);
             c.delivered++;
+            this.delivered++;
             try {
                 onRecord(r, this.doneFor(t));
             } catch (err) {
@@ -585,6 +603,21 @@ export class KinesisConsumer {
 
     private async checkpointAll(): Promise<void> {
         await Promise.all([...this.workers.values()].map((w) => w.checkpoint()));
+    }
+
+    /** Per held shard: lag, records delivered, in flight, held by a failed record. */
+    shardMetrics(): ShardMetrics[] {
+        const out: ShardMetrics[] = [];
+        for (const [shardId, w] of this.workers) {
+            out.push({ shardId, lagMs: w.lagMs, delivered: w.delivered, inFlight: w.cp.inFlight, held: w.cp.failed !== undefined });
+        }
+        return out;
+    }
+
+    /** True while this worker holds `shardId` and may emit its records (a retry checks this first). */
+    canEmit(shardId: string): boolean {
+        const w = this.workers.get(shardId);
+        return w !== undefined && w.running && this.coordinator.isFresh(shardId);
     }
 
     metrics(): ConsumerMetrics {
