@@ -312,7 +312,7 @@ describe('kinesis-in failure policy and metrics (real Node-RED runtime, local st
         }
     });
 
-    it('an HTTP 500 answer fails the record through a switch on msg.statusCode and a function node that throws', async function () {
+    it('an HTTP 500 answer fails the record through a switch on msg.statusCode and a function node that throws (not through the http request node\'s senderr option)', async function () {
         // eslint-disable-next-line @typescript-eslint/no-var-requires
         const red = process.env.NODE_RED_PATH ? require.resolve(process.env.NODE_RED_PATH) : require.resolve('node-red');
         const core = (p: string) => require(require.resolve(`@node-red/nodes/core/${p}`, { paths: [red] }));
@@ -331,17 +331,23 @@ describe('kinesis-in failure policy and metrics (real Node-RED runtime, local st
             const nodes: Array<Record<string, unknown>> = flow(stream, { retries: 3 }, [['hr']]).map((x) => (x.type === 'kinesis-config' ? x : { ...x, z: 'f1' }));
             nodes.push(
                 { id: 'f1', type: 'tab', label: 'http' },
-                { id: 'hr', type: 'http request', z: 'f1', method: 'POST', ret: 'txt', paytoqs: 'ignore', url: `http://127.0.0.1:${port}/x`, tls: '', persist: false, proxy: '', insecureHTTPParser: false, authType: '', senderr: false, headers: [], x: 100, y: 100, wires: [['sw']] },
+                { id: 'hr', type: 'http request', z: 'f1', method: 'POST', ret: 'txt', paytoqs: 'ignore', url: `http://127.0.0.1:${port}/x`, tls: '', persist: false, proxy: '', insecureHTTPParser: false, authType: '', senderr: true, headers: [], x: 100, y: 100, wires: [['sw']] },
+                { id: 'ct', type: 'catch', z: 'f1', scope: null, uncaught: false, x: 100, y: 200, wires: [['h3']] },
                 { id: 'sw', type: 'switch', z: 'f1', property: 'statusCode', propertyType: 'msg', rules: [{ t: 'gte', v: '400', vt: 'num' }, { t: 'else' }], checkall: 'false', repair: false, outputs: 2, x: 200, y: 100, wires: [['fail'], ['h1']] },
                 { id: 'fail', type: 'function', z: 'f1', name: 'fail', func: 'throw new Error("HTTP " + msg.statusCode);', outputs: 1, libs: [], x: 300, y: 100, wires: [[]] },
             );
-            await helper.load([configNode, inNode, core('network/21-httprequest.js'), core('function/10-switch.js'), core('function/10-function.js')], nodes);
+            await helper.load([configNode, inNode, core('network/21-httprequest.js'), core('function/10-switch.js'), core('function/10-function.js'), core('common/25-catch.js')], nodes);
             const ok: Msg[] = [];
+            const caught: Msg[] = [];
             helper.getNode('h1').on('input', (m: Msg) => { ok.push(m); });
+            helper.getNode('h3').on('input', (m: Msg) => { caught.push(m); });
             const m = (await waitFor('the answer after two 500s', () => ok[0]))!;
             assert.equal((m as unknown as { statusCode: number }).statusCode, 200);
             assert.equal(m.kinesis.attempt, 3);
             assert.equal(calls, 3);
+            // "Only send non-2xx responses to Catch node" (senderr) does not make a 500 an error: only the function node's throws reach Catch
+            await waitFor('two throws caught', () => caught.length >= 2);
+            assert.deepEqual(caught.map((c) => c.error?.source?.type), ['function', 'function']);
             const table = new LeaseTable(rawDynamo(), stream);
             await waitFor('checkpointed', async () => (await table.list())[0].checkpoint === m.kinesis.sequenceNumber);
         } finally {
