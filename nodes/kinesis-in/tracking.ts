@@ -26,12 +26,36 @@ interface HookEvent {
     destination?: { id?: string; node?: { _expectedDoneCount?: number; type?: string } };
 }
 
+/**
+ * Node ids of one message's copies: none (undefined), one (a string: the usual case of a linear flow,
+ * no array per message), or several.
+ */
+type Ids = string | string[] | undefined;
+
+function addId(ids: Ids, id: string): Ids {
+    if (ids === undefined) return id;
+    if (typeof ids === 'string') return [ids, id];
+    ids.push(id);
+    return ids;
+}
+
+/** Removes one `id`; returns the new value, or `false` when it was not there. */
+function removeId(ids: Ids, id: string | undefined): Ids | false {
+    if (ids === undefined || id === undefined) return false;
+    if (typeof ids === 'string') return ids === id ? undefined : false;
+    const n = ids.length;
+    const i = ids[n - 1] === id ? n - 1 : ids.indexOf(id);
+    if (i < 0) return false;
+    ids.splice(i, 1);
+    return ids.length === 0 ? undefined : ids.length === 1 ? ids[0] : ids;
+}
+
 /** Where the copies of one message are, and what to call when none is left. */
 export class Track<T = unknown> {
     /** Sent to these node ids, not yet received. */
-    readonly transit: string[] = [];
+    transit: Ids = undefined;
     /** Received by these node ids, not yet completed. */
-    readonly active: string[] = [];
+    active: Ids = undefined;
     error: unknown = undefined;
     constructor(
         readonly owner: TrackOwner<T>,
@@ -46,19 +70,6 @@ export interface TrackOwner<T> {
     readonly failOnCatch: boolean;
     /** Called once when no copy of the message is left (t.error set when it failed). */
     finished(t: Track<T>): void;
-}
-
-function removeOne(list: string[], id: string | undefined): boolean {
-    if (id === undefined) return false;
-    const n = list.length;
-    if (n > 0 && list[n - 1] === id) {
-        list.pop();
-        return true;
-    }
-    const i = list.indexOf(id);
-    if (i < 0) return false;
-    list.splice(i, 1);
-    return true;
 }
 
 const IDLE_REMOVE_MS = 1000;
@@ -90,7 +101,7 @@ export class MessageTracker {
 
     /** After node.send: a message that went nowhere is finished at once. */
     sent(msgid: string, t: Track<unknown>): void {
-        if (t.transit.length === 0 && t.active.length === 0 && this.tracks.get(msgid) === t) this.finish(msgid, t);
+        if (t.transit === undefined && t.active === undefined && this.tracks.get(msgid) === t) this.finish(msgid, t);
     }
 
     /** Forgets the messages of one owner (its node closed); nothing is called for them. */
@@ -123,7 +134,7 @@ export class MessageTracker {
             const t = tracks.get(e.msg?._msgid as string);
             if (t === undefined) return;
             const to = e.destination?.id;
-            if (to !== undefined) t.transit.push(to);
+            if (to !== undefined) t.transit = addId(t.transit, to);
         });
         // every receive counts, also those not made by a send (link in, catch, complete nodes)
         this.hooks.add(`onReceive.${l}`, (ev: unknown) => {
@@ -133,8 +144,9 @@ export class MessageTracker {
             const d = e.destination;
             const at = d?.id;
             if (at === undefined) return;
-            removeOne(t.transit, at);
-            t.active.push(at);
+            const rest = removeId(t.transit, at);
+            if (rest !== false) t.transit = rest;
+            t.active = addId(t.active, at);
             if (t.error === undefined && t.owner.failOnCatch && d?.node?.type === 'catch') {
                 t.error = e.msg?.error ?? new Error('reached a Catch node');
             }
@@ -146,7 +158,11 @@ export class MessageTracker {
             if (e.destination?.node?._expectedDoneCount !== 0) return;
             const id = e.msg?._msgid as string;
             const t = tracks.get(id);
-            if (t !== undefined && removeOne(t.active, e.destination.id) && t.active.length === 0 && t.transit.length === 0) this.finish(id, t);
+            if (t === undefined) return;
+            const rest = removeId(t.active, e.destination.id);
+            if (rest === false) return;
+            t.active = rest;
+            if (rest === undefined && t.transit === undefined) this.finish(id, t);
         });
         this.hooks.add(`onComplete.${l}`, (ev: unknown) => {
             const e = ev as HookEvent;
@@ -154,7 +170,10 @@ export class MessageTracker {
             const t = tracks.get(id);
             if (t === undefined) return;
             if (e.error && t.error === undefined) t.error = e.error;
-            if (removeOne(t.active, e.node?.id) && t.active.length === 0 && t.transit.length === 0) this.finish(id, t);
+            const rest = removeId(t.active, e.node?.id);
+            if (rest === false) return;
+            t.active = rest;
+            if (rest === undefined && t.transit === undefined) this.finish(id, t);
         });
         this.registered = true;
     }

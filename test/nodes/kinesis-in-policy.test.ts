@@ -6,9 +6,10 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { PutRecordsCommand, DeleteStreamCommand, GetShardIteratorCommand, GetRecordsCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
+import { GetShardIteratorCommand, GetRecordsCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { nodeRedHelper, nodeModule } from '../helpers/nodered';
-import { createStream as createLocalStream, rawDynamo, rawKinesis, uniqueName, waitFor, sleep } from '../helpers/stack';
+import { rawDynamo, rawKinesis, uniqueName, waitFor, sleep } from '../helpers/stack';
+import { createStream, deleteStreams, put, flow, coreNode } from '../helpers/kinesis-in-flow';
 import { LeaseTable } from '../../lib/consumer/lease-table';
 
 const helper = nodeRedHelper();
@@ -25,24 +26,6 @@ interface Msg {
 }
 type Done = (err?: Error) => void;
 
-const made: string[] = [];
-async function createStream(name: string, shards = 1): Promise<void> {
-    made.push(name);
-    await createLocalStream(name, shards);
-}
-async function deleteStreams(): Promise<void> {
-    for (const name of made.splice(0)) {
-        await rawKinesis().send(new DeleteStreamCommand({ StreamName: name, EnforceConsumerDeletion: true })).catch(() => undefined);
-    }
-}
-
-async function put(stream: string, bodies: object[], key = 'dev-1'): Promise<void> {
-    await rawKinesis().send(new PutRecordsCommand({
-        StreamName: stream,
-        Records: bodies.map((b) => ({ Data: Buffer.from(JSON.stringify(b)), PartitionKey: key })),
-    }));
-}
-
 /** Every record of a (one-shard) stream from the start. */
 async function readAll(stream: string): Promise<Array<{ data: Buffer; partitionKey: string }>> {
     const k = rawKinesis();
@@ -56,21 +39,8 @@ async function readAll(stream: string): Promise<Array<{ data: Buffer; partitionK
     return out;
 }
 
-function flow(stream: string, extra: Record<string, unknown> = {}, wires: string[][] = [['h1']]) {
-    return [
-        { id: 'c1', type: 'kinesis-config', name: 'local', region: '', credentialMode: 'chain' },
-        {
-            id: 'in1', type: 'kinesis-in', config: 'c1', streamName: stream, applicationName: '', initialPosition: 'TRIM_HORIZON',
-            timestamp: '', timestampType: 'str', readMode: 'polling', payloadFormat: 'json', outputMode: 'record',
-            checkpointMode: 'complete', checkpointIntervalMs: 200, maxInFlight: 100, idleTimeMs: 100, failoverTimeMs: 3000,
-            retries: 2, retryDelayMs: 50, retryMaxDelayMs: 200, failureAction: 'hold',
-            wires, ...extra,
-        },
-        { id: 'h1', type: 'helper' },
-        { id: 'h2', type: 'helper' },
-        { id: 'h3', type: 'helper' },
-    ];
-}
+const policyFlow = (stream: string, extra: Record<string, unknown> = {}, wires?: string[][]) =>
+    flow(stream, { retries: 2, retryDelayMs: 50, retryMaxDelayMs: 200, failureAction: 'hold', ...extra }, wires);
 
 /** A downstream that fails record n === `bad` on its first `times` attempts (Infinity = always). */
 function failing(got: Msg[], bad: number, times: number) {
@@ -99,7 +69,7 @@ describe('kinesis-in failure policy and metrics (real Node-RED runtime, local st
         const stream = uniqueName('pol-retry');
         await createStream(stream);
         await put(stream, [{ n: 0 }, { n: 1 }, { n: 2 }]);
-        await helper.load([configNode, inNode], flow(stream));
+        await helper.load([configNode, inNode], policyFlow(stream));
         const got: Msg[] = [];
         helper.getNode('h1').on('input', failing(got, 1, 2));
         await waitFor('record 1 three times', () => got.filter((m) => nOf(m) === 1).length >= 3);
@@ -116,7 +86,7 @@ describe('kinesis-in failure policy and metrics (real Node-RED runtime, local st
         const stream = uniqueName('pol-hold');
         await createStream(stream);
         await put(stream, [{ n: 0 }, { n: 1 }, { n: 2 }, { n: 3 }]);
-        await helper.load([configNode, inNode], flow(stream, { ordered: true }));
+        await helper.load([configNode, inNode], policyFlow(stream, { ordered: true }));
         const n = helper.getNode('in1');
         const statuses: Array<{ fill?: string; text?: string }> = [];
         n.on('call:status', (call: { args: Array<{ fill?: string; text?: string }> }) => statuses.push(call.args[0]));
@@ -138,7 +108,7 @@ describe('kinesis-in failure policy and metrics (real Node-RED runtime, local st
         const stream = uniqueName('pol-out');
         await createStream(stream);
         await put(stream, [{ n: 0 }, { n: 1 }, { n: 2 }]);
-        await helper.load([configNode, inNode], flow(stream, { failureAction: 'output', outputs: 2 }, [['h1'], ['h2']]));
+        await helper.load([configNode, inNode], policyFlow(stream, { failureAction: 'output', outputs: 2 }, [['h1'], ['h2']]));
         const got: Msg[] = [];
         const failed: Msg[] = [];
         helper.getNode('h1').on('input', failing(got, 1, Infinity));
@@ -159,7 +129,7 @@ describe('kinesis-in failure policy and metrics (real Node-RED runtime, local st
         const stream = uniqueName('pol-out-ok');
         await createStream(stream);
         await put(stream, [{ n: 0 }, { n: 1 }]);
-        await helper.load([configNode, inNode], flow(stream, { failureAction: 'output', outputs: 2 }, [['h1'], ['h2']]));
+        await helper.load([configNode, inNode], policyFlow(stream, { failureAction: 'output', outputs: 2 }, [['h1'], ['h2']]));
         const got: Msg[] = [];
         const failed: Msg[] = [];
         helper.getNode('h1').on('input', failing(got, 1, 1));
@@ -177,7 +147,7 @@ describe('kinesis-in failure policy and metrics (real Node-RED runtime, local st
         await createStream(stream);
         await createStream(dlq);
         await put(stream, [{ n: 0 }, { n: 1 }, { n: 2 }], 'key-a');
-        await helper.load([configNode, inNode], flow(stream, { failureAction: 'deadLetter', deadLetterStream: dlq, retries: 1 }));
+        await helper.load([configNode, inNode], policyFlow(stream, { failureAction: 'deadLetter', deadLetterStream: dlq, retries: 1 }));
         const got: Msg[] = [];
         helper.getNode('h1').on('input', failing(got, 1, Infinity));
         const last = (await waitFor('record 2', () => got.find((m) => nOf(m) === 2)))!;
@@ -203,7 +173,7 @@ describe('kinesis-in failure policy and metrics (real Node-RED runtime, local st
         await createStream(stream);
         await createStream(dlq);
         await put(stream, [{ n: 0 }, { n: 1 }]);
-        await helper.load([configNode, inNode], flow(stream, { failureAction: 'deadLetter', deadLetterStream: dlq }));
+        await helper.load([configNode, inNode], policyFlow(stream, { failureAction: 'deadLetter', deadLetterStream: dlq }));
         const got: Msg[] = [];
         helper.getNode('h1').on('input', failing(got, 1, 2));
         await waitFor('record 1 three times', () => got.filter((m) => nOf(m) === 1).length >= 3);
@@ -217,7 +187,7 @@ describe('kinesis-in failure policy and metrics (real Node-RED runtime, local st
         const stream = uniqueName('pol-dlq-bad');
         await createStream(stream);
         await put(stream, [{ n: 0 }, { n: 1 }, { n: 2 }]);
-        await helper.load([configNode, inNode], flow(stream, { failureAction: 'deadLetter', deadLetterStream: `${stream}-missing`, retries: 0, ordered: true }));
+        await helper.load([configNode, inNode], policyFlow(stream, { failureAction: 'deadLetter', deadLetterStream: `${stream}-missing`, retries: 0, ordered: true }));
         const n = helper.getNode('in1');
         const errors: string[] = [];
         n.on('call:error', (call: { args: unknown[] }) => errors.push(String(call.args[0])));
@@ -236,7 +206,7 @@ describe('kinesis-in failure policy and metrics (real Node-RED runtime, local st
         const stream = uniqueName('pol-batch');
         await createStream(stream);
         await put(stream, [{ n: 0 }, { n: 1 }, { n: 2 }]);
-        await helper.load([configNode, inNode], flow(stream, { outputMode: 'batch' }));
+        await helper.load([configNode, inNode], policyFlow(stream, { outputMode: 'batch' }));
         const got: Msg[] = [];
         let failures = 0;
         helper.getNode('h1').on('input', (msg: Msg, _s: unknown, done: Done) => {
@@ -255,7 +225,7 @@ describe('kinesis-in failure policy and metrics (real Node-RED runtime, local st
         const stream = uniqueName('pol-batch-out');
         await createStream(stream);
         await put(stream, [{ n: 0 }, { n: 1 }]);
-        await helper.load([configNode, inNode], flow(stream, { outputMode: 'batch', failureAction: 'output', retries: 1, outputs: 2 }, [['h1'], ['h2']]));
+        await helper.load([configNode, inNode], policyFlow(stream, { outputMode: 'batch', failureAction: 'output', retries: 1, outputs: 2 }, [['h1'], ['h2']]));
         const failed: Msg[] = [];
         helper.getNode('h1').on('input', (_m: Msg, _s: unknown, done: Done) => done(new Error('no')));
         helper.getNode('h2').on('input', (msg: Msg) => { failed.push(msg); });
@@ -268,12 +238,8 @@ describe('kinesis-in failure policy and metrics (real Node-RED runtime, local st
     });
 
     it('failOnCatch: an http request node\'s connection error (reported to Catch) fails the record; without it the record counts as done', async function () {
-        // eslint-disable-next-line @typescript-eslint/no-var-requires
-        const red = process.env.NODE_RED_PATH ? require.resolve(process.env.NODE_RED_PATH) : require.resolve('node-red');
-        // eslint-disable-next-line @typescript-eslint/no-var-requires
-        const httpNode = require(require.resolve('@node-red/nodes/core/network/21-httprequest.js', { paths: [red] }));
-        // eslint-disable-next-line @typescript-eslint/no-var-requires
-        const catchNode = require(require.resolve('@node-red/nodes/core/common/25-catch.js', { paths: [red] }));
+        const httpNode = coreNode('network/21-httprequest.js');
+        const catchNode = coreNode('common/25-catch.js');
         // a loopback port with nobody listening: connection refused
         const srv = http.createServer();
         await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
@@ -283,7 +249,7 @@ describe('kinesis-in failure policy and metrics (real Node-RED runtime, local st
             const stream = uniqueName(failOnCatch ? 'pol-catch' : 'pol-nocatch');
             await createStream(stream);
             await put(stream, [{ n: 0 }]);
-            const nodes: Array<Record<string, unknown>> = flow(stream, { failOnCatch, failureAction: 'output', retries: 1, outputs: 2 }, [['hr'], ['h2']])
+            const nodes: Array<Record<string, unknown>> = policyFlow(stream, { failOnCatch, failureAction: 'output', retries: 1, outputs: 2 }, [['hr'], ['h2']])
                 .map((x) => (x.type === 'kinesis-config' ? x : { ...x, z: 'f1' }));
             nodes.push(
                 { id: 'f1', type: 'tab', label: 'http' },
@@ -313,9 +279,6 @@ describe('kinesis-in failure policy and metrics (real Node-RED runtime, local st
     });
 
     it('an HTTP 500 answer fails the record through a switch on msg.statusCode and a function node that throws (not through the http request node\'s senderr option)', async function () {
-        // eslint-disable-next-line @typescript-eslint/no-var-requires
-        const red = process.env.NODE_RED_PATH ? require.resolve(process.env.NODE_RED_PATH) : require.resolve('node-red');
-        const core = (p: string) => require(require.resolve(`@node-red/nodes/core/${p}`, { paths: [red] }));
         let calls = 0;
         const srv = http.createServer((_req, res) => {
             calls++;
@@ -328,7 +291,7 @@ describe('kinesis-in failure policy and metrics (real Node-RED runtime, local st
             const stream = uniqueName('pol-500');
             await createStream(stream);
             await put(stream, [{ n: 0 }]);
-            const nodes: Array<Record<string, unknown>> = flow(stream, { retries: 3 }, [['hr']]).map((x) => (x.type === 'kinesis-config' ? x : { ...x, z: 'f1' }));
+            const nodes: Array<Record<string, unknown>> = policyFlow(stream, { retries: 3 }, [['hr']]).map((x) => (x.type === 'kinesis-config' ? x : { ...x, z: 'f1' }));
             nodes.push(
                 { id: 'f1', type: 'tab', label: 'http' },
                 { id: 'hr', type: 'http request', z: 'f1', method: 'POST', ret: 'txt', paytoqs: 'ignore', url: `http://127.0.0.1:${port}/x`, tls: '', persist: false, proxy: '', insecureHTTPParser: false, authType: '', senderr: true, headers: [], x: 100, y: 100, wires: [['sw']] },
@@ -336,7 +299,7 @@ describe('kinesis-in failure policy and metrics (real Node-RED runtime, local st
                 { id: 'sw', type: 'switch', z: 'f1', property: 'statusCode', propertyType: 'msg', rules: [{ t: 'gte', v: '400', vt: 'num' }, { t: 'else' }], checkall: 'false', repair: false, outputs: 2, x: 200, y: 100, wires: [['fail'], ['h1']] },
                 { id: 'fail', type: 'function', z: 'f1', name: 'fail', func: 'throw new Error("HTTP " + msg.statusCode);', outputs: 1, libs: [], x: 300, y: 100, wires: [[]] },
             );
-            await helper.load([configNode, inNode, core('network/21-httprequest.js'), core('function/10-switch.js'), core('function/10-function.js'), core('common/25-catch.js')], nodes);
+            await helper.load([configNode, inNode, coreNode('network/21-httprequest.js'), coreNode('function/10-switch.js'), coreNode('function/10-function.js'), coreNode('common/25-catch.js')], nodes);
             const ok: Msg[] = [];
             const caught: Msg[] = [];
             helper.getNode('h1').on('input', (m: Msg) => { ok.push(m); });
@@ -359,7 +322,7 @@ describe('kinesis-in failure policy and metrics (real Node-RED runtime, local st
         const stream = uniqueName('pol-metrics');
         await createStream(stream, 2);
         await put(stream, [{ n: 0 }, { n: 1 }, { n: 2 }]);
-        await helper.load([configNode, inNode], flow(stream, { metricsIntervalMs: 1000, outputs: 3 }, [['h1'], [], ['h3']]));
+        await helper.load([configNode, inNode], policyFlow(stream, { metricsIntervalMs: 1000, outputs: 3 }, [['h1'], [], ['h3']]));
         const got: Msg[] = [];
         helper.getNode('h1').on('input', (m: Msg, _s: unknown, done: Done) => { got.push(m); done(); });
         const reports: Array<{ topic: string; payload: { streamName: string; intervalMs: number; shards: Array<Record<string, unknown>>; totals: Record<string, number> } }> = [];
@@ -384,7 +347,7 @@ describe('kinesis-in failure policy and metrics (real Node-RED runtime, local st
         const hooks = require(require.resolve('@node-red/util', { paths: [red] })).hooks as { has(id: string): boolean };
         const stream = uniqueName('pol-hooks');
         await createStream(stream);
-        await helper.load([configNode, inNode], flow(stream));
+        await helper.load([configNode, inNode], policyFlow(stream));
         const got: Msg[] = [];
         helper.getNode('h1').on('input', (m: Msg, _s: unknown, done: Done) => { got.push(m); done(); });
         await sleep(300);
