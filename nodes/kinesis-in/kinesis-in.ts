@@ -353,6 +353,8 @@ export = function (RED: NodeAPI): void {
         try {
             consumer = new KinesisConsumer(opts);
         } catch (err) {
+            shared?.release();
+            void deadLetters?.close(0).catch(() => undefined);
             return fail((err as Error).message);
         }
         node.status(STATUS.busy(RED._('kinesis-in.status.starting')));
