@@ -3,7 +3,8 @@
  * order; the safe checkpoint is the highest record below which *every* delivered record has
  * finished. A record that failed pins the checkpoint before it for the rest of this lease
  * (at-least-once: it is delivered again, with what follows it, when the lease is next picked up);
- * the consumer then delivers nothing more from the shard (`hold()`) until it stops or loses the lease.
+ * with `holdOnFailure` the consumer then delivers nothing more from the shard (`hold()`) until it stops or
+ * loses the lease.
  */
 
 /** Compares two Kinesis sequence numbers (decimal strings without leading zeros). */

@@ -55,6 +55,11 @@ export interface ConsumerOptions {
     outputMode?: 'record' | 'batch';
     /** Called per record (outputMode 'record'); call done() when it is finished, done(err) when it failed. */
     onRecord?: (record: ConsumerRecord, done: DoneCallback) => void;
+    /**
+     * After a record failed (done(err)) deliver nothing more from its shard until stop / lease lost
+     * (default false: later records are still delivered, the checkpoint stays before the failed one).
+     */
+    holdOnFailure?: boolean;
     /** Called per batch (outputMode 'batch'). */
     onBatch?: (records: ConsumerRecord[], done: DoneCallback) => void;
     checkpointIntervalMs?: number;
@@ -291,7 +296,7 @@ class ShardWorker {
         if (c.opts.outputMode === 'batch' && c.opts.onBatch) {
             if (!records.length) return;
             while (this.running && cp.inFlight >= this.max) await cp.waitForRoom(this.max, this.resumeAt);
-            if (cp.failed) await cp.hold();
+            if (cp.failed && c.opts.holdOnFailure) await cp.hold();
             if (!this.running) return;
             const last = records[records.length - 1];
             const t = cp.deliver(last.sequenceNumber, last.subSequenceNumber, records.length);
@@ -307,8 +312,8 @@ class ShardWorker {
         const onRecord = c.opts.onRecord!;
         for (let i = 0; i < records.length; i++) {
             while (this.running && cp.inFlight >= this.max) await cp.waitForRoom(this.max, this.resumeAt);
-            // a failed record holds the shard: nothing more is delivered until stop / lease lost
-            if (cp.failed) await cp.hold();
+            // holdOnFailure: a failed record holds the shard, nothing more is delivered until stop / lease lost
+            if (cp.failed && c.opts.holdOnFailure) await cp.hold();
             if (!this.running) return;
             const r = records[i];
             const t = cp.deliver(r.sequenceNumber, r.subSequenceNumber);

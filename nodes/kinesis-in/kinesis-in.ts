@@ -269,6 +269,8 @@ export = function (RED: NodeAPI): void {
             outputMode: batchMode ? 'batch' : 'record',
             onRecord,
             onBatch,
+            // 'hold' (and a failed dead-letter write): the shard waits
+            holdOnFailure: true,
             checkpointIntervalMs: num(def.checkpointIntervalMs, 5000, 100),
             checkpointEveryRecords: num(def.checkpointEveryRecords, 10_000, 0),
             failoverTimeMs: failover,
