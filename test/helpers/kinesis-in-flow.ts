@@ -49,3 +49,11 @@ export function coreNode(file: string): unknown {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     return require(require.resolve(`@node-red/nodes/core/${file}`, { paths: [red] }));
 }
+
+/** Inside a describe: one Node-RED for the file, flows unloaded and streams deleted after each test. */
+export function useNodeRed(helper: { startServer(done: () => void): void; stopServer(done: () => void): void; unload(): Promise<void> }): void {
+    before((done) => { helper.startServer(done); });
+    after((done) => { helper.stopServer(done); });
+    afterEach(() => helper.unload());
+    afterEach(deleteStreams);
+}

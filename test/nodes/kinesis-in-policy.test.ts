@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { GetShardIteratorCommand, GetRecordsCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { nodeRedHelper, nodeModule } from '../helpers/nodered';
 import { rawDynamo, rawKinesis, uniqueName, waitFor, sleep } from '../helpers/stack';
-import { createStream, deleteStreams, put, flow, coreNode } from '../helpers/kinesis-in-flow';
+import { createStream, put, flow, coreNode, useNodeRed } from '../helpers/kinesis-in-flow';
 import { LeaseTable } from '../../lib/consumer/lease-table';
 
 const helper = nodeRedHelper();
@@ -60,10 +60,7 @@ const isSeq = (s: string) => /^\d+$/.test(s);
 
 describe('kinesis-in failure policy and metrics (real Node-RED runtime, local stack)', function () {
     this.timeout(40_000);
-    before((done) => { helper.startServer(done); });
-    after((done) => { helper.stopServer(done); });
-    afterEach(() => helper.unload());
-    afterEach(deleteStreams);
+    useNodeRed(helper);
 
     it('re-sends a record that failed twice and moves the checkpoint once it succeeds', async () => {
         const stream = uniqueName('pol-retry');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { nodeRedHelper, nodeModule } from '../helpers/nodered';
 import { rawDynamo, uniqueName, waitFor, sleep } from '../helpers/stack';
-import { createStream, deleteStreams, put, flow, coreNode } from '../helpers/kinesis-in-flow';
+import { createStream, put, flow, coreNode, useNodeRed } from '../helpers/kinesis-in-flow';
 import { LeaseTable } from '../../lib/consumer/lease-table';
 
 const helper = nodeRedHelper();
@@ -17,10 +17,7 @@ interface Msg {
 
 describe('kinesis-in node (real Node-RED runtime, local stack)', function () {
     this.timeout(30_000);
-    before((done) => { helper.startServer(done); });
-    after((done) => { helper.stopServer(done); });
-    afterEach(() => helper.unload());
-    afterEach(deleteStreams);
+    useNodeRed(helper);
 
     it('sends one message per record with payload, topic and msg.kinesis, and checkpoints after the flow completes', async () => {
         const stream = uniqueName('nin');
