@@ -2,7 +2,9 @@
  * Per-shard tracking of delivered records. Records are delivered in shard order and finish in any
  * order; the safe checkpoint is the highest record below which *every* delivered record has
  * finished. A record that failed pins the checkpoint before it for the rest of this lease
- * (at-least-once: it is delivered again, with what follows it, when the lease is next picked up).
+ * (at-least-once: it is delivered again, with what follows it, when the lease is next picked up);
+ * with `holdOnFailure` the consumer then delivers nothing more from the shard (`hold()`) until it stops or
+ * loses the lease.
  */
 
 /** Compares two Kinesis sequence numbers (decimal strings without leading zeros). */
@@ -42,7 +44,13 @@ export class Checkpointer {
     finishedSinceWrite = 0;
     /** A failed record pins the checkpoint: set with its position. */
     failed: { seq: string; sub: number; error: unknown } | undefined;
+    /** Drain waiters: woken when nothing is in flight (and on `wake()`). */
     private waiters: Array<() => void> = [];
+    /** The one deliverer waiting for room (a shard has one), and the in-flight count that wakes it. */
+    private roomWaiter: (() => void) | undefined;
+    private roomAt = 0;
+    /** Waiting while the shard holds a failed record: woken only by `wake()` (stop / lease lost). */
+    private holders: Array<() => void> = [];
 
     /** Registers a delivered record (or batch ending at seq/sub) in shard order. */
     deliver(seq: string, sub: number, count = 1): Ticket {
@@ -69,7 +77,12 @@ export class Checkpointer {
             this.finishedSinceWrite += t.count;
         }
         const moved = this.advance();
-        if (this.waiters.length) this.wake();
+        if (this.roomWaiter !== undefined && this.inFlight <= this.roomAt) {
+            const w = this.roomWaiter;
+            this.roomWaiter = undefined;
+            w();
+        }
+        if (this.inFlight === 0 && this.waiters.length) this.wakeDrain();
         return moved;
     }
 
@@ -100,10 +113,22 @@ export class Checkpointer {
         return this.inFlight === 0 && !this.failed;
     }
 
-    /** Resolves when in-flight drops below `limit` (or at once). */
-    waitForRoom(limit: number): Promise<void> {
+    /**
+     * Resolves at once when in-flight is below `limit`; otherwise when it dropped to `resumeAt`
+     * (default limit − 1). A resume point well below the limit lets the deliverer send a run of
+     * records per wake instead of one Promise per finished record.
+     */
+    waitForRoom(limit: number, resumeAt = limit - 1): Promise<void> {
         if (this.inFlight < limit) return Promise.resolve();
-        return new Promise((resolve) => this.waiters.push(resolve));
+        return new Promise((resolve) => {
+            this.roomAt = Math.max(0, Math.min(resumeAt, limit - 1));
+            this.roomWaiter = resolve;
+        });
+    }
+
+    /** Resolves on `wake()` only: the shard holds a failed record until it stops or loses its lease. */
+    hold(): Promise<void> {
+        return new Promise((resolve) => this.holders.push(resolve));
     }
 
     /** Resolves when nothing is in flight, or after timeoutMs. */
@@ -123,10 +148,20 @@ export class Checkpointer {
         return true;
     }
 
-    /** Wakes everyone waiting (on stop). */
-    wake(): void {
+    private wakeDrain(): void {
         const w = this.waiters;
         this.waiters = [];
         for (const f of w) f();
+    }
+
+    /** Wakes everyone waiting (on stop / lease lost). */
+    wake(): void {
+        const r = this.roomWaiter;
+        this.roomWaiter = undefined;
+        r?.();
+        const h = this.holders;
+        this.holders = [];
+        for (const f of h) f();
+        this.wakeDrain();
     }
 }

@@ -60,6 +60,11 @@ export interface ConsumerOptions {
     outputMode?: 'record' | 'batch';
     /** Called per record (outputMode 'record'); call done() when it is finished, done(err) when it failed. */
     onRecord?: (record: ConsumerRecord, done: DoneCallback) => void;
+    /**
+     * After a record failed (done(err)) deliver nothing more from its shard until stop / lease lost
+     * (default false: later records are still delivered, the checkpoint stays before the failed one).
+     */
+    holdOnFailure?: boolean;
     /** Called per batch (outputMode 'batch'). */
     onBatch?: (records: ConsumerRecord[], done: DoneCallback) => void;
     checkpointIntervalMs?: number;
@@ -110,6 +115,14 @@ export interface ConsumerMetrics {
     lastError?: unknown;
 }
 
+export interface ShardMetrics {
+    shardId: string;
+    lagMs: number | undefined;
+    delivered: number;
+    inFlight: number;
+    held: boolean;
+}
+
 /** Date string, epoch milliseconds (or seconds, when ≤ 10 digits) → Date; undefined when invalid. */
 export function parseTimestamp(value: unknown): Date | undefined {
     if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : value;
@@ -157,6 +170,8 @@ class ShardWorker {
     delivered = 0;
     private failedReported = false;
     private readonly max: number;
+    /** In-flight count at which a full shard resumes delivering (a run of records per wake-up). */
+    private readonly resumeAt: number;
 
     constructor(private readonly c: KinesisConsumer, private lease: Lease) {
         this.shardId = lease.leaseKey;
@@ -168,6 +183,7 @@ class ShardWorker {
             this.writtenSub = lease.checkpointSubSequenceNumber;
         }
         this.max = c.opts.ordered ? 1 : Math.max(1, c.opts.maxInFlight ?? 1000);
+        this.resumeAt = this.max - Math.max(1, Math.min(64, this.max >> 3));
     }
 
     private startPosition(): StartingPosition {
@@ -320,7 +336,9 @@ class ShardWorker {
         const cp = this.cp;
         if (c.opts.outputMode === 'batch' && c.opts.onBatch) {
             if (!records.length) return;
-            while (this.running && cp.inFlight >= this.max) await cp.waitForRoom(this.max);
+            while (this.running && cp.inFlight >= this.max) await cp.waitForRoom(this.max, this.resumeAt);
+            // holdOnFailure: a failed record holds the shard, nothing more is delivered until stop / lease lost
+            if (cp.failed && c.opts.holdOnFailure) await cp.hold();
             if (!this.running || (!c.coordinator.canEmit(this.shardId) && !(await this.fenced()))) {
                 this.dropFenced(records.length);
                 return;
@@ -339,7 +357,9 @@ class ShardWorker {
         const onRecord = c.opts.onRecord!;
         const coord = c.coordinator;
         for (let i = 0; i < records.length; i++) {
-            while (this.running && cp.inFlight >= this.max) await cp.waitForRoom(this.max);
+            while (this.running && cp.inFlight >= this.max) await cp.waitForRoom(this.max, this.resumeAt);
+            // holdOnFailure: a failed record holds the shard, nothing more is delivered until stop / lease lost
+            if (cp.failed && c.opts.holdOnFailure) await cp.hold();
             if (!this.running || (!coord.canEmit(this.shardId) && !(await this.fenced()))) {
                 this.dropFenced(records.length - i);
                 return;
@@ -643,6 +663,21 @@ export class KinesisConsumer {
 
     private async checkpointAll(): Promise<void> {
         await Promise.all([...this.workers.values()].map((w) => w.checkpoint()));
+    }
+
+    /** Per held shard: lag, records delivered, in flight, held by a failed record. */
+    shardMetrics(): ShardMetrics[] {
+        const out: ShardMetrics[] = [];
+        for (const [shardId, w] of this.workers) {
+            out.push({ shardId, lagMs: w.lagMs, delivered: w.delivered, inFlight: w.cp.inFlight, held: w.cp.failed !== undefined });
+        }
+        return out;
+    }
+
+    /** True while this worker holds `shardId` and may emit its records (a retry checks this first). */
+    canEmit(shardId: string): boolean {
+        const w = this.workers.get(shardId);
+        return w !== undefined && w.running && this.coordinator.canEmit(shardId);
     }
 
     metrics(): ConsumerMetrics {

@@ -1,19 +1,21 @@
 /**
- * `kinesis-in`: thin glue over lib/consumer. One message per record (or per batch); the checkpoint
- * only moves over records the flow has finished.
+ * `kinesis-in`: thin glue over lib/consumer. One message per record (or per batch) on output 1; the
+ * checkpoint only moves over records the flow has finished.
  *
  * checkpointMode 'complete' (default): a record is finished when no copy of its message is on its way
- * or inside a node: Node-RED's message hooks — preDeliver (on its way to a node), onReceive (received, also the
- * receives that are not sends: link in, catch, complete nodes), onComplete (`done()`), postReceive for
- * nodes without `done` (pre-1.0 style: completed when their handler returns). A node that sends a new
- * message object with a new _msgid ends the tracking there. `done(err)` anywhere (reaching Catch nodes)
- * marks the record failed: the shard's checkpoint stays before it (it is delivered again after a
- * restart or on the next
- * worker). checkpointMode 'sent': finished as soon as it is sent.
+ * or inside a node (./tracking.ts, Node-RED's message hooks). `done(err)` anywhere (and, with
+ * `failOnCatch`, the message reaching a Catch node) marks the record failed: the failure policy
+ * (lib/consumer/failure-policy.ts) re-sends it `retries` times, then holds the shard, sends it to the
+ * failure output (output 2) or writes it to a dead-letter stream. checkpointMode 'sent': finished as
+ * soon as it is sent. Optional metrics message on output 3 (./metrics.ts).
  */
 import type { NodeAPI, Node, NodeDef, NodeMessage } from 'node-red';
 import { randomBytes } from 'node:crypto';
 import { KinesisConsumer, ConsumerRecord, DoneCallback, ConsumerOptions, resolveWorkerId, parseTimestamp } from '../../lib/consumer/consumer';
+import { FailurePolicy, FailureAction, FailureInfo, DEFAULT_FAILURE_POLICY, deadLetterRecord } from '../../lib/consumer/failure-policy';
+import { Producer } from '../../lib/producer/producer';
+import { Track, TrackOwner, acquireTracker, findHooks } from './tracking';
+import { MetricsCollector } from './metrics';
 import type { InitialPosition } from '../../lib/consumer/shard-sync';
 import { KinesisConfigNode, STATUS, compactNumber, shortStatus } from '../shared/types';
 import { opsDeregister, opsRegister, registerOpsRoutes } from './ops';
@@ -43,62 +45,23 @@ interface KinesisInDef extends NodeDef {
     shardSyncIntervalMs?: number | string;
     drainTimeoutMs?: number | string;
     gracefulHandOff?: boolean;
+    failOnCatch?: boolean;
+    retries?: number | string;
+    retryDelayMs?: number | string;
+    retryMaxDelayMs?: number | string;
+    failureAction?: FailureAction;
+    deadLetterStream?: string;
+    metricsIntervalMs?: number | string;
 }
 
-/**
- * Where the copies of one record's message are: `transit` = sent to these node ids, not yet received;
- * `active` = received by these node ids, not yet completed. Finished when both are empty.
- */
-interface Track {
-    transit: string[];
-    active: string[];
-    done: DoneCallback;
-    error?: unknown;
-}
-
-interface HookEvent {
-    msg?: { _msgid?: string };
-    error?: unknown;
-    node?: { id?: string };
-    destination?: { id?: string; node?: { _expectedDoneCount?: number } };
-}
-
-function removeOne(list: string[], id: string | undefined): boolean {
-    if (id === undefined) return false;
-    const i = list.indexOf(id);
-    if (i < 0) return false;
-    if (i === list.length - 1) list.pop();
-    else list.splice(i, 1);
-    return true;
-}
-
-interface Hooks {
-    add(name: string, fn: (ev: unknown) => unknown): void;
-    remove(name: string): void;
-}
+/** What one tracked message carries: a record, or a batch's records. */
+type Item = ConsumerRecord | ConsumerRecord[];
 
 function num(v: number | string | undefined, dflt: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
     if (v === undefined || v === null || v === '') return dflt;
     const n = Number(v);
     if (!Number.isFinite(n)) return dflt;
     return Math.min(max, Math.max(min, Math.round(n)));
-}
-
-/**
- * Node-RED's message hooks: RED.hooks (Node-RED ≥ 2); where an embedding runtime leaves it out (the
- * test helper's mock runtime), the hooks module the running runtime has loaded.
- */
-function findHooks(RED: NodeAPI): Hooks | undefined {
-    const h = (RED as unknown as { hooks?: Hooks }).hooks;
-    if (h && typeof h.add === 'function') return h;
-    // the @node-red/util whose `util` is this runtime's RED.util (there may be several Node-REDs loaded)
-    const util = (RED as unknown as { util?: unknown }).util;
-    for (const key of Object.keys(require.cache)) {
-        if (!/[\\/]@node-red[\\/]util[\\/]index\.js$/.test(key)) continue;
-        const m = require.cache[key]?.exports as { util?: unknown; hooks?: Hooks } | undefined;
-        if (m && m.util === util && m.hooks && typeof m.hooks.add === 'function') return m.hooks;
-    }
-    return undefined;
 }
 
 export = function (RED: NodeAPI): void {
@@ -111,9 +74,11 @@ export = function (RED: NodeAPI): void {
         const payloadFormat = def.payloadFormat ?? 'buffer';
         const batchMode = def.outputMode === 'batch';
         const whenSent = def.checkpointMode === 'sent';
-        const hooks = findHooks(RED);
-        const tracking = new Map<string, Track>();
-        const hookLabel = `kinesisIn${node.id.replace(/[^A-Za-z0-9]/g, '')}`;
+        const hooks = whenSent ? undefined : findHooks(RED);
+        const failOnCatch = def.failOnCatch === true || (def.failOnCatch as unknown) === 'true';
+        const failureAction: FailureAction = def.failureAction === 'output' || def.failureAction === 'deadLetter' ? def.failureAction : 'hold';
+        const deadLetterStream = (def.deadLetterStream ?? '').trim();
+        const metricsIntervalMs = num(def.metricsIntervalMs, 0, 0);
         let consumer: KinesisConsumer | undefined;
         let statusTimer: NodeJS.Timeout | undefined;
         let lastErrorText = '';
@@ -159,62 +124,31 @@ export = function (RED: NodeAPI): void {
         // name the resource the failed call was about (explain() picks the endpoint and wording by it)
         const explainCtx = (action: string) => (action.startsWith('dynamodb:') ? { action, tableName } : { action, streamName });
 
-        // ---- completion tracking through Node-RED's message hooks ----
-        // (the hooks see every message of the runtime: they return at once for messages not tracked here)
-        const tracked = (ev: unknown): { e: HookEvent; id: string; t: Track } | undefined => {
-            const e = ev as HookEvent;
-            const id = e.msg?._msgid;
-            const t = id === undefined ? undefined : tracking.get(id);
-            return t ? { e, id: id as string, t } : undefined;
-        };
-        /** Finishes the record once no node holds its message and none is about to receive it. */
-        const finishIfIdle = (id: string, t: Track) => {
-            if (t.active.length > 0 || t.transit.length > 0) return;
-            tracking.delete(id);
-            t.done(t.error);
-        };
+        // ---- sending, completion tracking (./tracking.ts) and the failure policy ----
         if (!whenSent && !hooks) node.warn(RED._('kinesis-in.warn.noHooks'));
-        if (!whenSent && hooks) {
-            // preDeliver, not onSend: only deliveries to nodes that exist (a wire to a disabled node is not one)
-            hooks.add(`preDeliver.${hookLabel}`, (ev: unknown) => {
-                const r = tracked(ev);
-                const to = r?.e.destination?.id;
-                if (r && to !== undefined) r.t.transit.push(to);
-            });
-            // every receive counts, also those not made by a send (link in, catch, complete nodes)
-            hooks.add(`onReceive.${hookLabel}`, (ev: unknown) => {
-                const r = tracked(ev);
-                const at = r?.e.destination?.id;
-                if (!r || at === undefined) return;
-                removeOne(r.t.transit, at);
-                r.t.active.push(at);
-            });
-            // a node whose input handler takes no `done` (a pre-1.0 style node) never completes a
-            // message: it counts as completed when its handler returned
-            hooks.add(`postReceive.${hookLabel}`, (ev: unknown) => {
-                if ((ev as HookEvent).destination?.node?._expectedDoneCount !== 0) return;
-                const r = tracked(ev);
-                if (r && removeOne(r.t.active, r.e.destination?.id)) finishIfIdle(r.id, r.t);
-            });
-            hooks.add(`onComplete.${hookLabel}`, (ev: unknown) => {
-                const r = tracked(ev);
-                if (!r) return;
-                if (r.e.error && r.t.error === undefined) r.t.error = r.e.error;
-                if (removeOne(r.t.active, r.e.node?.id)) finishIfIdle(r.id, r.t);
-            });
-        }
+        const shared = hooks ? acquireTracker(hooks) : undefined;
+        const tracker = shared?.tracker;
+        let policy: FailurePolicy<Item> | undefined;
+        const owner: TrackOwner<Item> = {
+            failOnCatch,
+            finished(t: Track<Item>) {
+                if (t.error === undefined || t.error === null) t.done();
+                else if (policy) policy.failed({ item: t.item, shardId: t.shardId, error: t.error, attempt: t.attempt, done: t.done });
+                else t.done(t.error);
+            },
+        };
 
-        const send = (msg: NodeMessage & { _msgid: string }, done: DoneCallback) => {
-            if (whenSent || !hooks) {
+        const send = (msg: NodeMessage & { _msgid: string }, item: Item, shardId: string, attempt: number, done: DoneCallback) => {
+            if (!tracker) {
                 node.send(msg);
                 done();
                 return;
             }
-            const t: Track = { transit: [], active: [], done };
-            tracking.set(msg._msgid, t);
+            const t = new Track<Item>(owner, item, shardId, attempt, done);
+            tracker.track(msg._msgid, t);
             node.send(msg);
             // nothing wired: finished at once
-            if (tracking.get(msg._msgid) === t) finishIfIdle(msg._msgid, t);
+            tracker.sent(msg._msgid, t as Track<unknown>);
         };
 
         // message ids: a random prefix per node + a counter (cheaper than a crypto id per record)
@@ -249,14 +183,14 @@ export = function (RED: NodeAPI): void {
             millisBehindLatest: r.millisBehindLatest,
         });
 
-        const onRecord = (r: ConsumerRecord, done: DoneCallback) => {
+        const recordMessage = (r: ConsumerRecord): NodeMessage & { _msgid: string } => {
             const kinesis = metaOf(r);
             const payload = payloadOf(r, kinesis);
             if (r.explicitHashKey) kinesis.explicitHashKey = r.explicitHashKey;
-            send({ _msgid: nextId(), payload, topic: r.partitionKey, kinesis } as NodeMessage & { _msgid: string }, done);
+            return { _msgid: nextId(), payload, topic: r.partitionKey, kinesis } as NodeMessage & { _msgid: string };
         };
 
-        const onBatch = (records: ConsumerRecord[], done: DoneCallback) => {
+        const batchMessage = (records: ConsumerRecord[]): NodeMessage & { _msgid: string } => {
             const metas = records.map(metaOf);
             const payload = records.map((r, i) => payloadOf(r, metas[i]));
             const first = records[0];
@@ -266,8 +200,63 @@ export = function (RED: NodeAPI): void {
                 millisBehindLatest: records[records.length - 1].millisBehindLatest,
                 records: metas,
             };
-            send({ _msgid: nextId(), payload, topic: first.shardId, kinesis } as unknown as NodeMessage & { _msgid: string }, done);
+            return { _msgid: nextId(), payload, topic: first.shardId, kinesis } as unknown as NodeMessage & { _msgid: string };
         };
+
+        const messageOf = (item: Item) => (Array.isArray(item) ? batchMessage(item) : recordMessage(item));
+        const shardOf = (item: Item) => (Array.isArray(item) ? item[0].shardId : item.shardId);
+        const positionOf = (item: Item) => {
+            const r = Array.isArray(item) ? item[0] : item;
+            const n = Array.isArray(item) ? ` (batch of ${item.length})` : '';
+            return `record ${r.sequenceNumber}${r.subSequenceNumber ? `/${r.subSequenceNumber}` : ''}${n}`;
+        };
+
+        const onRecord = (r: ConsumerRecord, done: DoneCallback) => send(recordMessage(r), r, r.shardId, 1, done);
+        const onBatch = (records: ConsumerRecord[], done: DoneCallback) => send(batchMessage(records), records, records[0].shardId, 1, done);
+
+        let deadLetters: Producer | undefined;
+        let heldText: { shardId: string; text: string } | undefined;
+        if (tracker) {
+            policy = new FailurePolicy<Item>(
+                {
+                    retries: num(def.retries, DEFAULT_FAILURE_POLICY.retries, 0, 100),
+                    retryDelayMs: num(def.retryDelayMs, DEFAULT_FAILURE_POLICY.retryDelayMs, 0, 3_600_000),
+                    retryMaxDelayMs: num(def.retryMaxDelayMs, DEFAULT_FAILURE_POLICY.retryMaxDelayMs, 0, 3_600_000),
+                    action: failureAction,
+                },
+                {
+                    canEmit: (shardId) => !closing && consumer !== undefined && consumer.canEmit(shardId),
+                    resend: (item, attempt, done) => {
+                        const msg = messageOf(item);
+                        (msg as unknown as { kinesis: { attempt: number } }).kinesis.attempt = attempt;
+                        send(msg, item, shardOf(item), attempt, done);
+                    },
+                    toOutput: (item, error, attempts) => {
+                        const msg = messageOf(item) as NodeMessage & { error: FailureInfo; attempts: number };
+                        msg.error = error;
+                        msg.attempts = attempts;
+                        node.send([null, msg]);
+                    },
+                    deadLetter: async (item, error, attempts) => {
+                        if (!deadLetters) throw new Error(RED._('kinesis-in.errors.noDeadLetterStream'));
+                        const records = (Array.isArray(item) ? item : [item]).map((r) =>
+                            deadLetterRecord(r, { sourceStream: streamName, deadLetterStream, error, attempts }));
+                        await deadLetters.put(records);
+                    },
+                    held: (item, shardId, error, attempts) => {
+                        const text = RED._('kinesis-in.errors.held', { shardId, position: positionOf(item), attempts, error: error.message });
+                        heldText = { shardId, text };
+                        node.error(text);
+                        updateStatus();
+                    },
+                },
+            );
+            if (failureAction === 'deadLetter') {
+                if (!deadLetterStream) node.warn(RED._('kinesis-in.errors.noDeadLetterStream'));
+                else deadLetters = new Producer({ client: clients.producerKinesis, lingerMs: 0, maxRetries: 5, explain: (err, ctx) => config.explain(err, ctx) });
+            }
+        }
+        const metrics = metricsIntervalMs > 0 ? new MetricsCollector({ streamName, applicationName: tableName, workerId: workerId.id }) : undefined;
 
         const failover = num(def.failoverTimeMs, 10_000, 500);
         const opts: ConsumerOptions = {
@@ -286,6 +275,8 @@ export = function (RED: NodeAPI): void {
             outputMode: batchMode ? 'batch' : 'record',
             onRecord,
             onBatch,
+            // 'hold' (and a failed dead-letter write): the shard waits
+            holdOnFailure: true,
             checkpointIntervalMs: num(def.checkpointIntervalMs, 5000, 100),
             checkpointEveryRecords: num(def.checkpointEveryRecords, 10_000, 0),
             failoverTimeMs: failover,
@@ -295,6 +286,7 @@ export = function (RED: NodeAPI): void {
             drainTimeoutMs: num(def.drainTimeoutMs, 5000, 0, 12_000),
             gracefulHandOff: def.gracefulHandOff !== false,
             onError: (err, ctx) => {
+                metrics?.error(ctx.shardId);
                 const ex = config.explain(err, explainCtx(ctx.action));
                 errorStatus = { text: ex.status, at: Date.now() };
                 if (ex.message !== lastErrorText) {
@@ -304,6 +296,7 @@ export = function (RED: NodeAPI): void {
                 updateStatus();
             },
             onWarning: (message, err) => {
+                if (metrics && /: throttled$/.test(message)) metrics.throttle(message.slice(0, message.indexOf(':')));
                 warnStatus = { text: message.replace(/^shardId-0*/, '#'), at: Date.now() };
                 if (err) node.debug?.(`${message}: ${(err as Error).message ?? err}`);
             },
@@ -315,8 +308,14 @@ export = function (RED: NodeAPI): void {
                 } else if (e.type === 'duplicateWorkerId' && errorStatus) {
                     errorStatus.at = Number.POSITIVE_INFINITY; // a misconfiguration: the status stays red until a redeploy
                     updateStatus();
+                } else if (e.type === 'checkpoint') {
+                    metrics?.checkpoint(e.shardId);
                 } else if (e.type === 'failed') {
-                    node.warn(RED._('kinesis-in.warn.held', { shardId: e.shardId, sequenceNumber: e.sequenceNumber }));
+                    // the policy's `held` said it in full; without a policy (no hooks) say it here
+                    if (!policy) node.warn(RED._('kinesis-in.warn.held', { shardId: e.shardId, sequenceNumber: e.sequenceNumber }));
+                    updateStatus();
+                } else if ((e.type === 'lost' || e.type === 'released') && heldText?.shardId === e.shardId) {
+                    heldText = undefined;
                 }
             },
         };
@@ -345,7 +344,11 @@ export = function (RED: NodeAPI): void {
                 if (m.inFlight > 0 && now - progressAt > 30_000) {
                     // records sent long ago and never completed: a node in the flow does not call done()
                     status = STATUS.warn(shortStatus(RED._('kinesis-in.status.waiting', { count: m.inFlight }), 40));
-                } else if (m.failedShards > 0) status = STATUS.warn(shortStatus(`${text} · ${RED._('kinesis-in.status.held')}`, 40));
+                } else if (m.failedShards > 0) {
+                    // the shard waits: red; the full reason went to the log (node.error) and the metrics
+                    const which = heldText ? `${heldText.shardId.replace(/^shardId-0*/, '#')} ` : '';
+                    status = STATUS.error(shortStatus(`${which}${RED._('kinesis-in.status.held')}`, 40));
+                }
                 else if (warnStatus && now - warnStatus.at < 10_000) status = STATUS.warn(shortStatus(`${text} · ${warnStatus.text}`, 40));
                 else if (m.lagMs !== undefined && m.lagMs > 60_000) status = STATUS.warn(text);
                 else if (m.shards === 0) status = STATUS.idle(text);
@@ -361,30 +364,40 @@ export = function (RED: NodeAPI): void {
         try {
             consumer = new KinesisConsumer(opts);
         } catch (err) {
+            shared?.release();
+            void deadLetters?.close(0).catch(() => undefined);
             return fail((err as Error).message);
         }
         node.status(STATUS.busy(RED._('kinesis-in.status.starting')));
         consumer.start().catch((err) => opts.onError?.(err, { action: 'kinesis:DescribeStreamSummary' }));
         statusTimer = setInterval(updateStatus, 1000);
         opsRegister(RED, node, config, clients.dynamodb, consumer, { tableName, streamName });
+        const metricsTimer = metrics
+            ? setInterval(() => {
+                  if (!consumer || closing) return;
+                  const payload = metrics.report(consumer.shardMetrics(), policy?.counters ?? { failed: 0, retried: 0, toOutput: 0, deadLettered: 0, held: 0 });
+                  node.send([null, null, { topic: 'kinesis-in/metrics', payload }]);
+              }, Math.max(1000, metricsIntervalMs))
+            : undefined;
 
         node.on('close', (_removed: boolean, done: () => void) => {
             closing = true;
             if (statusTimer) clearInterval(statusTimer);
             opsDeregister(node);
+            if (metricsTimer) clearInterval(metricsTimer);
+            // re-sends waiting for their backoff: not checkpointed (delivered again after the restart)
+            policy?.close();
             const c = consumer;
             consumer = undefined;
             let finished = false;
             const finish = () => {
                 if (finished) return;
                 finished = true;
-                if (hooks && !whenSent) {
-                    hooks.remove(`preDeliver.${hookLabel}`);
-                    hooks.remove(`onComplete.${hookLabel}`);
-                    hooks.remove(`postReceive.${hookLabel}`);
-                    hooks.remove(`onReceive.${hookLabel}`);
-                }
-                tracking.clear();
+                if (tracker) tracker.forget(owner);
+                shared?.release();
+                const dl = deadLetters;
+                deadLetters = undefined;
+                void dl?.close(2000).catch(() => undefined);
                 config.deregister(node);
                 node.status(STATUS.clear());
                 done();

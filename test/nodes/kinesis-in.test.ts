@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { PutRecordsCommand, DeleteStreamCommand } from '@aws-sdk/client-kinesis';
 import { nodeRedHelper, nodeModule } from '../helpers/nodered';
-import { createStream as createLocalStream, rawDynamo, rawKinesis, uniqueName, waitFor, sleep } from '../helpers/stack';
+import { rawDynamo, uniqueName, waitFor, sleep } from '../helpers/stack';
+import { createStream, put, flow, coreNode, useNodeRed } from '../helpers/kinesis-in-flow';
 import { LeaseTable } from '../../lib/consumer/lease-table';
 
 const helper = nodeRedHelper();
@@ -15,45 +15,9 @@ interface Msg {
     kinesis: { streamName: string; shardId: string; sequenceNumber: string; subSequenceNumber: number; partitionKey: string; approximateArrivalTimestamp: number; parseError?: string };
 }
 
-/** The local stack allows 50 open shards for the whole run: streams made here are deleted after each test. */
-const made: string[] = [];
-async function createStream(name: string, shards = 1): Promise<void> {
-    made.push(name);
-    await createLocalStream(name, shards);
-}
-async function deleteStreams(): Promise<void> {
-    for (const name of made.splice(0)) {
-        await rawKinesis().send(new DeleteStreamCommand({ StreamName: name, EnforceConsumerDeletion: true })).catch(() => undefined);
-    }
-}
-
-async function put(stream: string, bodies: Array<string | object>, key = 'dev-1'): Promise<void> {
-    await rawKinesis().send(new PutRecordsCommand({
-        StreamName: stream,
-        Records: bodies.map((b) => ({ Data: Buffer.from(typeof b === 'string' ? b : JSON.stringify(b)), PartitionKey: key })),
-    }));
-}
-
-function flow(stream: string, extra: Record<string, unknown> = {}, wires: string[][] = [['h1']]) {
-    return [
-        { id: 'c1', type: 'kinesis-config', name: 'local', region: '', credentialMode: 'chain' },
-        {
-            id: 'in1', type: 'kinesis-in', config: 'c1', streamName: stream, applicationName: '', initialPosition: 'TRIM_HORIZON',
-            timestamp: '', timestampType: 'str', readMode: 'polling', payloadFormat: 'json', outputMode: 'record',
-            checkpointMode: 'complete', checkpointIntervalMs: 200, maxInFlight: 100, idleTimeMs: 100, failoverTimeMs: 3000,
-            wires, ...extra,
-        },
-        { id: 'h1', type: 'helper' },
-        { id: 'h2', type: 'helper' },
-    ];
-}
-
 describe('kinesis-in node (real Node-RED runtime, local stack)', function () {
     this.timeout(30_000);
-    before((done) => { helper.startServer(done); });
-    after((done) => { helper.stopServer(done); });
-    afterEach(() => helper.unload());
-    afterEach(deleteStreams);
+    useNodeRed(helper);
 
     it('sends one message per record with payload, topic and msg.kinesis, and checkpoints after the flow completes', async () => {
         const stream = uniqueName('nin');
@@ -105,10 +69,7 @@ describe('kinesis-in node (real Node-RED runtime, local stack)', function () {
     });
 
     it('follows a record through link out → link in before checkpointing it', async function () {
-        // eslint-disable-next-line @typescript-eslint/no-var-requires
-        const red = process.env.NODE_RED_PATH ? require.resolve(process.env.NODE_RED_PATH) : require.resolve('node-red');
-        // eslint-disable-next-line @typescript-eslint/no-var-requires
-        const linkNode = require(require.resolve('@node-red/nodes/core/common/60-link.js', { paths: [red] }));
+        const linkNode = coreNode('common/60-link.js');
         const stream = uniqueName('nin-link');
         await createStream(stream, 1);
         await put(stream, [{ n: 1 }, { n: 2 }]);
@@ -133,10 +94,7 @@ describe('kinesis-in node (real Node-RED runtime, local stack)', function () {
     });
 
     it('follows a record into a subflow and waits for the nodes inside it before checkpointing', async function () {
-        // eslint-disable-next-line @typescript-eslint/no-var-requires
-        const red = process.env.NODE_RED_PATH ? require.resolve(process.env.NODE_RED_PATH) : require.resolve('node-red');
-        // eslint-disable-next-line @typescript-eslint/no-var-requires
-        const functionNode = require(require.resolve('@node-red/nodes/core/function/10-function.js', { paths: [red] }));
+        const functionNode = coreNode('function/10-function.js');
         const stream = uniqueName('nin-subflow');
         await createStream(stream, 1);
         await put(stream, [{ n: 1 }, { n: 2 }]);

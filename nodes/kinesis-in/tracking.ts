@@ -1,0 +1,236 @@
+/**
+ * Completion tracking of kinesis-in messages through Node-RED's message hooks (checkpointMode
+ * 'complete'): a record is finished when no copy of its message is on its way or inside a node.
+ * preDeliver (on its way to a node), onReceive (received, also the receives that are not sends: link
+ * in, catch, complete nodes), onComplete (`done()`), postReceive for nodes without `done` (pre-1.0
+ * style: completed when their handler returns). A node that sends a new message object with a new
+ * _msgid ends the tracking there. `done(err)` anywhere marks the record failed; with `failOnCatch`,
+ * so does its message reaching a Catch node (an error reported with the message, e.g. the http
+ * request node's connection errors).
+ *
+ * Cost for other flows: the hooks are global to the runtime, so ONE set is shared by every kinesis-in
+ * node of the runtime and it is registered only while a message is tracked (removed after 1 s with
+ * nothing tracked). Each hook call starts with one Map lookup of the message id.
+ */
+import type { DoneCallback } from '../../lib/consumer/consumer';
+
+export interface Hooks {
+    add(name: string, fn: (ev: unknown) => unknown): void;
+    remove(name: string): void;
+}
+
+interface HookEvent {
+    msg?: { _msgid?: string; error?: unknown };
+    error?: unknown;
+    node?: { id?: string };
+    destination?: { id?: string; node?: { _expectedDoneCount?: number; type?: string } };
+}
+
+/**
+ * Node ids of one message's copies: none (undefined), one (a string: the usual case of a linear flow,
+ * no array per message), or several.
+ */
+type Ids = string | string[] | undefined;
+
+function addId(ids: Ids, id: string): Ids {
+    if (ids === undefined) return id;
+    if (typeof ids === 'string') return [ids, id];
+    ids.push(id);
+    return ids;
+}
+
+/** Removes one `id`; returns the new value, or `false` when it was not there. */
+function removeId(ids: Ids, id: string | undefined): Ids | false {
+    if (ids === undefined || id === undefined) return false;
+    if (typeof ids === 'string') return ids === id ? undefined : false;
+    const n = ids.length;
+    const i = ids[n - 1] === id ? n - 1 : ids.indexOf(id);
+    if (i < 0) return false;
+    ids.splice(i, 1);
+    return ids.length === 0 ? undefined : ids.length === 1 ? ids[0] : ids;
+}
+
+/** Where the copies of one message are, and what to call when none is left. */
+export class Track<T = unknown> {
+    /** Sent to these node ids, not yet received. */
+    transit: Ids = undefined;
+    /** Received by these node ids, not yet completed. */
+    active: Ids = undefined;
+    error: unknown = undefined;
+    constructor(
+        readonly owner: TrackOwner<T>,
+        readonly item: T,
+        readonly shardId: string,
+        readonly attempt: number,
+        readonly done: DoneCallback,
+    ) {}
+}
+
+export interface TrackOwner<T> {
+    readonly failOnCatch: boolean;
+    /** Called once when no copy of the message is left (t.error set when it failed). */
+    finished(t: Track<T>): void;
+}
+
+const IDLE_REMOVE_MS = 1000;
+
+/** The message hooks of one runtime, shared by its kinesis-in nodes. */
+export class MessageTracker {
+    private readonly tracks = new Map<string, Track<unknown>>();
+    private registered = false;
+    private idleTimer: NodeJS.Timeout | undefined;
+    private readonly label = `kinesisIn${Math.random().toString(36).slice(2, 10)}`;
+
+    constructor(private readonly hooks: Hooks) {}
+
+    /** Messages tracked now (all nodes). */
+    get size(): number {
+        return this.tracks.size;
+    }
+
+    /** True while the hooks are registered (tests: the cost for other flows). */
+    get hooksRegistered(): boolean {
+        return this.registered;
+    }
+
+    /** Tracks a message about to be sent (call before node.send). */
+    track<T>(msgid: string, t: Track<T>): void {
+        this.tracks.set(msgid, t as Track<unknown>);
+        if (!this.registered) this.register();
+    }
+
+    /** After node.send: a message that went nowhere is finished at once. */
+    sent(msgid: string, t: Track<unknown>): void {
+        if (t.transit === undefined && t.active === undefined && this.tracks.get(msgid) === t) this.finish(msgid, t);
+    }
+
+    /** Forgets the messages of one owner (its node closed); nothing is called for them. */
+    forget(owner: TrackOwner<never>): void {
+        for (const [id, t] of this.tracks) if (t.owner === (owner as unknown)) this.tracks.delete(id);
+        if (this.tracks.size === 0) this.scheduleIdle();
+    }
+
+    private finish(id: string, t: Track<unknown>): void {
+        this.tracks.delete(id);
+        if (this.tracks.size === 0) this.scheduleIdle();
+        t.owner.finished(t);
+    }
+
+    private scheduleIdle(): void {
+        if (!this.registered || this.idleTimer) return;
+        this.idleTimer = setTimeout(() => {
+            this.idleTimer = undefined;
+            if (this.tracks.size === 0) this.unregister();
+        }, IDLE_REMOVE_MS);
+        this.idleTimer.unref?.();
+    }
+
+    private register(): void {
+        const tracks = this.tracks;
+        const l = this.label;
+        // preDeliver, not onSend: only deliveries to nodes that exist (a wire to a disabled node is not one)
+        this.hooks.add(`preDeliver.${l}`, (ev: unknown) => {
+            const e = ev as HookEvent;
+            const t = tracks.get(e.msg?._msgid as string);
+            if (t === undefined) return;
+            const to = e.destination?.id;
+            if (to !== undefined) t.transit = addId(t.transit, to);
+        });
+        // every receive counts, also those not made by a send (link in, catch, complete nodes)
+        this.hooks.add(`onReceive.${l}`, (ev: unknown) => {
+            const e = ev as HookEvent;
+            const t = tracks.get(e.msg?._msgid as string);
+            if (t === undefined) return;
+            const d = e.destination;
+            const at = d?.id;
+            if (at === undefined) return;
+            const rest = removeId(t.transit, at);
+            if (rest !== false) t.transit = rest;
+            t.active = addId(t.active, at);
+            if (t.error === undefined && t.owner.failOnCatch && d?.node?.type === 'catch') {
+                t.error = e.msg?.error ?? new Error('reached a Catch node');
+            }
+        });
+        // a node whose input handler takes no `done` (a pre-1.0 style node) never completes a
+        // message: it counts as completed when its handler returned
+        this.hooks.add(`postReceive.${l}`, (ev: unknown) => {
+            const e = ev as HookEvent;
+            if (e.destination?.node?._expectedDoneCount !== 0) return;
+            const id = e.msg?._msgid as string;
+            const t = tracks.get(id);
+            if (t === undefined) return;
+            const rest = removeId(t.active, e.destination.id);
+            if (rest === false) return;
+            t.active = rest;
+            if (rest === undefined && t.transit === undefined) this.finish(id, t);
+        });
+        this.hooks.add(`onComplete.${l}`, (ev: unknown) => {
+            const e = ev as HookEvent;
+            const id = e.msg?._msgid as string;
+            const t = tracks.get(id);
+            if (t === undefined) return;
+            if (e.error && t.error === undefined) t.error = e.error;
+            const rest = removeId(t.active, e.node?.id);
+            if (rest === false) return;
+            t.active = rest;
+            if (rest === undefined && t.transit === undefined) this.finish(id, t);
+        });
+        this.registered = true;
+    }
+
+    private unregister(): void {
+        if (!this.registered) return;
+        this.registered = false;
+        for (const h of ['preDeliver', 'onReceive', 'postReceive', 'onComplete']) this.hooks.remove(`${h}.${this.label}`);
+    }
+
+    /** Removes the hooks now (no node left). */
+    dispose(): void {
+        if (this.idleTimer) clearTimeout(this.idleTimer);
+        this.idleTimer = undefined;
+        this.tracks.clear();
+        this.unregister();
+    }
+}
+
+const trackers = new WeakMap<Hooks, { tracker: MessageTracker; users: number }>();
+
+/** The shared tracker of a runtime's hooks; `release()` when the node closes. */
+export function acquireTracker(hooks: Hooks): { tracker: MessageTracker; release(): void } {
+    let e = trackers.get(hooks);
+    if (!e) {
+        e = { tracker: new MessageTracker(hooks), users: 0 };
+        trackers.set(hooks, e);
+    }
+    e.users++;
+    const entry = e;
+    let released = false;
+    return {
+        tracker: entry.tracker,
+        release() {
+            if (released) return;
+            released = true;
+            if (--entry.users === 0) {
+                entry.tracker.dispose();
+                trackers.delete(hooks);
+            }
+        },
+    };
+}
+
+/**
+ * Node-RED's message hooks: RED.hooks (Node-RED ≥ 2); where an embedding runtime leaves it out (the
+ * test helper's mock runtime), the hooks module the running runtime has loaded.
+ */
+export function findHooks(RED: unknown): Hooks | undefined {
+    const h = (RED as { hooks?: Hooks }).hooks;
+    if (h && typeof h.add === 'function') return h;
+    // the @node-red/util whose `util` is this runtime's RED.util (there may be several Node-REDs loaded)
+    const util = (RED as { util?: unknown }).util;
+    for (const key of Object.keys(require.cache)) {
+        if (!/[\\/]@node-red[\\/]util[\\/]index\.js$/.test(key)) continue;
+        const m = require.cache[key]?.exports as { util?: unknown; hooks?: Hooks } | undefined;
+        if (m && m.util === util && m.hooks && typeof m.hooks.add === 'function') return m.hooks;
+    }
+    return undefined;
+}
