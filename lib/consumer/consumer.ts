@@ -20,7 +20,7 @@ import { deaggregate, UserRecord } from '../kpl';
 import { Checkpointer, Ticket, isSentinel } from './checkpointer';
 import { Coordinator } from './coordinator';
 import { Lease, LeaseTable, SHARD_END, LATEST, AT_TIMESTAMP, TRIM_HORIZON } from './lease-table';
-import { createPollingReader } from './polling';
+import { createPollingReader, isInvalidRequest } from './polling';
 import type { ReadBatch, ShardReader, ShardReaderFactory, StartingPosition } from './reader';
 import { cleanupFinishedLeases, createChildLeases, InitialPosition, listShards, syncLeases } from './shard-sync';
 import { efoReaderFactory } from './efo-wiring';
@@ -87,7 +87,9 @@ export type ConsumerEvent =
     | { type: 'shardEnd'; shardId: string; children: string[] }
     | { type: 'checkpoint'; shardId: string; checkpoint: string; subSequenceNumber: number }
     | { type: 'failed'; shardId: string; sequenceNumber: string; error: unknown }
-    | { type: 'restarted'; shardId: string; reason: string };
+    | { type: 'restarted'; shardId: string; reason: string }
+    /** Kinesis rejected a read as invalid (isInvalidRequest): the shard is no longer read (lease kept) until a restart. */
+    | { type: 'halted'; shardId: string; error: unknown };
 
 export interface ConsumerMetrics {
     state: 'starting' | 'running' | 'stopping' | 'stopped';
@@ -120,6 +122,8 @@ class ShardWorker {
     readonly shardId: string;
     readonly cp = new Checkpointer();
     running = true;
+    /** Stopped reading after an invalid request (see run()); counted in metrics().failedShards. */
+    halted = false;
     private reader: ShardReader | undefined;
     private lastRawSeq: string | undefined;
     private writtenSeq: string | undefined;
@@ -232,6 +236,14 @@ class ShardWorker {
                 this.reader = undefined;
                 void r?.close().catch(() => undefined);
                 this.c.error(err, { action: this.c.readAction(), shardId: this.shardId });
+                if (isInvalidRequest(err)) {
+                    // the same request fails the same way: stop reading this shard (the lease stays held,
+                    // so no other worker spins on it) instead of retrying forever; a restart tries again
+                    this.halted = true;
+                    this.running = false;
+                    this.c.emit({ type: 'halted', shardId: this.shardId, error: err });
+                    break;
+                }
                 errorBackoff = Math.min(errorBackoff ? errorBackoff * 2 : 1000, 30_000);
                 await sleep(errorBackoff);
             }
@@ -594,7 +606,7 @@ export class KinesisConsumer {
         for (const w of this.workers.values()) {
             inFlight += w.cp.inFlight;
             if (w.lagMs !== undefined) lag = Math.max(lag ?? 0, w.lagMs);
-            if (w.cp.failed) failed++;
+            if (w.cp.failed || w.halted) failed++;
         }
         return { state: this.state, shards: this.workers.size, delivered: this.delivered, inFlight, lagMs: lag, failedShards: failed, lastError: this.lastError };
     }
