@@ -3,7 +3,8 @@
  *
  * Per shard: read a batch (polling or Enhanced Fan-Out reader), deaggregate KPL records, drop what
  * the checkpoint already covers, deliver records while fewer than `maxInFlight` are unfinished
- * (reading pauses when full: memory stays bounded by ~2 batches), track every delivered record in a
+ * (reading pauses when full), reading ahead at most one batch and at most the shard's share of
+ * `maxBufferedBytes` (memory stays bounded by both), track every delivered record in a
  * Checkpointer and write the checkpoint of finished records periodically (interval / count, and at
  * once for the first record after a sentinel). At shard end: wait until every record is finished,
  * create the child leases, checkpoint SHARD_END, release the lease.
@@ -51,6 +52,13 @@ export interface ConsumerOptions {
     idleTimeMs?: number;
     /** Unfinished records per shard before reading pauses (default 1000; `ordered` forces 1). */
     maxInFlight?: number;
+    /**
+     * Bytes read ahead of delivery, for all held shards together (default 16 MiB; each shard gets an
+     * equal share): a record counts its data + RECORD_OVERHEAD_BYTES. Reads ask GetRecords for fewer
+     * records when the batch still being delivered holds most of the share (polling; EFO pushes what
+     * it gets). Bounds memory under a backlog together with maxInFlight.
+     */
+    maxBufferedBytes?: number;
     ordered?: boolean;
     outputMode?: 'record' | 'batch';
     /** Called per record (outputMode 'record'); call done() when it is finished, done(err) when it failed. */
@@ -118,6 +126,16 @@ export function defaultWorkerId(): string {
 
 const STALLED = Symbol('stalled');
 
+/** What a record costs in memory besides its data (objects, sequence number, key, metadata): an estimate. */
+export const RECORD_OVERHEAD_BYTES = 512;
+export const DEFAULT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+
+function batchBytes(raw: ReadBatch['records']): number {
+    let n = 0;
+    for (const r of raw) n += (r.Data?.length ?? 0) + RECORD_OVERHEAD_BYTES;
+    return n;
+}
+
 class ShardWorker {
     readonly shardId: string;
     readonly cp = new Checkpointer();
@@ -136,6 +154,8 @@ class ShardWorker {
     lagMs: number | undefined;
     private failedReported = false;
     private readonly max: number;
+    /** Average bytes (data + overhead) of the records of the last batch: sizes the next read. */
+    private avgRecordBytes = 0;
 
     constructor(private readonly c: KinesisConsumer, private lease: Lease) {
         this.shardId = lease.leaseKey;
@@ -200,7 +220,7 @@ class ShardWorker {
             try {
                 if (!this.reader) this.reader = this.openReader();
                 const reader = this.reader;
-                const p = pending ?? reader.next();
+                const p = pending ?? reader.next({ maxRecords: this.readLimit(0) });
                 pending = undefined;
                 p.catch(() => undefined);
                 const batch = await this.read(p);
@@ -217,9 +237,15 @@ class ShardWorker {
                 if (raw.length) this.lastRawSeq = raw[raw.length - 1].SequenceNumber;
                 if (batch.millisBehindLatest !== undefined) this.lagMs = batch.millisBehindLatest;
                 if (raw.length && !batch.shardEnd) {
-                    // read ahead while this batch is delivered (at most one batch ahead)
-                    pending = reader.next();
-                    pending.catch(() => undefined);
+                    // read ahead while this batch is delivered (at most one batch ahead, and no more bytes
+                    // than this shard's share of maxBufferedBytes with this batch counted)
+                    const held = batchBytes(raw);
+                    this.avgRecordBytes = held / raw.length;
+                    const limit = this.readLimit(held);
+                    if (limit > 0) {
+                        pending = reader.next({ maxRecords: limit });
+                        pending.catch(() => undefined);
+                    }
                 }
                 // a worker that stalled past the failover time must not emit: another may own the shard
                 if (raw.length && !this.c.coordinator.isFresh(this.shardId)) break;
@@ -251,6 +277,23 @@ class ShardWorker {
         const r = this.reader;
         this.reader = undefined;
         await r?.close().catch(() => undefined);
+    }
+
+    /**
+     * Records the next read may ask for with `heldBytes` not yet delivered, within this shard's share of
+     * maxBufferedBytes: 0 = no read-ahead now (the read follows the delivery); with nothing held, half
+     * the share (at least 1 record). The first read of a shard asks for maxRecords (sizes unknown).
+     */
+    private readLimit(heldBytes: number): number {
+        const max = this.c.opts.maxRecords ?? 10_000;
+        if (!this.avgRecordBytes) return max;
+        const share = (this.c.opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES) / Math.max(1, this.c.workers.size);
+        if (heldBytes > 0) {
+            const n = Math.floor((share - heldBytes) / this.avgRecordBytes);
+            return n >= 1 ? Math.min(max, n) : 0;
+        }
+        // nothing held: half the share, so that the read-ahead of the other half fits beside it
+        return Math.max(1, Math.min(max, Math.floor(share / 2 / this.avgRecordBytes)));
     }
 
     private toUserRecords(raw: ReadBatch['records'], lag: number | undefined): ConsumerRecord[] {

@@ -109,7 +109,8 @@ class PollingReader implements ShardReader {
         }
     }
 
-    async next(): Promise<ReadBatch> {
+    async next(opts?: { maxRecords?: number }): Promise<ReadBatch> {
+        const limit = Math.max(1, Math.min(this.opts.maxRecords, Math.floor(opts?.maxRecords ?? Infinity)));
         if (this.ended) return { records: [] };
         if (this.caughtUp) await this.sleep(this.opts.idleTimeMs);
         for (;;) {
@@ -124,7 +125,7 @@ class PollingReader implements ShardReader {
                     }
                 }
                 out = await this.kinesis.send(
-                    new GetRecordsCommand({ ShardIterator: this.iterator, Limit: this.opts.maxRecords }),
+                    new GetRecordsCommand({ ShardIterator: this.iterator, Limit: limit }),
                     { abortSignal: this.abort.signal },
                 );
                 this.backoff = 0;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { uniqueName, waitFor, rawDynamo } from '../helpers/stack';
-import { collectingConsumer, putRecords } from './consumer-helpers';
+import { collectingConsumer, putRecords, createTestStream, deleteTestStreams } from './consumer-helpers';
 import type { KinesisConsumer } from '../../lib/consumer/consumer';
 import type { ShardReaderFactory } from '../../lib/consumer/reader';
 
@@ -69,5 +69,68 @@ describe('consumer on kinesalite (polling, StreamName) and invalid requests', fu
         assert.deepEqual(errors, ['ValidationException']);
         assert.equal(col.consumer.metrics().failedShards, 1);
         assert.deepEqual(col.consumer.shardIds(), ['shardId-000000000000'], 'the lease stays with this worker');
+    });
+});
+
+describe('consumer: bytes read ahead of delivery (maxBufferedBytes)', function () {
+    this.timeout(60_000);
+    const running: KinesisConsumer[] = [];
+    afterEach(() => {
+        for (const c of running.splice(0)) c.crash();
+    });
+
+    it('reads ask for no more records than the shard share of maxBufferedBytes allows, and nothing is lost', async () => {
+        const DATA = 1000;
+        const BUDGET = 64 * 1024; // one shard: the whole budget
+        const TOTAL = 400;
+        const asked: number[] = [];
+        let next = 0;
+        // a reader that serves TOTAL records of DATA bytes, as many as each read asks for
+        const sized: ShardReaderFactory = (o) => ({
+            shardId: o.shardId,
+            next: async (opts?: { maxRecords?: number }) => {
+                // like GetRecords: at most what was asked for, and at most 50 per answer here
+                const n = Math.min(opts?.maxRecords ?? o.maxRecords, o.maxRecords, 50, TOTAL - next);
+                if (next < TOTAL) asked.push(opts?.maxRecords ?? o.maxRecords);
+                else await new Promise((r) => setTimeout(r, 50)); // caught up: as the idle wait does
+                const records = Array.from({ length: n }, () => {
+                    const seq = String(1000 + next++);
+                    return { SequenceNumber: seq, PartitionKey: 'k', Data: Buffer.alloc(DATA, 120) };
+                });
+                return { records, millisBehindLatest: TOTAL - next };
+            },
+            close: async () => undefined,
+        });
+        const stream = uniqueName('kl-bytes');
+        const seen: string[] = [];
+        const pendingDone: Array<() => void> = [];
+        const col = collectingConsumer(stream, stream, {
+            readerFactory: sized,
+            maxBufferedBytes: BUDGET,
+            maxRecords: 10_000,
+            maxInFlight: 10,
+            onRecord: (r, done) => {
+                seen.push(r.sequenceNumber);
+                pendingDone.push(() => done());
+            },
+        });
+        // the slow part of the flow: finishes what is in flight every few milliseconds
+        const timer = setInterval(() => pendingDone.splice(0).forEach((d) => d()), 5);
+        running.push(col.consumer);
+        try {
+            // the stream must exist for the shard list: one shard on the test stack
+            await createTestStream(stream, 1);
+            await col.consumer.start();
+            await waitFor('every record', () => seen.length === TOTAL);
+            await deleteTestStreams();
+        } finally {
+            clearInterval(timer);
+        }
+        const perRecord = DATA + 512;
+        assert.equal(asked[0], 10_000, 'the first read: sizes unknown');
+        const later = asked.slice(1);
+        assert.ok(later.length > 2);
+        for (const n of later) assert.ok(n * perRecord <= BUDGET, `a read asked for ${n} records (${n * perRecord} B) over a ${BUDGET} B budget`);
+        assert.deepEqual(seen, Array.from({ length: TOTAL }, (_, i) => String(1000 + i)), 'every record once, in order');
     });
 });
