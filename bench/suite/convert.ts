@@ -7,8 +7,8 @@
  */
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import { Converter } from '../../lib/convert/converter';
-import { env, main, now, within } from './common';
-import { onTab, startRed } from './red';
+import { env, main, now } from './common';
+import { onTab, pump, startRed } from './red';
 
 const DECODER = `var data = decodeToJson(payload);
 var result = { deviceName: data.devName, deviceType: data.devType, telemetry: { temperature: data.temperature } };
@@ -62,24 +62,10 @@ main(async () => {
         { id: 'catch', type: 'catch', scope: ['conv'], uncaught: false, wires: [['sink']] },
     ]));
     const node = await best(3, async () => {
-        let got = 0;
-        let failed = 0;
-        let resolve!: () => void;
-        const all = new Promise<void>((r) => (resolve = r));
-        red.onSink = (msg, done) => {
-            done();
-            if (msg.error) failed++;
-            if (++got === N) resolve();
-        };
-        const src = red.source('src');
         const t0 = now();
-        // in windows of 5000 messages, as a consumer upstream would deliver them
-        for (let i = 0; i < N; i++) {
-            src.send({ payload: payloads[i], kinesis: { partitionKey: String(i % 16), sequenceNumber: String(i) } });
-            if (i % 5000 === 4999) await within('kinesis-convert node', (async () => { while (got < i - 5000 && failed === 0) await new Promise((r) => setImmediate(r)); })(), 60_000);
-        }
-        await within('kinesis-convert node', all, 120_000);
-        if (failed) throw new Error(`kinesis-convert: ${failed} of ${N} messages failed`);
+        // at most 5000 messages on their way, as a consumer upstream would deliver them
+        await pump(red, { n: N, window: 5000, what: 'kinesis-convert node', timeoutMs: 120_000,
+            message: (i) => ({ payload: payloads[i], kinesis: { partitionKey: String(i % 16), sequenceNumber: String(i) } }) });
         return N / ((now() - t0) / 1000);
     });
     await red.stop();

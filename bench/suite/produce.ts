@@ -5,8 +5,8 @@
  * (~210 B, 1 000 partition keys), kinesalite, CPU of this process per record.
  */
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
-import { awsEnv, body, cpuUs, env, main, now, rawKinesis, within } from './common';
-import { configNode, onTab, startRed } from './red';
+import { awsEnv, body, cpuUs, env, main, now, rawKinesis } from './common';
+import { configNode, onTab, pump, startRed } from './red';
 
 // kinesalite accepts ~1–3 k records/s on a loaded 2-core machine: 20 k records keep a run within minutes
 const N = Number(process.env.BENCH_PRODUCE_RECORDS) || (env.quick ? 5_000 : 20_000);
@@ -37,27 +37,12 @@ main(async () => {
         { id: 'sink', type: 'bench-sink', wires: [] },
         { id: 'catch', type: 'catch', scope: ['out'], uncaught: false, wires: [['sink']] },
     ]));
-    let got = 0;
-    let failed = 0;
-    let resolve!: () => void;
-    const all = new Promise<void>((r) => (resolve = r));
-    red.onSink = (msg, done) => {
-        done();
-        if (msg.error) failed++;
-        if (++got === N) resolve();
-    };
-    const src = red.source('src');
     const c1 = cpuUs();
     const t1 = now();
-    for (let i = 0; i < N; i++) {
-        while (i - got >= WINDOW) await within('kinesis-out acknowledgements', new Promise((r) => setTimeout(r, 2)), 60_000);
-        src.send({ payload: data[i], topic: key(i) });
-    }
-    await within('kinesis-out acknowledgements', all, 10 * 60_000);
+    await pump(red, { n: N, window: WINDOW, what: 'kinesis-out acknowledgements', timeoutMs: 10 * 60_000, message: (i) => ({ payload: data[i], topic: key(i) }) });
     const nodeS = (now() - t1) / 1000;
     const nodeCpu = (cpuUs() - c1) / N;
     await red.stop();
-    if (failed) throw new Error(`${failed} messages failed`);
     return {
         records: N,
         raw_records_per_s: N / rawS,

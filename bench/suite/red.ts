@@ -11,6 +11,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+import { within } from './common';
+
 const { linkPackage } = require('../../../scripts/node-red-runner.js');
 
 type SinkHandler = (msg: any, done: (err?: unknown) => void) => void;
@@ -102,4 +104,36 @@ export function configNode(id = 'cfg'): Record<string, unknown> {
 /** Puts every node of `nodes` on one tab (regular nodes need one; config nodes may sit there too). */
 export function onTab(nodes: Array<Record<string, unknown>>, tab = 'bench-tab'): unknown[] {
     return [{ id: tab, type: 'tab', label: 'bench' }, ...nodes.map((n) => ({ ...n, z: tab }))];
+}
+
+/**
+ * Sends `n` messages from bench-source `src` with at most `window` not yet at the sink (a flow upstream
+ * that waits for the output), until all `n` reached bench-sink (directly or through a catch node wired to
+ * it: a message with `msg.error` counts as failed, and any failure fails the pump).
+ */
+export async function pump(red: EmbeddedRed, o: { n: number; window: number; message(i: number): unknown; what: string; timeoutMs: number }): Promise<void> {
+    let got = 0;
+    let failed = 0;
+    let wake: (() => void) | undefined;
+    red.onSink = (msg, done) => {
+        done();
+        if (msg?.error) failed++;
+        got++;
+        if (wake) {
+            const w = wake;
+            wake = undefined;
+            w();
+        }
+    };
+    const waitFor = (cond: () => boolean) => within(o.what, (async () => {
+        while (!cond()) await new Promise<void>((r) => (wake = r));
+    })(), o.timeoutMs);
+    const src = red.source('src');
+    for (let i = 0; i < o.n; i++) {
+        if (i - got >= o.window) await waitFor(() => i - got < o.window);
+        src.send(o.message(i));
+    }
+    await waitFor(() => got >= o.n);
+    red.onSink = undefined;
+    if (failed) throw new Error(`${o.what}: ${failed} of ${o.n} messages failed`);
 }

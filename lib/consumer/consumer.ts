@@ -129,6 +129,8 @@ const STALLED = Symbol('stalled');
 /** What a record costs in memory besides its data (objects, sequence number, key, metadata): an estimate. */
 export const RECORD_OVERHEAD_BYTES = 512;
 export const DEFAULT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+/** Sizes the first read of a shard, before any record was seen: 1 KiB of data per record. */
+const FIRST_GUESS_RECORD_BYTES = 1024 + RECORD_OVERHEAD_BYTES;
 
 function batchBytes(raw: ReadBatch['records']): number {
     let n = 0;
@@ -154,8 +156,8 @@ class ShardWorker {
     lagMs: number | undefined;
     private failedReported = false;
     private readonly max: number;
-    /** Average bytes (data + overhead) of the records of the last batch: sizes the next read. */
-    private avgRecordBytes = 0;
+    /** Average bytes (data + overhead) of the records of the last batch (before the first: a guess). */
+    private avgRecordBytes = FIRST_GUESS_RECORD_BYTES;
 
     constructor(private readonly c: KinesisConsumer, private lease: Lease) {
         this.shardId = lease.leaseKey;
@@ -282,11 +284,10 @@ class ShardWorker {
     /**
      * Records the next read may ask for with `heldBytes` not yet delivered, within this shard's share of
      * maxBufferedBytes: 0 = no read-ahead now (the read follows the delivery); with nothing held, half
-     * the share (at least 1 record). The first read of a shard asks for maxRecords (sizes unknown).
+     * the share (at least 1 record). The first read of a shard guesses 1 KiB of data per record.
      */
     private readLimit(heldBytes: number): number {
         const max = this.c.opts.maxRecords ?? 10_000;
-        if (!this.avgRecordBytes) return max;
         const share = (this.c.opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES) / Math.max(1, this.c.workers.size);
         if (heldBytes > 0) {
             const n = Math.floor((share - heldBytes) / this.avgRecordBytes);

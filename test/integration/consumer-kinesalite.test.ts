@@ -127,10 +127,8 @@ describe('consumer: bytes read ahead of delivery (maxBufferedBytes)', function (
             clearInterval(timer);
         }
         const perRecord = DATA + 512;
-        assert.equal(asked[0], 10_000, 'the first read: sizes unknown');
-        const later = asked.slice(1);
-        assert.ok(later.length > 2);
-        for (const n of later) assert.ok(n * perRecord <= BUDGET, `a read asked for ${n} records (${n * perRecord} B) over a ${BUDGET} B budget`);
+        assert.ok(asked.length > 2);
+        for (const n of asked) assert.ok(n * perRecord <= BUDGET, `a read asked for ${n} records (${n * perRecord} B) over a ${BUDGET} B budget`);
         assert.deepEqual(seen, Array.from({ length: TOTAL }, (_, i) => String(1000 + i)), 'every record once, in order');
     });
 });
