@@ -10,7 +10,8 @@
  *   npm run bench                      # 100 k records, 3 repetitions, 1 M-record backlog
  *   npm run bench -- --quick           # 10 k records, 1 repetition, 100 k backlog (smoke run)
  *   npm run bench -- read convert      # only these measurements (read hook convert produce backlog efo)
- *   options: --records N, --reps N, --backlog N, --out FILE
+ *   options: --records N, --reps N, --backlog N, --out FILE, --from FILE (summarise the runs of an
+ *   earlier result file again, measuring nothing)
  *
  * lifion-kinesis 1.3.3 (the anchor; it pulls the v2 AWS SDK) is installed on first use into
  * bench/.cache/ (not a dependency of the package).
@@ -35,7 +36,7 @@ const BACKLOG = Number(argValue('--backlog', quick ? 100_000 : 1_000_000));
 const OUT = path.resolve(argValue('--out', path.join(root, 'bench', 'results', 'latest.json')));
 const SHARDS = 4;
 const ALL = ['read', 'hook', 'convert', 'produce', 'backlog', 'efo'];
-const valueArgs = new Set(['--records', '--reps', '--backlog', '--out']);
+const valueArgs = new Set(['--records', '--reps', '--backlog', '--out', '--from']);
 const named = process.argv.slice(2).filter((a, i, all) => !a.startsWith('-') && !valueArgs.has(all[i - 1]));
 const wanted = named.length ? named : ALL;
 for (const w of wanted) if (!ALL.includes(w)) { console.error(`unknown measurement "${w}"; have: ${ALL.join(' ')}`); process.exit(2); }
@@ -150,6 +151,11 @@ async function main() {
     console.log(`machine: ${machine}`);
     console.log(`records ${RECORDS}, repetitions ${REPS}, backlog ${BACKLOG}${quick ? ' (--quick)' : ''}; measurements: ${wanted.join(' ')}`);
 
+    const from = argValue('--from', '');
+    if (from) {
+        const prior = JSON.parse(fs.readFileSync(path.resolve(from), 'utf8'));
+        return summarise(prior.runs, machine, load0, prior);
+    }
     const lifion = wanted.includes('read') ? lifionPath() : null;
     const stack = await startLocalStack({ kinesisPort: 0, dynamodbPort: 0, streams: 'bench-efo:1' });
     const kinesalite = await startKinesalite({ streams: `bench-100k:${SHARDS},bench-backlog:${SHARDS},bench-out:${SHARDS},bench-out-raw:${SHARDS},bench-idle:1`, nodeArgs: ['--max-old-space-size=8192'] });
@@ -201,7 +207,12 @@ async function main() {
         await kinesalite.stop();
         await stack.stop();
     }
+    summarise(results.runs, machine, load0);
+}
 
+/** Medians, ratios (paired within each repetition), goals; prints the table, writes OUT, exits. */
+function summarise(runs, machine, load0, prior) {
+    const results = { runs };
     const med = (key, field) => median((results.runs[key] ?? []).filter((r) => !r.error).map((r) => r[field]));
     const ratio = (a, b) => (a === null || b === null || b === 0 ? null : a / b);
     const f = {};
@@ -209,13 +220,19 @@ async function main() {
     f.lifion_records_per_s = med('lifion', 'records_per_s');
     f.library_records_per_s = med('library', 'records_per_s');
     f.consumer_records_per_s = med('node', 'records_per_s');
-    f.consumer_vs_raw = ratio(f.consumer_records_per_s, f.raw_records_per_s);
-    f.consumer_vs_lifion = ratio(f.consumer_records_per_s, f.lifion_records_per_s);
+    // ratios of two measurements: per repetition (the same load), then the median
+    const paired = (a, b, field) => median((results.runs[a] ?? []).map((r, i) => {
+        const o = (results.runs[b] ?? [])[i];
+        return r.error || !o || o.error ? null : ratio(r[field], o[field]);
+    }));
+    f.consumer_vs_raw = paired('node', 'raw', 'records_per_s');
+    f.consumer_vs_lifion = paired('node', 'lifion', 'records_per_s');
     f.raw_cpu_us_per_record = med('raw', 'cpu_us_per_record');
     f.lifion_cpu_us_per_record = med('lifion', 'cpu_us_per_record');
     f.library_cpu_us_per_record = med('library', 'cpu_us_per_record');
     f.consumer_cpu_us_per_record = med('node', 'cpu_us_per_record');
-    f.consumer_cpu_vs_lifion = ratio(f.consumer_cpu_us_per_record, f.lifion_cpu_us_per_record);
+    f.consumer_cpu_vs_lifion = paired('node', 'lifion', 'cpu_us_per_record');
+    f.library_vs_raw = paired('library', 'raw', 'records_per_s');
     f.consumer_first_record_s = med('node', 'first_record_s');
     f.library_first_record_s = med('library', 'first_record_s');
     f.lifion_first_record_s = med('lifion', 'first_record_s');
@@ -265,6 +282,7 @@ async function main() {
         errors,
         at: new Date().toISOString(),
     };
+    if (prior) Object.assign(out, { machine: prior.machine, settings: prior.settings, at: prior.at, summarised_again_at: out.at });
     fs.mkdirSync(path.dirname(OUT), { recursive: true });
     fs.writeFileSync(OUT, `${JSON.stringify(out, null, 2)}\n`);
     console.log(`\nwrote ${path.relative(root, OUT)}${errors.length ? ` — ${errors.length} measurement(s) failed (see "errors")` : ''}`);
