@@ -1,32 +1,295 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * `npm run bench [-- name …]`: runs the compiled benchmarks in dist/bench/ one after another
- * (all, or those whose file name starts with a given name, e.g. `npm run bench -- producer`).
- * Each benchmark prints its own ratios against a baseline measured in the same run.
+ * `npm run bench` — the benchmark suite, in one run: starts its backends (kinesalite for polling,
+ * kinesis-local for Enhanced Fan-Out, dynalite for leases; each in its own process), puts the records
+ * once, runs every measurement in a process of its own (dist/bench/suite/*.js), 3 repetitions, and
+ * prints medians, ratios from the same run and the goals of issue 12 (pass / miss), with a
+ * machine/load line. Writes bench/results/latest.json.
+ *
+ *   npm run bench                      # 100 k records, 3 repetitions, 1 M-record backlog
+ *   npm run bench -- --quick           # 10 k records, 1 repetition, 100 k backlog (smoke run)
+ *   npm run bench -- read convert      # only these measurements (read hook convert produce backlog efo)
+ *   options: --records N, --reps N, --backlog N, --out FILE, --from FILE (summarise the runs of an
+ *   earlier result file again, measuring nothing)
+ *
+ * lifion-kinesis 1.3.3 (the anchor; it pulls the v2 AWS SDK) is installed on first use into
+ * bench/.cache/ (not a dependency of the package).
  */
-const { spawnSync } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 
-const dir = path.resolve(__dirname, '..', 'dist', 'bench');
-if (!fs.existsSync(dir)) {
-    console.error('dist/bench is missing: run `npm run build` first.');
+const root = path.resolve(__dirname, '..');
+const suiteDir = path.join(root, 'dist', 'bench', 'suite');
+const LIFION_VERSION = '1.3.3';
+
+function argValue(name, dflt) {
+    const i = process.argv.indexOf(name);
+    return i > 0 ? process.argv[i + 1] : dflt;
+}
+const quick = process.argv.includes('--quick');
+const RECORDS = Number(argValue('--records', quick ? 10_000 : 100_000));
+const REPS = Number(argValue('--reps', quick ? 1 : 3));
+const BACKLOG = Number(argValue('--backlog', quick ? 100_000 : 1_000_000));
+const OUT = path.resolve(argValue('--out', path.join(root, 'bench', 'results', 'latest.json')));
+const SHARDS = 4;
+const ALL = ['read', 'hook', 'convert', 'produce', 'backlog', 'efo'];
+const valueArgs = new Set(['--records', '--reps', '--backlog', '--out', '--from']);
+const named = process.argv.slice(2).filter((a, i, all) => !a.startsWith('-') && !valueArgs.has(all[i - 1]));
+const wanted = named.length ? named : ALL;
+for (const w of wanted) if (!ALL.includes(w)) { console.error(`unknown measurement "${w}"; have: ${ALL.join(' ')}`); process.exit(2); }
+
+/** The goals of issue 12: key, test, words. */
+const GOALS = {
+    consumer_vs_raw: [(v) => v >= 0.95, '≥ 0.95× raw records/s'],
+    consumer_cpu_vs_lifion: [(v) => v <= 1, '≤ lifion CPU/record'],
+    consumer_first_record_s: [(v) => v <= 2, '≤ 2 s after deploy'],
+    hook_tax_us_per_message: [(v) => v <= 0.2, '≤ 0.2 µs/msg/hop'],
+    converter_records_per_s: [(v) => v >= 200_000, '≥ 200 k/s'],
+    converter_vs_plain: [(v) => v >= 0.5, '≥ 0.5× plain JS'],
+    converter_node_vs_library: [(v) => v >= 0.8, '≥ 0.8× library'],
+    producer_vs_raw: [(v) => v >= 0.95, '≥ 0.95× raw'],
+    producer_cpu_vs_raw: [(v) => v <= 2, '≤ 2× raw CPU'],
+    backlog_rss_growth_mb: [(v) => v <= 100, '≤ 100 MB'],
+    efo_latency_p50_ms: [(v) => v <= 50, '≤ 50 ms'],
+    efo_latency_p99_ms: [(v) => v <= 200, '≤ 200 ms'],
+};
+
+function median(values) {
+    const v = values.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
+    if (!v.length) return null;
+    return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+}
+
+function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
+
+/** lifion-kinesis in the cache folder, installed with npm on first use. Returns its path, or null. */
+function lifionPath() {
+    const cache = path.join(root, 'bench', '.cache', `lifion-kinesis-${LIFION_VERSION}`);
+    const mod = path.join(cache, 'node_modules', 'lifion-kinesis');
+    if (fs.existsSync(path.join(mod, 'package.json'))) return mod;
+    fs.mkdirSync(cache, { recursive: true });
+    fs.writeFileSync(path.join(cache, 'package.json'), JSON.stringify({ private: true }));
+    console.log(`installing lifion-kinesis@${LIFION_VERSION} into ${path.relative(root, cache)} (first run only)…`);
+    const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+    const r = spawnSync(npm, ['install', '--prefix', cache, `lifion-kinesis@${LIFION_VERSION}`, '--no-audit', '--no-fund', '--loglevel=error'], { stdio: 'inherit' });
+    if (r.status !== 0 || !fs.existsSync(mod)) {
+        console.error('lifion-kinesis could not be installed: its rows are skipped');
+        return null;
+    }
+    return mod;
+}
+
+/** Puts `count` records (the suite's ~210 B body, 97 partition keys) with 4 PutRecords in flight. */
+async function putRecords(client, PutRecordsCommand, stream, count) {
+    const body = (i) => Buffer.from(JSON.stringify({ devName: `dev-${i % 97}`, devType: 'thermostat', temperature: 20 + (i % 10), humidity: 40 + (i % 7), ts: 1_700_000_000_000 + i, pad: 'x'.repeat(100) }));
+    let next = 0;
+    const t0 = Date.now();
+    let lastLog = t0;
+    const worker = async () => {
+        while (next < count) {
+            const start = next;
+            next = Math.min(count, next + 500);
+            let entries = [];
+            for (let i = start; i < next; i++) entries.push({ Data: body(i), PartitionKey: `dev-${i % 97}-${i % 1000}` });
+            for (let attempt = 0; entries.length; attempt++) {
+                const out = await client.send(new PutRecordsCommand({ StreamName: stream, Records: entries }));
+                entries = entries.filter((_, k) => out.Records?.[k]?.ErrorCode);
+                if (entries.length) await sleep(Math.min(1000, 50 * (attempt + 1)));
+            }
+            if (Date.now() - lastLog > 10_000) {
+                lastLog = Date.now();
+                process.stdout.write(`  ${stream}: ${next}/${count}\n`);
+            }
+        }
+    };
+    await Promise.all([worker(), worker(), worker(), worker()]);
+    return (Date.now() - t0) / 1000;
+}
+
+/** Runs one measurement process; resolves its BENCH_RESULT object (or { error }). */
+function runOne(file, args, envExtra, nodeArgs = []) {
+    return new Promise((resolve) => {
+        const child = spawn(process.execPath, [...nodeArgs, path.join(suiteDir, file), ...args], {
+            cwd: root,
+            env: { ...process.env, ...envExtra },
+            stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (c) => { out += c; });
+        child.stderr.on('data', (c) => { err += c; if (err.length > 20_000) err = err.slice(-10_000); });
+        const timer = setTimeout(() => child.kill('SIGKILL'), 20 * 60_000);
+        child.on('exit', (code) => {
+            clearTimeout(timer);
+            const line = out.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
+            if (code === 0 && line) return resolve(JSON.parse(line.slice('BENCH_RESULT '.length)));
+            resolve({ error: `${file} ${args.join(' ')} exited ${code}: ${(err || out).trim().split('\n').slice(-6).join(' | ').slice(0, 600)}` });
+        });
+    });
+}
+
+function fmt(v, digits) {
+    if (v === null || v === undefined || Number.isNaN(v)) return '—';
+    if (Math.abs(v) >= 10_000) return Math.round(v).toLocaleString('en-US');
+    return v.toFixed(digits ?? (Math.abs(v) >= 100 ? 0 : Math.abs(v) >= 10 ? 1 : 2));
+}
+
+async function main() {
+    if (!fs.existsSync(suiteDir)) {
+        console.error('dist/bench/suite is missing: run `npm run build` first (npm run bench does).');
+        process.exit(1);
+    }
+    const { KinesisClient, PutRecordsCommand } = require('@aws-sdk/client-kinesis');
+    const { NodeHttpHandler } = require('@smithy/node-http-handler');
+    const { startKinesalite } = require('./kinesalite');
+    const { startLocalStack } = require('./local-stack');
+    const load0 = os.loadavg();
+    const machine = `${os.cpus().length} cores (${os.cpus()[0]?.model?.trim() ?? '?'}), loadavg ${load0.map((x) => x.toFixed(2)).join(' ')} at start, node ${process.version}, ${os.platform()} ${os.release()}`;
+    console.log(`machine: ${machine}`);
+    console.log(`records ${RECORDS}, repetitions ${REPS}, backlog ${BACKLOG}${quick ? ' (--quick)' : ''}; measurements: ${wanted.join(' ')}`);
+
+    const from = argValue('--from', '');
+    if (from) {
+        const prior = JSON.parse(fs.readFileSync(path.resolve(from), 'utf8'));
+        return summarise(prior.runs, machine, load0, prior);
+    }
+    const lifion = wanted.includes('read') ? lifionPath() : null;
+    const stack = await startLocalStack({ kinesisPort: 0, dynamodbPort: 0, streams: 'bench-efo:1' });
+    const kinesalite = await startKinesalite({ streams: `bench-100k:${SHARDS},bench-backlog:${SHARDS},bench-out:${SHARDS},bench-out-raw:${SHARDS},bench-idle:1`, nodeArgs: ['--max-old-space-size=8192'] });
+    const client = new KinesisClient({ region: 'us-east-1', endpoint: kinesalite.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, requestHandler: new NodeHttpHandler() });
+    const results = { runs: {} };
+    const envBase = {
+        BENCH_KINESIS: kinesalite.endpoint,
+        BENCH_DYNAMODB: stack.dynamodbEndpoint,
+        BENCH_KINESIS_EFO: stack.kinesisEndpoint,
+        BENCH_STREAM: 'bench-100k',
+        BENCH_RECORDS: String(RECORDS),
+        BENCH_SHARDS: String(SHARDS),
+        BENCH_BACKLOG_STREAM: 'bench-backlog',
+        BENCH_BACKLOG_RECORDS: String(BACKLOG),
+        BENCH_LIFION: lifion ?? '',
+        BENCH_QUICK: quick ? '1' : '',
+    };
+    const record = (key, r) => {
+        (results.runs[key] ??= []).push(r);
+        if (r.error) console.log(`  ${key}: FAILED ${r.error}`);
+        else console.log(`  ${key}: ${Object.entries(r).filter(([k]) => k !== 'mode').map(([k, v]) => `${k}=${typeof v === 'number' ? fmt(v) : v}`).join(' ')}`);
+    };
+    try {
+        if (wanted.includes('read')) {
+            const s = await putRecords(client, PutRecordsCommand, 'bench-100k', RECORDS);
+            console.log(`put ${RECORDS} records into bench-100k (${SHARDS} shards) in ${s.toFixed(1)} s`);
+        }
+        if (wanted.includes('backlog')) {
+            const s = await putRecords(client, PutRecordsCommand, 'bench-backlog', BACKLOG);
+            console.log(`put ${BACKLOG} records into bench-backlog (${SHARDS} shards) in ${s.toFixed(1)} s`);
+        }
+        for (let rep = 1; rep <= REPS; rep++) {
+            console.log(`repetition ${rep}/${REPS}`);
+            const env = { ...envBase, BENCH_REP: String(rep) };
+            if (wanted.includes('read')) {
+                record('raw', await runOne('read.js', ['raw'], env));
+                if (lifion) record('lifion', await runOne('read.js', ['lifion'], env));
+                record('library', await runOne('read.js', ['library'], env));
+                record('node', await runOne('read.js', ['node'], env));
+            }
+            if (wanted.includes('hook')) record('hook', await runOne('hook-tax.js', [], env));
+            if (wanted.includes('convert')) record('convert', await runOne('convert.js', [], env));
+            if (wanted.includes('produce')) record('produce', await runOne('produce.js', [], env));
+        }
+        if (wanted.includes('backlog')) record('backlog', await runOne('backlog.js', [], envBase, ['--expose-gc']));
+        if (wanted.includes('efo')) record('efo', await runOne('efo.js', [], envBase));
+    } finally {
+        client.destroy();
+        await kinesalite.stop();
+        await stack.stop();
+    }
+    summarise(results.runs, machine, load0);
+}
+
+/** Medians, ratios (paired within each repetition), goals; prints the table, writes OUT, exits. */
+function summarise(runs, machine, load0, prior) {
+    const results = { runs };
+    const med = (key, field) => median((results.runs[key] ?? []).filter((r) => !r.error).map((r) => r[field]));
+    const ratio = (a, b) => (a === null || b === null || b === 0 ? null : a / b);
+    const f = {};
+    f.raw_records_per_s = med('raw', 'records_per_s');
+    f.lifion_records_per_s = med('lifion', 'records_per_s');
+    f.library_records_per_s = med('library', 'records_per_s');
+    f.consumer_records_per_s = med('node', 'records_per_s');
+    // ratios of two measurements: per repetition (the same load), then the median
+    const paired = (a, b, field) => median((results.runs[a] ?? []).map((r, i) => {
+        const o = (results.runs[b] ?? [])[i];
+        return r.error || !o || o.error ? null : ratio(r[field], o[field]);
+    }));
+    f.consumer_vs_raw = paired('node', 'raw', 'records_per_s');
+    f.consumer_vs_lifion = paired('node', 'lifion', 'records_per_s');
+    f.raw_cpu_us_per_record = med('raw', 'cpu_us_per_record');
+    f.lifion_cpu_us_per_record = med('lifion', 'cpu_us_per_record');
+    f.library_cpu_us_per_record = med('library', 'cpu_us_per_record');
+    f.consumer_cpu_us_per_record = med('node', 'cpu_us_per_record');
+    f.consumer_cpu_vs_lifion = paired('node', 'lifion', 'cpu_us_per_record');
+    f.library_vs_raw = paired('library', 'raw', 'records_per_s');
+    f.consumer_first_record_s = med('node', 'first_record_s');
+    f.library_first_record_s = med('library', 'first_record_s');
+    f.lifion_first_record_s = med('lifion', 'first_record_s');
+    f.hook_tax_us_per_message = med('hook', 'tax_us_per_message_hop');
+    f.converter_records_per_s = med('convert', 'library_records_per_s');
+    f.converter_plain_records_per_s = med('convert', 'plain_records_per_s');
+    f.converter_vs_plain = med('convert', 'library_vs_plain');
+    f.converter_node_records_per_s = med('convert', 'node_records_per_s');
+    f.converter_node_vs_library = med('convert', 'node_vs_library');
+    f.producer_records_per_s = med('produce', 'node_records_per_s');
+    f.producer_raw_records_per_s = med('produce', 'raw_records_per_s');
+    f.producer_vs_raw = med('produce', 'node_vs_raw');
+    f.producer_cpu_us_per_record = med('produce', 'node_cpu_us_per_record');
+    f.producer_raw_cpu_us_per_record = med('produce', 'raw_cpu_us_per_record');
+    f.producer_cpu_vs_raw = med('produce', 'node_cpu_vs_raw');
+    f.backlog_rss_growth_mb = med('backlog', 'rss_growth_mb');
+    f.efo_latency_p50_ms = med('efo', 'p50_ms');
+    f.efo_latency_p99_ms = med('efo', 'p99_ms');
+
+    const rows = [
+        ['raw SDK v3 GetRecords loop', 'raw_records_per_s', 'raw_cpu_us_per_record', 'rec/s | CPU µs/rec'],
+        ['lifion-kinesis 1.3.3', 'lifion_records_per_s', 'lifion_cpu_us_per_record', 'rec/s | CPU µs/rec'],
+        ['KinesisConsumer (library)', 'library_records_per_s', 'library_cpu_us_per_record', 'rec/s | CPU µs/rec'],
+        ['kinesis-in in Node-RED (complete)', 'consumer_records_per_s', 'consumer_cpu_us_per_record', 'rec/s | CPU µs/rec'],
+    ];
+    console.log(`\nmachine: ${machine}; loadavg at end ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} (shared machine: absolute figures are noisy, ratios are from the same run)`);
+    console.log(`${RECORDS} records × ~210 B, ${SHARDS} shards on kinesalite, medians of ${REPS}\n`);
+    for (const [label, a, b, unit] of rows) console.log(`${label.padEnd(36)} ${fmt(f[a]).padStart(9)}  ${fmt(f[b]).padStart(7)}   (${unit})`);
+    console.log('');
+    const goalKeys = ['consumer_vs_raw', 'consumer_vs_lifion', 'consumer_cpu_vs_lifion', 'consumer_first_record_s', 'hook_tax_us_per_message', 'converter_records_per_s',
+        'converter_vs_plain', 'converter_node_vs_library', 'producer_vs_raw', 'producer_cpu_vs_raw', 'backlog_rss_growth_mb', 'efo_latency_p50_ms', 'efo_latency_p99_ms'];
+    const verdicts = {};
+    for (const k of goalKeys) {
+        const g = GOALS[k];
+        const v = f[k];
+        const verdict = !g ? '' : v === null || v === undefined ? 'not measured' : g[0](v) ? 'pass' : 'MISS';
+        if (g) verdicts[k] = verdict;
+        console.log(`${k.padEnd(28)} ${fmt(v).padStart(10)}   ${g ? `goal ${g[1]}`.padEnd(28) : ''.padEnd(28)} ${verdict}`);
+    }
+    const errors = Object.values(results.runs).flat().filter((r) => r.error).map((r) => r.error);
+    const out = {
+        ...f,
+        goals: Object.fromEntries(Object.entries(GOALS).map(([k, g]) => [k, { goal: g[1], verdict: verdicts[k] ?? 'not measured' }])),
+        machine: { cores: os.cpus().length, loadavg_start: load0, loadavg_end: os.loadavg(), node: process.version, platform: `${os.platform()} ${os.release()}`, note: 'shared machine under load' },
+        settings: { records: RECORDS, repetitions: REPS, shards: SHARDS, backlog: BACKLOG, quick, measurements: wanted, backends: 'kinesalite (polling), kinesis-local (EFO), dynalite (leases)' },
+        runs: results.runs,
+        errors,
+        at: new Date().toISOString(),
+    };
+    if (prior) Object.assign(out, { machine: prior.machine, settings: prior.settings, at: prior.at, summarised_again_at: out.at });
+    fs.mkdirSync(path.dirname(OUT), { recursive: true });
+    fs.writeFileSync(OUT, `${JSON.stringify(out, null, 2)}\n`);
+    console.log(`\nwrote ${path.relative(root, OUT)}${errors.length ? ` — ${errors.length} measurement(s) failed (see "errors")` : ''}`);
+    process.exit(errors.length ? 1 : 0);
+}
+
+main().catch((err) => {
+    console.error(err);
     process.exit(1);
-}
-const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
-const files = fs.readdirSync(dir)
-    .filter((f) => f.endsWith('.js'))
-    .filter((f) => wanted.length === 0 || wanted.some((w) => f.startsWith(w)))
-    .sort();
-if (files.length === 0) {
-    console.error(`no benchmark matches ${wanted.join(', ')}; have: ${fs.readdirSync(dir).filter((f) => f.endsWith('.js')).join(', ')}`);
-    process.exit(1);
-}
-let failed = 0;
-for (const f of files) {
-    console.log(`\n== ${f}`);
-    const r = spawnSync(process.execPath, [path.join(dir, f)], { stdio: 'inherit' });
-    if (r.status !== 0) failed++;
-}
-process.exit(failed ? 1 : 0);
+});

@@ -3,7 +3,8 @@
  *
  * Per shard: read a batch (polling or Enhanced Fan-Out reader), deaggregate KPL records, drop what
  * the checkpoint already covers, deliver records while fewer than `maxInFlight` are unfinished
- * (reading pauses when full: memory stays bounded by ~2 batches), track every delivered record in a
+ * (reading pauses when full), reading ahead at most one batch and at most the shard's share of
+ * `maxBufferedBytes` (memory stays bounded by both), track every delivered record in a
  * Checkpointer and write the checkpoint of finished records periodically (interval / count, and at
  * once for the first record after a sentinel). At shard end: wait until every record is finished,
  * create the child leases, checkpoint SHARD_END, release the lease.
@@ -23,7 +24,7 @@ import { deaggregate, UserRecord } from '../kpl';
 import { Checkpointer, Ticket, isSentinel } from './checkpointer';
 import { Coordinator } from './coordinator';
 import { Lease, LeaseTable, SHARD_END, LATEST, AT_TIMESTAMP, TRIM_HORIZON } from './lease-table';
-import { createPollingReader } from './polling';
+import { createPollingReader, isInvalidRequest } from './polling';
 import type { ReadBatch, ShardReader, ShardReaderFactory, StartingPosition } from './reader';
 import { cleanupFinishedLeases, createChildLeases, InitialPosition, listShards, syncLeases } from './shard-sync';
 import { efoReaderFactory } from './efo-wiring';
@@ -56,6 +57,13 @@ export interface ConsumerOptions {
     idleTimeMs?: number;
     /** Unfinished records per shard before reading pauses (default 1000; `ordered` forces 1). */
     maxInFlight?: number;
+    /**
+     * Bytes read ahead of delivery, for all held shards together (default 16 MiB; each shard gets an
+     * equal share): a record counts its data + RECORD_OVERHEAD_BYTES. Reads ask GetRecords for fewer
+     * records when the batch still being delivered holds most of the share (polling; EFO pushes what
+     * it gets). Bounds memory under a backlog together with maxInFlight.
+     */
+    maxBufferedBytes?: number;
     ordered?: boolean;
     outputMode?: 'record' | 'batch';
     /** Called per record (outputMode 'record'); call done() when it is finished, done(err) when it failed. */
@@ -101,7 +109,9 @@ export type ConsumerEvent =
     | { type: 'failed'; shardId: string; sequenceNumber: string; error: unknown }
     /** Another instance took a lease of this one under the same worker id (a misconfiguration). */
     | { type: 'duplicateWorkerId'; shardId: string; workerId: string }
-    | { type: 'restarted'; shardId: string; reason: string };
+    | { type: 'restarted'; shardId: string; reason: string }
+    /** Kinesis rejected a read as invalid (isInvalidRequest): the shard is no longer read (lease kept) until a restart. */
+    | { type: 'halted'; shardId: string; error: unknown };
 
 export interface ConsumerMetrics {
     state: 'starting' | 'running' | 'stopping' | 'stopped';
@@ -152,10 +162,24 @@ export class DuplicateWorkerIdError extends KinesisNodeError {
 
 const STALLED = Symbol('stalled');
 
+/** What a record costs in memory besides its data (objects, sequence number, key, metadata): an estimate. */
+export const RECORD_OVERHEAD_BYTES = 512;
+export const DEFAULT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+/** Sizes the first read of a shard, before any record was seen: 1 KiB of data per record. */
+const FIRST_GUESS_RECORD_BYTES = 1024 + RECORD_OVERHEAD_BYTES;
+
+function batchBytes(raw: ReadBatch['records']): number {
+    let n = 0;
+    for (const r of raw) n += (r.Data?.length ?? 0) + RECORD_OVERHEAD_BYTES;
+    return n;
+}
+
 class ShardWorker {
     readonly shardId: string;
     readonly cp = new Checkpointer();
     running = true;
+    /** Stopped reading after an invalid request (see run()); counted in metrics().failedShards. */
+    halted = false;
     private reader: ShardReader | undefined;
     private lastRawSeq: string | undefined;
     private writtenSeq: string | undefined;
@@ -172,6 +196,8 @@ class ShardWorker {
     private readonly max: number;
     /** In-flight count at which a full shard resumes delivering (a run of records per wake-up). */
     private readonly resumeAt: number;
+    /** Average bytes (data + overhead) of the records of the last batch (before the first: a guess). */
+    private avgRecordBytes = FIRST_GUESS_RECORD_BYTES;
 
     constructor(private readonly c: KinesisConsumer, private lease: Lease) {
         this.shardId = lease.leaseKey;
@@ -257,7 +283,7 @@ class ShardWorker {
             try {
                 if (!this.reader) this.reader = this.openReader();
                 const reader = this.reader;
-                const p = pending ?? reader.next();
+                const p = pending ?? reader.next({ maxRecords: this.readLimit(0) });
                 pending = undefined;
                 p.catch(() => undefined);
                 const batch = await this.read(p);
@@ -274,9 +300,15 @@ class ShardWorker {
                 if (raw.length) this.lastRawSeq = raw[raw.length - 1].SequenceNumber;
                 if (batch.millisBehindLatest !== undefined) this.lagMs = batch.millisBehindLatest;
                 if (raw.length && !batch.shardEnd) {
-                    // read ahead while this batch is delivered (at most one batch ahead)
-                    pending = reader.next();
-                    pending.catch(() => undefined);
+                    // read ahead while this batch is delivered (at most one batch ahead, and no more bytes
+                    // than this shard's share of maxBufferedBytes with this batch counted)
+                    const held = batchBytes(raw);
+                    this.avgRecordBytes = held / raw.length;
+                    const limit = this.readLimit(held);
+                    if (limit > 0) {
+                        pending = reader.next({ maxRecords: limit });
+                        pending.catch(() => undefined);
+                    }
                 }
                 if (raw.length) await this.deliver(this.toUserRecords(raw, batch.millisBehindLatest));
                 if (!this.running) break;
@@ -291,6 +323,14 @@ class ShardWorker {
                 this.reader = undefined;
                 void r?.close().catch(() => undefined);
                 this.c.error(err, { action: this.c.readAction(), shardId: this.shardId });
+                if (isInvalidRequest(err)) {
+                    // the same request fails the same way: stop reading this shard (the lease stays held,
+                    // so no other worker spins on it) instead of retrying forever; a restart tries again
+                    this.halted = true;
+                    this.running = false;
+                    this.c.emit({ type: 'halted', shardId: this.shardId, error: err });
+                    break;
+                }
                 errorBackoff = Math.min(errorBackoff ? errorBackoff * 2 : 1000, 30_000);
                 await sleep(errorBackoff);
             }
@@ -298,6 +338,22 @@ class ShardWorker {
         const r = this.reader;
         this.reader = undefined;
         await r?.close().catch(() => undefined);
+    }
+
+    /**
+     * Records the next read may ask for with `heldBytes` not yet delivered, within this shard's share of
+     * maxBufferedBytes: 0 = no read-ahead now (the read follows the delivery); with nothing held, half
+     * the share (at least 1 record). The first read of a shard guesses 1 KiB of data per record.
+     */
+    private readLimit(heldBytes: number): number {
+        const max = this.c.opts.maxRecords ?? 10_000;
+        const share = (this.c.opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES) / Math.max(1, this.c.workers.size);
+        if (heldBytes > 0) {
+            const n = Math.floor((share - heldBytes) / this.avgRecordBytes);
+            return n >= 1 ? Math.min(max, n) : 0;
+        }
+        // nothing held: half the share, so that the read-ahead of the other half fits beside it
+        return Math.max(1, Math.min(max, Math.floor(share / 2 / this.avgRecordBytes)));
     }
 
     private toUserRecords(raw: ReadBatch['records'], lag: number | undefined): ConsumerRecord[] {
@@ -687,7 +743,7 @@ export class KinesisConsumer {
         for (const w of this.workers.values()) {
             inFlight += w.cp.inFlight;
             if (w.lagMs !== undefined) lag = Math.max(lag ?? 0, w.lagMs);
-            if (w.cp.failed) failed++;
+            if (w.cp.failed || w.halted) failed++;
         }
         return {
             state: this.state,

@@ -8,6 +8,7 @@
  * - ResourceNotFound for a shard of a stream that still exists (an expired closed shard) → shardEnd
  *   with no children.
  * - caught up (an empty answer) → the next call waits idleTimeMs first.
+ * - the stream is named by StreamName when a name was configured (StreamARN only otherwise).
  */
 import {
     DescribeStreamSummaryCommand,
@@ -41,6 +42,18 @@ export function isRetryable(err: unknown): boolean {
     return /socket hang up|ECONNRESET|ECONNREFUSED|network/i.test((err as Error)?.message ?? '');
 }
 
+/** Kinesis refused the request itself (bad parameter): the same request will fail again. */
+const INVALID_REQUEST = new Set(['ValidationException', 'InvalidArgumentException', 'SerializationException']);
+
+/**
+ * A request Kinesis rejects as invalid (ValidationException, InvalidArgumentException,
+ * SerializationException): retrying the same request cannot help, so the consumer stops reading
+ * the shard and reports it instead of retrying forever.
+ */
+export function isInvalidRequest(err: unknown): boolean {
+    return INVALID_REQUEST.has(errName(err));
+}
+
 class ClosedError extends Error {
     constructor() {
         super('shard reader closed');
@@ -64,8 +77,12 @@ class PollingReader implements ShardReader {
         this.kinesis = opts.kinesis;
     }
 
+    /**
+     * The stream by name when a name was configured (every Kinesis API accepts it; kinesalite and
+     * other emulators reject StreamARN on GetShardIterator), by ARN only when that is all we have.
+     */
     private streamRef(): { StreamName?: string; StreamARN?: string } {
-        return this.opts.streamARN ? { StreamARN: this.opts.streamARN } : { StreamName: this.opts.streamName };
+        return this.opts.streamName ? { StreamName: this.opts.streamName } : { StreamARN: this.opts.streamARN };
     }
 
     private sleep(ms: number): Promise<void> {
@@ -92,7 +109,8 @@ class PollingReader implements ShardReader {
         }
     }
 
-    async next(): Promise<ReadBatch> {
+    async next(opts?: { maxRecords?: number }): Promise<ReadBatch> {
+        const limit = Math.max(1, Math.min(this.opts.maxRecords, Math.floor(opts?.maxRecords ?? Infinity)));
         if (this.ended) return { records: [] };
         if (this.caughtUp) await this.sleep(this.opts.idleTimeMs);
         for (;;) {
@@ -107,7 +125,7 @@ class PollingReader implements ShardReader {
                     }
                 }
                 out = await this.kinesis.send(
-                    new GetRecordsCommand({ ShardIterator: this.iterator, Limit: this.opts.maxRecords }),
+                    new GetRecordsCommand({ ShardIterator: this.iterator, Limit: limit }),
                     { abortSignal: this.abort.signal },
                 );
                 this.backoff = 0;

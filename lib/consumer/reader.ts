@@ -29,8 +29,10 @@ export interface ShardReader {
      * The next batch (possibly empty when caught up). Retryable failures (throttling, expired
      * iterator, network, EFO resubscribe) are handled inside; rejects only with an error the
      * consumer must act on (stream gone, access denied) or after close().
+     * `opts.maxRecords` lowers the record limit of this one read (polling: GetRecords Limit; the
+     * consumer's byte bound on what is read ahead of delivery); Enhanced Fan-Out ignores it.
      */
-    next(): Promise<ReadBatch>;
+    next(opts?: { maxRecords?: number }): Promise<ReadBatch>;
     /** Stops reading and releases the connection/subscription. Idempotent. */
     close(): Promise<void>;
 }

@@ -23,6 +23,21 @@ async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Pr
 }
 
 describe('lib/aws/clients + credentials (no network)', function () {
+    describe('logger', function () {
+        it('the clients log nothing and give the SDK no info() to build a deep copy of every answer for', function () {
+            const c = createAwsClients({ region: 'us-east-1', kinesisEndpoint: 'http://127.0.0.1:4568', dynamodbEndpoint: 'http://127.0.0.1:4569', credentialMode: 'static', accessKeyId: 'a', secretAccessKey: 'b', env: {} });
+            try {
+                for (const client of [c.kinesis, c.dynamodb]) {
+                    const logger = client.config.logger as unknown as Record<string, unknown>;
+                    assert.equal(logger.info, undefined);
+                    assert.equal(typeof logger.error, 'function');
+                }
+            } finally {
+                c.destroy();
+            }
+        });
+    });
+
     describe('endpoints', function () {
         it('explicit endpoint beats the env vars', function () {
             const env = { AWS_ENDPOINT_URL_KINESIS: 'http://127.0.0.1:1', AWS_ENDPOINT_URL: 'http://127.0.0.1:2' };

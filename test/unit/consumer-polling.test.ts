@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import { createPollingReader } from '../../lib/consumer/polling';
+import { createPollingReader, isInvalidRequest } from '../../lib/consumer/polling';
 
 type Handler = (input: Record<string, unknown>) => unknown;
 
@@ -101,5 +101,34 @@ describe('consumer: polling reader', () => {
         const p = idle.next(); // waits idleTimeMs
         await idle.close();
         await assert.rejects(() => p, /closed/);
+    });
+
+    it('a stream configured by name is read by StreamName even when its ARN is known (kinesalite rejects StreamARN)', async () => {
+        const { client, calls } = fakeKinesis({
+            GetShardIterator: [{ ShardIterator: 'it1' }],
+            GetRecords: [{ Records: [rec('1')], NextShardIterator: 'it2' }],
+        });
+        const r = createPollingReader({ ...base, streamARN: 'arn:aws:kinesis:us-east-1:123456789012:stream/s', kinesis: client, start: { type: 'TRIM_HORIZON' } });
+        await r.next();
+        const it = calls.find((c) => c.name === 'GetShardIterator')!.input;
+        assert.equal(it.StreamName, 's');
+        assert.equal(it.StreamARN, undefined);
+        const byArn = fakeKinesis({ GetShardIterator: [{ ShardIterator: 'it1' }], GetRecords: [{ Records: [], NextShardIterator: 'it2' }] });
+        const r2 = createPollingReader({ ...base, streamName: undefined, streamARN: 'arn:aws:kinesis:us-east-1:123456789012:stream/s', kinesis: byArn.client, start: { type: 'TRIM_HORIZON' } });
+        await r2.next();
+        assert.equal(byArn.calls[0].input.StreamARN, 'arn:aws:kinesis:us-east-1:123456789012:stream/s');
+        assert.equal(byArn.calls[0].input.StreamName, undefined);
+        await r.close();
+        await r2.close();
+    });
+
+    it('an invalid request (ValidationException) is not retried by the reader and is classed as invalid', async () => {
+        const { client, calls } = fakeKinesis({ GetShardIterator: [awsError('ValidationException')] });
+        const r = createPollingReader({ ...base, kinesis: client, start: { type: 'TRIM_HORIZON' } });
+        await assert.rejects(() => r.next(), (err: unknown) => isInvalidRequest(err));
+        assert.equal(calls.length, 1);
+        assert.ok(isInvalidRequest(awsError('InvalidArgumentException')));
+        assert.ok(!isInvalidRequest(awsError('ProvisionedThroughputExceededException')));
+        assert.ok(!isInvalidRequest(awsError('ExpiredIteratorException')));
     });
 });

@@ -1,0 +1,64 @@
+/**
+ * Memory under a backlog: kinesis-in (defaults, checkpointMode 'complete') in a real Node-RED runtime
+ * reads a stream holding BENCH_BACKLOG_RECORDS records (1 M; --quick 100 k) into a slow sink (it
+ * finishes ~2 000 messages/s), for a fixed window from the first record on. RSS growth = peak RSS during the window − RSS of the
+ * runtime with an idle flow before it (after a GC). Run with --expose-gc.
+ */
+import { awsEnv, env, main, now, sleep } from './common';
+import { configNode, onTab, startRed } from './red';
+
+const WINDOW_MS = env.quick ? 20_000 : 45_000; // from the first record on
+const gc = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
+const mb = (b: number) => b / 1024 / 1024;
+
+main(async () => {
+    const red = await startRed(awsEnv());
+    const queue: Array<() => void> = [];
+    let delivered = 0;
+    red.onSink = (_msg, done) => {
+        delivered++;
+        queue.push(done);
+    };
+    const slow = setInterval(() => {
+        for (let i = 0; i < 20 && queue.length; i++) queue.shift()!();
+    }, 10);
+    await red.deploy(onTab([{ id: 'idle', type: 'bench-sink', wires: [] }]));
+    await sleep(1000);
+    gc();
+    await sleep(200);
+    gc();
+    const base = process.memoryUsage();
+    await red.deploy(onTab([
+        configNode(),
+        { id: 'in', type: 'kinesis-in', config: 'cfg', streamName: env.backlogStream, applicationName: `bench-backlog-${process.pid}`,
+            initialPosition: 'TRIM_HORIZON', checkpointMode: 'complete', wires: [['sink']] },
+        { id: 'sink', type: 'bench-sink', wires: [] },
+    ]));
+    let peakRss = 0;
+    let peakHeap = 0;
+    let peakExternal = 0;
+    let t0 = 0;
+    const deadline = now() + WINDOW_MS + 180_000;
+    while ((!t0 || now() - t0 < WINDOW_MS) && now() < deadline) {
+        if (!t0 && delivered > 0) t0 = now();
+        const m = process.memoryUsage();
+        peakRss = Math.max(peakRss, m.rss);
+        peakHeap = Math.max(peakHeap, m.heapUsed);
+        peakExternal = Math.max(peakExternal, m.external + m.arrayBuffers);
+        await sleep(100);
+    }
+    clearInterval(slow);
+    for (const d of queue.splice(0)) d();
+    await red.stop();
+    if (delivered === 0) throw new Error('no record delivered from the backlog');
+    return {
+        window_s: WINDOW_MS / 1000,
+        backlog_records: env.backlogRecords,
+        delivered,
+        base_rss_mb: mb(base.rss),
+        peak_rss_mb: mb(peakRss),
+        rss_growth_mb: mb(peakRss - base.rss),
+        heap_growth_mb: mb(peakHeap - base.heapUsed),
+        external_growth_mb: mb(peakExternal - (base.external + base.arrayBuffers)),
+    };
+});

@@ -1,0 +1,139 @@
+/**
+ * A real Node-RED runtime embedded in the benchmark process (the runtime API, no editor, no
+ * node-red-node-test-helper: no sinon spies on send/log). This package is linked into the user
+ * directory as `npm start` does; three bench-only node types come from a nodes directory written here:
+ *   bench-source — the benchmark sends messages from it (`source(id).send(msg)`),
+ *   bench-pass   — send(msg); done() (a hop of an unrelated flow),
+ *   bench-sink   — hands each message and its done() to `onSink` (or calls done() itself).
+ */
+/* eslint-disable @typescript-eslint/no-var-requires, @typescript-eslint/no-explicit-any */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import { within } from './common';
+
+const { linkPackage } = require('../../../scripts/node-red-runner.js');
+
+type SinkHandler = (msg: any, done: (err?: unknown) => void) => void;
+
+interface BenchGlobals {
+    sink?: SinkHandler;
+    sources: Map<string, { send(msg: unknown): void }>;
+}
+
+const G: BenchGlobals = ((globalThis as any).__kinesisRedBench ??= { sources: new Map() });
+
+const NODES_JS = `module.exports = function (RED) {
+    const G = globalThis.__kinesisRedBench;
+    function Source(cfg) { RED.nodes.createNode(this, cfg); G.sources.set(cfg.id, this); this.on('close', () => G.sources.delete(cfg.id)); }
+    function Pass(cfg) { RED.nodes.createNode(this, cfg); this.on('input', (msg, send, done) => { send(msg); done(); }); }
+    function Sink(cfg) { RED.nodes.createNode(this, cfg); this.on('input', (msg, send, done) => { if (G.sink) G.sink(msg, done); else done(); }); }
+    RED.nodes.registerType('bench-source', Source);
+    RED.nodes.registerType('bench-pass', Pass);
+    RED.nodes.registerType('bench-sink', Sink);
+};
+`;
+const NODES_HTML = ['bench-source', 'bench-pass', 'bench-sink']
+    .map((t) => `<script type="text/javascript">RED.nodes.registerType('${t}',{category:'function',defaults:{},inputs:1,outputs:1,label:'${t}'});</script>`)
+    .join('\n');
+
+export interface EmbeddedRed {
+    deploy(flows: unknown[]): Promise<void>;
+    source(id: string): { send(msg: unknown): void };
+    set onSink(fn: SinkHandler | undefined);
+    stop(): Promise<void>;
+}
+
+/** Starts Node-RED (NODE_RED_PATH = another Node-RED, e.g. the 5.0 lane) with `env` set first. */
+export async function startRed(env: Record<string, string>): Promise<EmbeddedRed> {
+    Object.assign(process.env, env);
+    const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kinesis-bench-red-'));
+    const nodesDir = path.join(userDir, 'bench-nodes');
+    fs.mkdirSync(nodesDir);
+    fs.writeFileSync(path.join(nodesDir, 'bench.js'), NODES_JS);
+    fs.writeFileSync(path.join(nodesDir, 'bench.html'), NODES_HTML);
+    linkPackage(userDir, path.resolve(__dirname, '../../..'));
+    const RED = require(process.env.NODE_RED_PATH || 'node-red');
+    RED.init({
+        userDir,
+        nodesDir: [nodesDir],
+        flowFile: 'flows.json',
+        credentialSecret: 'kinesis-bench',
+        httpAdminRoot: false,
+        httpNodeRoot: false,
+        diagnostics: { enabled: false, ui: false },
+        telemetry: { enabled: false, updateNotification: false },
+        externalModules: { palette: { allowInstall: false } },
+        logging: { console: { level: process.env.BENCH_RED_LOG || 'error', metrics: false, audit: false } },
+    });
+    await RED.start();
+    return {
+        /** Resolves once every node of the new flows exists (setFlows resolves before they are started). */
+        async deploy(flows: unknown[]) {
+            await RED.runtime.flows.setFlows({ flows: { flows }, deploymentType: 'full' });
+            // catch / status / complete nodes are not looked up by id: wait for the others
+            const ids = (flows as Array<{ id: string; type: string }>).filter((n) => !['tab', 'catch', 'status', 'complete'].includes(n.type)).map((n) => n.id);
+            const deadline = Date.now() + 60_000;
+            while (!ids.every((id) => RED.nodes.getNode(id))) {
+                if (Date.now() > deadline) throw new Error(`flows not started: ${ids.filter((id) => !RED.nodes.getNode(id)).join(', ')}`);
+                await new Promise((r) => setTimeout(r, 10));
+            }
+        },
+        source(id: string) {
+            const s = G.sources.get(id);
+            if (!s) throw new Error(`bench-source ${id} is not deployed`);
+            return s;
+        },
+        set onSink(fn: SinkHandler | undefined) {
+            G.sink = fn;
+        },
+        async stop() {
+            await RED.runtime.flows.setFlows({ flows: { flows: [] }, deploymentType: 'full' }).catch(() => undefined);
+            await RED.stop();
+            fs.rmSync(userDir, { recursive: true, force: true });
+        },
+    };
+}
+
+/** A kinesis-config node that takes region, endpoints and keys from the standard AWS variables. */
+export function configNode(id = 'cfg'): Record<string, unknown> {
+    return { id, type: 'kinesis-config', name: 'bench', region: '', kinesisEndpoint: '', dynamodbEndpoint: '', credentialMode: 'chain' };
+}
+
+/** Puts every node of `nodes` on one tab (regular nodes need one; config nodes may sit there too). */
+export function onTab(nodes: Array<Record<string, unknown>>, tab = 'bench-tab'): unknown[] {
+    return [{ id: tab, type: 'tab', label: 'bench' }, ...nodes.map((n) => ({ ...n, z: tab }))];
+}
+
+/**
+ * Sends `n` messages from bench-source `src` with at most `window` not yet at the sink (a flow upstream
+ * that waits for the output), until all `n` reached bench-sink (directly or through a catch node wired to
+ * it: a message with `msg.error` counts as failed, and any failure fails the pump).
+ */
+export async function pump(red: EmbeddedRed, o: { n: number; window: number; message(i: number): unknown; what: string; timeoutMs: number }): Promise<void> {
+    let got = 0;
+    let failed = 0;
+    let wake: (() => void) | undefined;
+    red.onSink = (msg, done) => {
+        done();
+        if (msg?.error) failed++;
+        got++;
+        if (wake) {
+            const w = wake;
+            wake = undefined;
+            w();
+        }
+    };
+    const waitFor = (cond: () => boolean) => within(o.what, (async () => {
+        while (!cond()) await new Promise<void>((r) => (wake = r));
+    })(), o.timeoutMs);
+    const src = red.source('src');
+    for (let i = 0; i < o.n; i++) {
+        if (i - got >= o.window) await waitFor(() => i - got < o.window);
+        src.send(o.message(i));
+    }
+    await waitFor(() => got >= o.n);
+    red.onSink = undefined;
+    if (failed) throw new Error(`${o.what}: ${failed} of ${o.n} messages failed`);
+}
