@@ -262,11 +262,12 @@ describe('editor (browser: headless Chromium, real Node-RED, local stack)', func
         // expand the message so the picture shows the converted device
         const shown = page.locator('.red-ui-debug-msg', { hasText: 'device data' }).last();
         // for the picture only (not a check): open the message if it shows collapsed, then its payload
-        const key = (name: string) => shown.locator('.red-ui-debug-msg-object-key', { hasText: name }).first();
-        if (!(await key('payload').isVisible())) await shown.locator('.red-ui-debug-msg-object-handle').first().click().catch(() => undefined);
-        await key('payload').waitFor({ state: 'visible', timeout: 5_000 }).catch(() => undefined);
-        if (!(await key('deviceName').isVisible())) await key('payload').click().catch(() => undefined);
-        await key('deviceName').waitFor({ state: 'visible', timeout: 5_000 }).catch(() => undefined);
+        // (collapsed, one handle shows; open: [0] the message, [1] payload, [2] kinesis)
+        const handles = shown.locator('.red-ui-debug-msg-object-handle:visible');
+        if ((await handles.count()) < 2) await handles.first().click().catch(() => undefined);
+        await handles.nth(1).waitFor({ state: 'visible', timeout: 5_000 }).catch(() => undefined);
+        await handles.nth(1).click().catch(() => undefined);
+        await shown.locator('.red-ui-debug-msg-object-key:visible', { hasText: 'deviceName' }).first().waitFor({ timeout: 5_000 }).catch(() => undefined);
         await page.evaluate(() => (window as any).RED.view.focus && (window as any).RED.view.focus());
         await ed.shot('11-uplink-deployed', undefined, docsPicture('uplink-flow.png'));
         const errors = await page.evaluate(() => Array.from(document.querySelectorAll('.red-ui-debug-msg-level-20')).map((m) => m.textContent));
