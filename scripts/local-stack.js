@@ -8,10 +8,14 @@
  *   KINESIS_PORT=0 DYNAMODB_PORT=0 node scripts/local-stack.js   # any free ports
  *
  * Env: KINESIS_PORT (4568), KINESIS_TLS_PORT (KINESIS_PORT-1, or free), DYNAMODB_PORT (4569),
- *      LOCAL_STREAMS ("my-thingsboard:1,tb-test-downlink:1"), LOCAL_REGION (us-east-1).
+ *      LOCAL_STREAMS ("my-thingsboard:1,tb-test-downlink:1"), LOCAL_REGION (us-east-1),
+ *      LOCAL_STACK_DATA (a directory: keep streams, records and tables there across restarts;
+ *      unset = in memory, forgotten on stop).
+ * Both servers listen on 127.0.0.1 only (kinesis-local's plain and TLS ports included).
  * Ctrl-C (SIGINT/SIGTERM) stops both servers.
  */
 const { spawn } = require('node:child_process');
+const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
 
@@ -92,10 +96,12 @@ async function awsJson(endpoint, target, body, contentType) {
     return { status: res.status, body: text ? JSON.parse(text) : {} };
 }
 
-function spawnServer(name, args, env, log) {
+function spawnServer(name, args, env, log, detached) {
     const child = spawn(process.execPath, args, {
         env: { ...process.env, ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
+        // its own process group: a terminal's Ctrl-C reaches only the caller, which stops it in order
+        detached: !!detached,
     });
     const lines = [];
     const keep = (chunk) => {
@@ -143,7 +149,10 @@ function stopChild(child) {
 /**
  * Starts kinesis-local and dynalite. Options (all optional):
  *  kinesisPort, kinesisTlsPort, dynamodbPort (0 = any free port), streams ("name:shards,..."),
- *  region, log (function for server output), readyTimeoutMs.
+ *  region, log (function for server output), readyTimeoutMs,
+ *  dataDir (persist both servers' data there across restarts; default in memory),
+ *  ownProcessGroup (true: a Ctrl-C in the terminal does not reach the servers; the caller stops them
+ *  with stop(), after whatever still writes to them — `npm start` stops Node-RED first).
  * Resolves to { kinesisEndpoint, dynamodbEndpoint, region, kinesisPort, kinesisTlsPort, dynamodbPort, env, stop() }
  * (kinesis-local also serves HTTPS, self-signed, on kinesisTlsPort).
  */
@@ -158,7 +167,17 @@ async function startLocalStack(options = {}) {
     const readyTimeoutMs = options.readyTimeoutMs || 60_000;
 
     const kDir = pkgDir('kinesis-local');
-    const kinesis = spawnServer('kinesis-local', [path.join(kDir, 'main.js')], {
+    const dataDir = options.dataDir ? path.resolve(options.dataDir) : undefined;
+    if (dataDir) fs.mkdirSync(path.join(dataDir, 'dynamodb'), { recursive: true });
+    const persist = dataDir ? {
+        SHOULD_PERSIST_DATA: 'true',
+        LOAD_DATA_IF_EXISTS: 'true',
+        PERSIST_PATH: dataDir,
+        PERSIST_FILE_NAME: 'kinesis-data.json',
+        PERSIST_INTERVAL: '1s',
+    } : { SHOULD_PERSIST_DATA: 'false', LOAD_DATA_IF_EXISTS: 'false' };
+    const kinesis = spawnServer('kinesis-local', ['--require', path.join(__dirname, 'loopback-only.js'), path.join(kDir, 'main.js')], {
+        ...persist,
         KINESIS_MOCK_CERT_PATH: path.join(kDir, 'server.json'),
         KINESIS_MOCK_PLAIN_PORT: String(kinesisPort),
         KINESIS_MOCK_TLS_PORT: String(kinesisTlsPort),
@@ -172,8 +191,9 @@ async function startLocalStack(options = {}) {
         UPDATE_SHARD_COUNT_DURATION: '200ms',
         REGISTER_STREAM_CONSUMER_DURATION: '200ms',
         CREATE_STREAM_DURATION: '200ms',
-    }, options.log);
-    const dynalite = spawnServer('dynalite', [path.join(pkgDir('dynalite'), 'cli.js'), '--port', String(dynamodbPort), '--host', '127.0.0.1', '--createTableMs', '0', '--deleteTableMs', '0', '--updateTableMs', '0'], {}, options.log);
+    }, options.log, options.ownProcessGroup);
+    const dynalite = spawnServer('dynalite', [path.join(pkgDir('dynalite'), 'cli.js'), '--port', String(dynamodbPort), '--host', '127.0.0.1',
+        ...(dataDir ? ['--path', path.join(dataDir, 'dynamodb')] : []), '--createTableMs', '0', '--deleteTableMs', '0', '--updateTableMs', '0'], {}, options.log, options.ownProcessGroup);
 
     const kinesisEndpoint = `http://127.0.0.1:${kinesisPort}`;
     const dynamodbEndpoint = `http://127.0.0.1:${dynamodbPort}`;
@@ -231,6 +251,8 @@ if (require.main === module) {
         dynamodbPort: env.DYNAMODB_PORT !== undefined ? env.DYNAMODB_PORT : 4569,
         streams: env.LOCAL_STREAMS !== undefined ? env.LOCAL_STREAMS : DEFAULT_STREAMS,
         region: env.LOCAL_REGION,
+        dataDir: env.LOCAL_STACK_DATA || undefined,
+        ownProcessGroup: true,
     }).then((stack) => {
         console.log(`Kinesis  (kinesis-local): ${stack.kinesisEndpoint}`);
         console.log(`DynamoDB (dynalite):      ${stack.dynamodbEndpoint}`);

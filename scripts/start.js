@@ -1,12 +1,19 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * `npm start`: the embedded local stack (kinesis-local + dynalite) and Node-RED (the devDependency)
- * with this package loaded from the working tree and the examples imported, one tab each.
- * The standard AWS env vars point at the local stack. Ctrl-C stops everything it started.
+ * `npm start`: the embedded local stack (kinesis-local + dynalite) and Node-RED with this package loaded
+ * from the working tree and the examples imported, one tab each. Node-RED 5 (devDependency alias
+ * `node-red-5`) when this Node.js is >= 22.9, else Node-RED 4.1 (devDependency `node-red`) with a
+ * one-line note. The standard AWS env vars point at the local stack, whose data is kept in
+ * <userDir>/local-stack/ across restarts.
+ * Ctrl-C, or SIGINT/SIGTERM to this process (or to npm running it), stops Node-RED first — it releases
+ * its shard leases and writes its checkpoints — and then the local stack (its own process group, so a
+ * terminal's Ctrl-C does not kill it under Node-RED's feet).
  *
  * Env: PORT (1880), HOST (127.0.0.1), KINESIS_PORT (4568), DYNAMODB_PORT (4569),
- *      NODE_RED_USER_DIR (.node-red-data). `npm start -- --reset` re-imports the examples.
+ *      NODE_RED_USER_DIR (.node-red-data), NODE_RED_MAJOR (4 or 5: force that Node-RED).
+ * `npm start -- --reset` re-imports the examples (the local stack's data stays; delete
+ * <userDir>/local-stack/ to forget it).
  */
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -44,6 +51,38 @@ function ensureBuilt() {
     }
 }
 
+
+/** Node-RED 5 on Node.js >= 22.9 (Node-RED 5's own requirement), else 4.1; NODE_RED_MAJOR forces one. */
+function pickNodeRed() {
+    const [major, minor] = process.versions.node.split('.').map(Number);
+    const canRun5 = major > 22 || (major === 22 && minor >= 9);
+    const forced = process.env.NODE_RED_MAJOR;
+    const v4 = { redJs: require.resolve('node-red/red.js'), version: require('node-red/package.json').version };
+    if (forced === '4' || (!canRun5 && forced !== '5')) {
+        const note = forced === '4' ? '' : `Node-RED ${v4.version}: Node-RED 5 needs Node.js >= 22.9 (this is ${process.version}); Node-RED 4.x support ends 2026-12-31.`;
+        return { ...v4, note };
+    }
+    try {
+        return { redJs: require.resolve('node-red-5/red.js'), version: require('node-red-5/package.json').version, note: '' };
+    } catch (_) {
+        return { ...v4, note: `Node-RED ${v4.version}: Node-RED 5 (devDependency node-red-5) is not installed — run npm install.` };
+    }
+}
+
+/**
+ * The AWS SDK warns on Node.js < 22 (its releases from January 2027 need Node.js 22) at every start.
+ * Explained here once per workspace, and the SDK's own warning is turned off for the Node-RED we run.
+ */
+function explainSdkNodeWarning(userDir) {
+    if (Number(process.versions.node.split('.')[0]) >= 22) return {};
+    const marker = path.join(userDir, '.aws-sdk-node-warning-explained');
+    if (!fs.existsSync(marker)) {
+        console.log(`Note: AWS SDK releases from January 2027 need Node.js >= 22 (this is ${process.version}); until then everything works.`);
+        console.log('      The SDK would repeat this warning at every start; it is turned off here (AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED).');
+        fs.writeFileSync(marker, `explained ${new Date().toISOString()}\n`);
+    }
+    return { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+}
 
 function prepareUserDir(userDir, reset) {
     fs.mkdirSync(path.join(userDir, 'node_modules', ...pkg.name.split('/').slice(0, -1)), { recursive: true });
@@ -88,18 +127,23 @@ async function main() {
     const earlyStop = () => process.exit(130);
     process.once('SIGINT', earlyStop);
     process.once('SIGTERM', earlyStop);
+    const dataDir = path.join(userDir, 'local-stack');
     const stack = await startLocalStack({
         kinesisPort: env.KINESIS_PORT !== undefined ? env.KINESIS_PORT : 4568,
         dynamodbPort: env.DYNAMODB_PORT !== undefined ? env.DYNAMODB_PORT : 4569,
         streams: env.LOCAL_STREAMS,
+        dataDir,
+        ownProcessGroup: true,
     });
-    console.log(`Local stack: Kinesis ${stack.kinesisEndpoint}, DynamoDB ${stack.dynamodbEndpoint}`);
-    console.log('To use the AWS CLI against it:');
+    const shownDir = path.relative(process.cwd(), dataDir);
+    console.log(`Local stack: Kinesis ${stack.kinesisEndpoint}, DynamoDB ${stack.dynamodbEndpoint} (data kept in ${shownDir && !shownDir.startsWith('..') ? shownDir : dataDir})`);
+    console.log('To use the AWS CLI against it (AWS CLI >= 2.13 / 1.29 read AWS_ENDPOINT_URL_*; older ones need --endpoint-url):');
     for (const [k, v] of Object.entries(stack.env)) console.log(`  export ${k}=${v}`);
 
-    const redMain = require.resolve('node-red/red.js');
-    const red = spawn(process.execPath, [redMain, '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')], {
-        env: { ...process.env, ...stack.env },
+    const nodeRed = pickNodeRed();
+    if (nodeRed.note) console.log(nodeRed.note);
+    const red = spawn(process.execPath, [nodeRed.redJs, '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')], {
+        env: { ...process.env, ...stack.env, ...explainSdkNodeWarning(userDir) },
         stdio: 'inherit',
     });
     let stopping = false;
@@ -110,18 +154,26 @@ async function main() {
             red.kill('SIGINT');
             await new Promise((r) => { const t = setTimeout(() => { red.kill('SIGKILL'); r(); }, 16_000); red.once('exit', () => { clearTimeout(t); r(); }); });
         }
+        console.log('Node-RED stopped; stopping the local stack.');
         await stack.stop();
         process.exit(code);
     };
     process.removeListener('SIGINT', earlyStop);
     process.removeListener('SIGTERM', earlyStop);
+    // Ctrl-C in a terminal reaches Node-RED too (same process group); a SIGTERM reaches only the process
+    // it is sent to: either way Node-RED is told to stop and waited for, then the stack stops.
     process.on('SIGINT', () => stopAll(0));
     process.on('SIGTERM', () => stopAll(0));
+    process.on('SIGHUP', () => stopAll(0)); // the terminal went away
+    // npm does not pass a SIGTERM on to this script: when the npm process that ran us is gone (we are
+    // re-parented), stop everything in order as for a signal. One cheap check a second.
+    const parent = process.ppid;
+    setInterval(() => { if (process.ppid !== parent) stopAll(0); }, 1000).unref();
     red.on('exit', (code, signal) => {
-        if (!stopping) console.log(`Node-RED stopped (${signal || `exit code ${code}`}); stopping the local stack.`);
+        if (!stopping) console.log(`Node-RED exited (${signal || `exit code ${code}`}).`);
         stopAll(code === null ? (signal === 'SIGINT' || signal === 'SIGTERM' ? 0 : 1) : code);
     });
-    console.log(`Node-RED editor: http://${env.HOST || '127.0.0.1'}:${env.PORT || 1880}/`);
+    console.log(`Node-RED ${nodeRed.version} editor: http://${env.HOST || '127.0.0.1'}:${env.PORT || 1880}/`);
 }
 
 main().catch((err) => {

@@ -2,8 +2,9 @@
 'use strict';
 /**
  * Pack check — the package the way users meet it:
- *  1. `npm pack` (runs the build) and check the tarball: compiled runtime, editor .html and
- *     locales for every node in package.json's `node-red.nodes`, no tests, no TypeScript sources;
+ *  1. `npm pack` (runs the build: prepack) and check the tarball: compiled runtime, editor .html and
+ *     locales for every node in package.json's `node-red.nodes`, icons, no tests, no TypeScript
+ *     sources, no install-time scripts (npm would run or warn about them on every install);
  *  2. for each lane (default Node-RED 4.1 on Node 20 and Node-RED 5.0 on Node 22, both from npm):
  *     install Node-RED into a fresh temp dir, `npm install <tarball>` into a fresh userDir (as in
  *     ~/.node-red), start Node-RED on a free loopback port and assert via `GET /nodes` that every
@@ -48,7 +49,7 @@ function run(cmd, args, opts = {}) {
 
 function pack(workDir) {
     if (process.env.VERIFY_TARBALL) return path.resolve(process.env.VERIFY_TARBALL);
-    console.log('== npm pack (runs the build)');
+    console.log('== npm pack (runs the build: prepack)');
     const out = execFileSync('npm', ['pack', '--json', '--pack-destination', workDir], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
     const info = JSON.parse(out.slice(out.indexOf('[')));
     return path.join(workDir, info[0].filename);
@@ -68,6 +69,12 @@ function checkTarball(tarball) {
     const stray = files.filter((f) => /^dist\/test\//.test(f) || (/\.ts$/.test(f) && !/\.d\.ts$/.test(f)) || /^(test|bench|\.ci)\//.test(f) || /node_modules\//.test(f));
     record('tarball', 'no tests, TypeScript sources or CI files', stray.length === 0, stray.slice(0, 5).join(', '));
     for (const f of ['package.json', 'README.md', 'LICENSE']) record('tarball', `has ${f}`, has(f));
+    // install-time scripts run (or warn) on every user's `npm install`: the build happens before packing
+    const packed = JSON.parse(execFileSync('tar', ['-xzOf', tarball, 'package/package.json'], { encoding: 'utf8' }));
+    const installScripts = ['preinstall', 'install', 'postinstall', 'prepare'].filter((k) => packed.scripts && packed.scripts[k]);
+    record('tarball', 'no install-time scripts (preinstall, install, postinstall, prepare)', installScripts.length === 0, installScripts.join(', '));
+    const icons = files.filter((f) => /^dist\/nodes\/icons\//.test(f) || /\/icons\/[^/]+$/.test(f));
+    record('tarball', 'the node icons', icons.length > 0, icons.join(', '));
     const deps = Object.keys(pkg.dependencies || {});
     record('tarball', `runtime dependencies ≤ 6 (${deps.length})`, deps.length <= 6, deps.join(', '));
 }

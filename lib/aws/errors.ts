@@ -105,6 +105,8 @@ interface ErrorLike {
     /** Set by lib/aws/credentials when assuming the role failed. */
     $credentialSource?: string;
     $roleArn?: string;
+    /** The raw HTTP response the SDK keeps when it could not parse the answer. */
+    $response?: unknown;
     /** AwsConfigError's details. */
     problems?: Array<{ code: string; message: string }>;
 }
@@ -130,6 +132,15 @@ function errorCode(err: ErrorLike): string {
         if (c !== 'Error') return c;
     }
     return 'Error';
+}
+
+/**
+ * A region name made of AWS's partition prefixes and compass directions (eu-west-1, us-gov-east-1,
+ * ap-southeast-5, cn-north-1): a DNS failure for it is the network's, not a typo. Linear-time regex.
+ */
+const REGION_SHAPE = /^(?:us|eu|ap|sa|ca|me|af|il|mx|cn)(?:-gov|-iso[a-z]?)?-(?:east|west|north|south|central|northeast|southeast|northwest|southwest)-\d{1,2}$/;
+function isKnownRegionShape(region: string): boolean {
+    return region.length <= 30 && REGION_SHAPE.test(region);
 }
 
 function where(ctx: ExplainContext): string {
@@ -247,13 +258,35 @@ export function explainAwsError(error: unknown, ctx: ExplainContext = {}): Expla
             true,
         );
     }
+    if (code === 'EPROTO' || code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number|packet length too long|unknown protocol/i.test(raw)) {
+        // https:// on a port that speaks plain HTTP (e.g. kinesis-local's plain port)
+        const target = ctx.endpoint ?? (ctx.region ? `AWS in region ${ctx.region}` : 'AWS');
+        return build(
+            'unreachable',
+            `cannot reach ${target}: the server there does not speak TLS (https://) — for a plain HTTP port use http:// in the endpoint URL`,
+            'https on a plain port',
+            false,
+        );
+    }
+    if (/^Deserialization error/i.test(raw) || (err.$response !== undefined && /\$response/.test(raw))) {
+        // an answer that is not the AWS JSON protocol: a web server, proxy or other service at that URL
+        const target = ctx.endpoint ?? (ctx.region ? `AWS in region ${ctx.region}` : 'AWS');
+        const http = status !== undefined ? ` (HTTP ${status})` : '';
+        return build(
+            'unreachable',
+            `the server at ${target} answered${http}, but not as the AWS API does: is the endpoint URL that of Kinesis / DynamoDB (not another service, a proxy or a web page)?`,
+            'not an AWS endpoint',
+            false,
+        );
+    }
     if (NETWORK_CODES.has(code) || code.startsWith('ERR_HTTP2') || /getaddrinfo|ECONNREFUSED|socket hang up|connect ETIMEDOUT/i.test(raw)) {
         const target = ctx.endpoint ?? (ctx.region ? `AWS in region ${ctx.region}` : 'AWS');
         let hint = '';
         if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || /getaddrinfo/i.test(raw)) {
-            hint = ctx.endpoint
-                ? ' (unknown host: check the endpoint URL)'
-                : ` (unknown host: check the region name${ctx.region ? ` "${ctx.region}"` : ''} — is it a region where Kinesis exists?)`;
+            if (ctx.endpoint) hint = ' (unknown host: check the endpoint URL)';
+            else if (code === 'EAI_AGAIN' || (ctx.region !== undefined && isKnownRegionShape(ctx.region))) {
+                hint = ' (the host name cannot be resolved: offline, DNS or proxy problem?)';
+            } else hint = ` (unknown host: check the region name${ctx.region ? ` "${ctx.region}"` : ''} — is it a region where Kinesis exists?)`;
         } else if (code === 'ECONNREFUSED' || /ECONNREFUSED/.test(raw)) {
             hint = ctx.endpoint ? ' (nothing listens there: is the local stack or endpoint running?)' : '';
         } else if (code === 'TimeoutError' || code === 'ETIMEDOUT' || code === 'RequestTimeout') {

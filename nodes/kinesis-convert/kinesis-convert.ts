@@ -466,7 +466,8 @@ export = function (RED: NodeAPI): void {
     /** The last input a deployed node saw (small, redacted), to pre-fill the Test dialog. */
     RED.httpAdmin.get('/kinesis-convert/:id/last', RED.auth.needsPermission('kinesis-convert.read'), (req: Request, res: Response) => {
         const last = lastSeen.get(String(req.params.id));
-        if (!last) return res.status(404).json({ error: 'no message seen yet' });
+        // nothing seen yet is not an error (a 404 would be a console error in every fresh editor dialog)
+        if (!last) return res.status(204).end();
         return res.json(snapshot(last));
     });
 

@@ -23,10 +23,10 @@ import {
 
 const PACKAGE_TYPES = ['kinesis-config', 'kinesis-in', 'kinesis-out', 'kinesis-convert'];
 const CORE_TYPES = ['comment', 'inject', 'debug', 'function', 'switch', 'change', 'catch', 'http in', 'http response', 'file', 'file in', 'tab'];
-const UPLINK = '01-thingsboard-uplink.json';
-const DOWNLINK = '02-thingsboard-downlink.json';
-const SIMULATOR = '03-device-simulator.json';
-const PIPELINE = '04-iot-telemetry-pipeline.json';
+const UPLINK = '01 ThingsBoard uplink.json';
+const DOWNLINK = '02 ThingsBoard downlink.json';
+const SIMULATOR = '03 Device simulator.json';
+const PIPELINE = '04 IoT telemetry pipeline.json';
 const TUTORIAL_RECORD = '{"devName": "kitchen_thermostat", "devType": "thermostat", "temperature": 22}';
 
 let kinesisClient: ReturnType<typeof rawKinesis> | undefined;
@@ -129,7 +129,7 @@ describe('examples (e2e: each example file in a real Node-RED against the local 
             assert.ok(files.length >= 4, 'the four examples');
             const appNames = new Map<string, string>();
             for (const file of files) {
-                assert.match(file, /^\d\d-[a-z0-9-]+\.json$/, 'numbered file names');
+                assert.match(file, /^\d\d [A-Z][A-Za-z0-9 ]+\.json$/, 'numbered file names that read well in Import → Examples');
                 const nodes = readExample(file);
                 assert.ok(Array.isArray(nodes) && nodes.length > 0, `${file}: an array of nodes`);
                 const flowNodes = nodes.filter((n) => !isConfigNode(n));
@@ -151,6 +151,14 @@ describe('examples (e2e: each example file in a real Node-RED against the local 
                     const app = String(n.applicationName || n.streamName);
                     assert.ok(!appNames.has(app), `${file}: application name ${app} also used in ${appNames.get(app)}`);
                     appNames.set(app, file);
+                }
+            }
+            // importing any example into any workspace is clean: no id (config nodes included) in two files
+            const owner = new Map<string, string>();
+            for (const file of files) {
+                for (const n of readExample(file)) {
+                    assert.ok(!owner.has(n.id), `${file}: id ${n.id} also in ${owner.get(n.id)}`);
+                    owner.set(n.id, file);
                 }
             }
             const used = new Set(files.flatMap((f) => readExample(f).map((n) => n.type)));
@@ -321,6 +329,12 @@ describe('examples (e2e: each example file in a real Node-RED against the local 
             const bad = await red.request('POST', '/devices/kitchen_thermostat/attributes/shared', ['not', 'an', 'object']);
             assert.equal(bad.status, 400);
             assert.match(String((bad.body as { error?: string }).error), /JSON object/);
+            // a text body that is not JSON reaches the flow (no JSON parser for text/plain): a JSON answer, no HTML page
+            const garbled = await fetch(`${red.baseUrl}/devices/kitchen_thermostat/attributes/shared`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{"version": v.0.11' });
+            const garbledText = await garbled.text();
+            assert.equal(garbled.status, 400, garbledText.slice(0, 300));
+            assert.match(String(garbled.headers.get('content-type')), /application\/json/);
+            assert.match(String((JSON.parse(garbledText) as { error?: string }).error), /^the body is not JSON \(.*\): send a JSON object/);
 
             // a record over the 1 MiB Kinesis limit: the Catch node answers 502 with kinesis-out's words
             const tip = await tipIterator('tb-test-downlink');
@@ -339,6 +353,9 @@ describe('examples (e2e: each example file in a real Node-RED against the local 
             const mark = comms.debug.length;
             const it = await tipIterator('my-thingsboard');
             await red.deploy(exampleAsFlows(SIMULATOR));
+            // quiet by default: nothing is sent until "start simulator" is clicked
+            await waitUntil('the simulator says it is stopped', () => /^stopped/.test(comms.status.get('ex03-reading')?.text || ''), 20_000);
+            await red.inject('ex03-start');
             const names = ['living_room_thermostat', 'bedroom_thermostat', 'office_thermostat'];
             const readings = await readUntil('two simulated readings', it, (rs) => {
                 const sim = rs.map((r) => ({ key: r.PartitionKey, v: json(r.Data) as Record<string, unknown> | undefined }))
@@ -352,6 +369,9 @@ describe('examples (e2e: each example file in a real Node-RED against the local 
                 assert.ok(!Number.isNaN(Date.parse(String(v?.timestamp))), 'ISO timestamp');
             }
             assert.notEqual(readings[0].v?.devName, readings[1].v?.devName, 'the devices take turns');
+            await waitUntil('the running status counts the readings', () => /^running: \d+ sent$/.test(comms.status.get('ex03-reading')?.text || ''), 10_000);
+            await red.inject('ex03-stop');
+            await waitUntil('the simulator stopped', () => /^stopped/.test(comms.status.get('ex03-reading')?.text || ''), 10_000);
             assert.deepEqual(errorsSince(comms, mark), [], 'no errors in the debug sidebar');
         });
     });
@@ -408,6 +428,8 @@ describe('examples (e2e: each example file in a real Node-RED against the local 
                 return r.length >= 2 ? r : undefined;
             }, 10_000);
             assert.deepEqual(rejected.sort(), [`frozen-${u}`, `hot-${u}`]);
+            const hot = comms.from('ex04-rejected').find((d) => (d.msg as { deviceName?: string })?.deviceName === `hot-${u}`)?.msg as { rejected?: string };
+            assert.equal(hot?.rejected, 'temperature 150 is outside 0 … 100', 'the reason is shown with the reading');
 
             // the dataset query: temperature_celsius > 25, newest first, at most 100
             const q = await red.request('GET', '/telemetry/high-temperature');
@@ -423,8 +445,9 @@ describe('examples (e2e: each example file in a real Node-RED against the local 
 
             const before = comms.from('ex04-result').length;
             await red.inject('ex04-query-inject');
-            const res = await waitUntil('the query result in the debug sidebar', () => comms.from('ex04-result')[before], 10_000);
-            assert.ok((res.msg as Array<{ deviceName: string }>).some((r) => r.deviceName === `sensor001-${u}`));
+            // the HTTP queries above show in the same debug node and may still be arriving: find the inject's answer
+            await waitUntil('the query result in the debug sidebar', () => comms.from('ex04-result').slice(before)
+                .find((d) => Array.isArray(d.msg) && (d.msg as Array<{ deviceName: string }>).some((r) => r.deviceName === `sensor001-${u}`)), 10_000);
             // every record finished (stored or rejected) is checkpointed
             await checkpointReaches('iot-telemetry-pipeline', put.Records?.at(-1)?.SequenceNumber as string);
             assert.deepEqual(errorsSince(comms, mark), [], 'no errors in the debug sidebar');
@@ -472,7 +495,7 @@ describe('npm start (e2e: every example imported at once, one tab each, against 
         if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
     });
 
-    it('imports every example into one flows file: unique ids, a tab per file, one shared kinesis-config', function () {
+    it('imports every example into one flows file: unique ids, a tab per file, each example\'s own kinesis-config', function () {
         const flows = JSON.parse(fs.readFileSync(path.join(userDir, 'flows.json'), 'utf8')) as FlowNode[];
         const ids = flows.map((n) => n.id);
         assert.equal(new Set(ids).size, ids.length, 'unique ids');
@@ -490,7 +513,7 @@ describe('npm start (e2e: every example imported at once, one tab each, against 
                 if (!isConfigNode(n)) assert.ok(tabs.some((t) => t.id === got.z), `${file}: ${n.id} on a tab`);
             }
         }
-        assert.equal(flows.filter((n) => n.type === 'kinesis-config').length, 1, 'one kinesis-config');
+        assert.equal(flows.filter((n) => n.type === 'kinesis-config').length, exampleFiles().length, 'a kinesis-config per example');
     });
 
     it('runs them all together without errors, with live data from the simulator through the uplink and the pipeline', async function () {
@@ -502,6 +525,7 @@ describe('npm start (e2e: every example imported at once, one tab each, against 
         }
         const c = comms as Comms;
         const names = ['living_room_thermostat', 'bedroom_thermostat', 'office_thermostat'];
+        await api.inject('ex03-start'); // the simulator is quiet until started
         await waitUntil('simulated devices in the uplink debug output', () => c.from('ex01-debug').find((d) => names.includes((d.msg as { topic?: string })?.topic || '')), 60_000, 250);
         const jsonl = path.join(userDir, 'iot-telemetry.jsonl');
         await waitUntil('simulated readings in iot-telemetry.jsonl', () => fs.existsSync(jsonl) && fs.readFileSync(jsonl, 'utf8').split('\n').some((l) => names.some((n) => l.includes(n))), 30_000, 250);

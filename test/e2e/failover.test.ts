@@ -12,7 +12,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { LocalStack, startLocalStack } from '../helpers/stack';
 import { Comms, NodeRedProcess, exampleAsFlows, sleep, waitUntil } from './harness';
 
-const UPLINK = '01-thingsboard-uplink.json';
+const UPLINK = '01 ThingsBoard uplink.json';
 const SHARDS = 4;
 
 /** Device names the uplink debug node showed (the decoder's deviceName = the record's devName). */

@@ -58,6 +58,39 @@ describe('lib/aws/errors', function () {
             const e2 = explainAwsError(dns, { endpoint: 'http://kinesis.example:4568' });
             assert.match(e2.message, /check the endpoint URL/);
         });
+        it('a well-formed region with no DNS blames the network (offline, DNS or proxy), not the region name', function () {
+            const dns = Object.assign(new Error('getaddrinfo ENOTFOUND kinesis.eu-west-1.amazonaws.com'), { code: 'ENOTFOUND' });
+            const e = explainAwsError(dns, { region: 'eu-west-1' });
+            assert.equal(e.kind, 'unreachable');
+            assert.match(e.message, /cannot reach AWS in region eu-west-1: ENOTFOUND \(the host name cannot be resolved: offline, DNS or proxy problem\?\)/);
+            assert.doesNotMatch(e.message, /check the region name/);
+            const again = explainAwsError(Object.assign(new Error('getaddrinfo EAI_AGAIN kinesis.eu-wst-1.amazonaws.com'), { code: 'EAI_AGAIN' }), { region: 'eu-wst-1' });
+            assert.match(again.message, /cannot be resolved: offline, DNS or proxy/);
+            for (const region of ['us-gov-west-1', 'ap-southeast-5', 'cn-north-1', 'il-central-1']) {
+                assert.match(explainAwsError(dns, { region }).message, /offline, DNS or proxy/, region);
+            }
+        });
+        it('https:// on a plain HTTP port (EPROTO wrong version number) says to use http://', function () {
+            const raw = 'write EPROTO 40E8C8F7A97F0000:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:../deps/openssl/openssl/ssl/record/ssl3_record.c:354:\n';
+            const plain = Object.assign(new Error(raw), { code: 'EPROTO' });
+            const wrapped = Object.assign(new Error('The pending stream has been canceled'), { code: 'ERR_HTTP2_STREAM_CANCEL', cause: plain });
+            for (const err of [plain, wrapped]) {
+                const e = explainAwsError(err, { endpoint: 'https://127.0.0.1:4568' });
+                assert.equal(e.kind, 'unreachable');
+                assert.equal(e.status, 'https on a plain port');
+                assert.match(e.message, /^cannot reach https:\/\/127\.0\.0\.1:4568: the server there does not speak TLS \(https:\/\/\) — for a plain HTTP port use http:\/\//);
+                assert.doesNotMatch(e.message, /SSL routines|openssl/);
+            }
+        });
+        it('a server that is not Kinesis (Deserialization error … $response) is named as such, without the SDK hint', function () {
+            const err = Object.assign(new Error('Deserialization error: to see the raw response, inspect the hidden field {error}.$response on this object.'),
+                { name: 'SyntaxError', $response: { statusCode: 200 }, $metadata: { httpStatusCode: 200 } });
+            const e = explainAwsError(err, { endpoint: 'http://127.0.0.1:1880' });
+            assert.equal(e.kind, 'unreachable');
+            assert.equal(e.status, 'not an AWS endpoint');
+            assert.match(e.message, /the server at http:\/\/127\.0\.0\.1:1880 answered \(HTTP 200\), but not as the AWS API does/);
+            assert.doesNotMatch(e.message, /\$response|hidden field/);
+        });
         it('HTTP/2 (Kinesis on AWS) wrapping a DNS failure reports the cause, not ERR_HTTP2_STREAM_CANCEL', function () {
             const cause = Object.assign(new Error('getaddrinfo ENOTFOUND kinesis.eu-wst-1.amazonaws.com'), { code: 'ENOTFOUND' });
             const err = Object.assign(new Error('The pending stream has been canceled'), { code: 'ERR_HTTP2_STREAM_CANCEL', cause });
