@@ -22,7 +22,8 @@
  * No Node-RED import, no import of anything but the helpers (their source text is evaluated inside).
  */
 import vm from 'node:vm';
-import * as helpers from '../helpers';
+// a file, not the folder: resolving a folder reads its package.json, which the runner may not read (Node 22)
+import * as helpers from '../helpers/index';
 
 export type Direction = 'uplink' | 'downlink';
 
