@@ -137,12 +137,13 @@ async function waitFor(what, check, child, timeoutMs) {
     throw new Error(`${what} did not become ready in ${timeoutMs} ms: ${lastErr ? lastErr.message : ''}\n${child.recentOutput()}`);
 }
 
-function stopChild(child) {
+/** Stops a child: `signal` (default SIGTERM), then SIGKILL after `graceMs` (default 1 s). */
+function stopChild(child, signal = 'SIGTERM', graceMs = 1000) {
     return new Promise((resolve) => {
         if (!child || child.exitCode !== null || child.signalCode !== null) return resolve();
-        const timer = setTimeout(() => { try { child.kill('SIGKILL'); } catch (_) { /* gone */ } }, 1000);
+        const timer = setTimeout(() => { try { child.kill('SIGKILL'); } catch (_) { /* gone */ } }, graceMs);
         child.once('exit', () => { clearTimeout(timer); resolve(); });
-        try { child.kill('SIGTERM'); } catch (_) { clearTimeout(timer); resolve(); }
+        try { child.kill(signal); } catch (_) { clearTimeout(timer); resolve(); }
     });
 }
 
@@ -241,7 +242,7 @@ async function startLocalStack(options = {}) {
     };
 }
 
-module.exports = { startLocalStack, freePort, freePorts, DEFAULT_STREAMS, DEFAULT_REGION };
+module.exports = { startLocalStack, freePort, freePorts, DEFAULT_STREAMS, DEFAULT_REGION, spawnServer, waitFor, stopChild, awsJson };
 
 if (require.main === module) {
     const env = process.env;

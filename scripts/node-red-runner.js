@@ -11,7 +11,7 @@ const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
-const { freePort } = require('./local-stack');
+const { freePort, stopChild } = require('./local-stack');
 
 /** settings.js for a quiet, offline Node-RED: no telemetry, no palette catalogue, no tours. */
 function settingsSource(port, extra) {
@@ -54,12 +54,7 @@ async function startNodeRed(options) {
     child.stderr.on('data', keep);
     const output = () => lines.join('');
     const url = `http://127.0.0.1:${port}`;
-    const stop = () => new Promise((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        const timer = setTimeout(() => { try { child.kill('SIGKILL'); } catch (_) { /* gone */ } }, 10_000);
-        child.once('exit', () => { clearTimeout(timer); resolve(); });
-        child.kill('SIGINT');
-    });
+    const stop = () => stopChild(child, 'SIGINT', 10_000);
     const deadline = Date.now() + (options.readyTimeoutMs || 90_000);
     for (;;) {
         if (child.exitCode !== null) throw new Error(`Node-RED exited with code ${child.exitCode}:\n${output()}`);
