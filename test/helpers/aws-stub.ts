@@ -5,7 +5,16 @@
  */
 import { createServer, IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createServer as createNetServer } from 'node:net';
+import { createServer as createNetServer, Server as NetServer } from 'node:net';
+
+/** Listens on a free port of 127.0.0.1; resolves to the port. */
+export async function listenOnLoopback(server: NetServer): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', () => resolve());
+    });
+    return (server.address() as AddressInfo).port;
+}
 
 export interface StubRequest {
     method: string;
@@ -69,11 +78,7 @@ export async function startStub(handler: (req: StubRequest) => StubReply | Promi
                 });
         });
     });
-    await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(0, '127.0.0.1', () => resolve());
-    });
-    const port = (server.address() as AddressInfo).port;
+    const port = await listenOnLoopback(server);
     return {
         url: `http://127.0.0.1:${port}`,
         port,

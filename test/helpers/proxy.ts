@@ -5,8 +5,8 @@
  * the machine). Counts what went through it.
  */
 import { createServer, IncomingMessage, request as httpRequest, Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { connect as netConnect, Socket } from 'node:net';
+import { listenOnLoopback } from './aws-stub';
 
 export interface TestProxy {
     url: string;
@@ -90,11 +90,7 @@ export async function startProxy(opts: { username?: string; password?: string } 
         up.on('error', () => client.destroy());
         client.on('error', () => up.destroy());
     });
-    await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(0, '127.0.0.1', () => resolve());
-    });
-    const port = (server.address() as AddressInfo).port;
+    const port = await listenOnLoopback(server);
     return {
         url: `http://127.0.0.1:${port}`,
         port,
