@@ -221,6 +221,11 @@ export class ScriptEngine {
         return this.starting;
     }
 
+    /** The process id of the running runner (benchmarks read its CPU time from /proc), if one runs. */
+    get runnerPid(): number | undefined {
+        return this.runner?.alive ? this.runner.pid : undefined;
+    }
+
     /** Runs one input. */
     async run(input: EngineInput): Promise<RawResult> {
         return (await this.runBatch([input]))[0];
