@@ -13,14 +13,16 @@
  * 3. A `vm` context inside the runner (runner/vm-engine.ts): no host objects, no code generation from
  *    strings, the vm timeout on every run.
  *
- * Throughput: one round trip per batch (one JSON line each way), never one per record. The batch size
- * adapts to the measured cost per record (a batch should take ≤ ¼ of the timeout, at most 50 ms).
+ * Throughput: one round trip per chunk (a JSON line + the raw batch text in, JSON lines out), never one per
+ * record, and two chunks in flight (the runner converts one while this side encodes the next and checks
+ * the last). The chunk size adapts to the measured cost per record (≤ ¼ of the timeout, at most 50 ms).
  *
  * When a record hangs: the vm timeout stops ordinary loops inside the runner, which blames the record
  * and goes on with the next one (the batch continues, nothing is re-run). When a built-in call ignores
- * that timeout, or memory runs out, the runner dies; the records whose results had not arrived are run
- * again one per guarded run (each record its own frame) in a fresh runner, so the record that kills it
- * again is the one that fails (kind `timeout` or `memory`) and every other record converts.
+ * that timeout, or memory runs out, the runner dies and every chunk in flight ends; once nothing is in
+ * flight, their records whose results had not arrived are run again, in order, one per guarded run (each
+ * record its own frame, nothing else in flight) in a fresh runner, so the record that kills it again is
+ * the one that fails (kind `timeout` or `memory`) and every other record converts.
  */
 import { findForbiddenSyntax } from './guard';
 import { translateTbel } from './tbel-syntax';
