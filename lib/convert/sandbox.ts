@@ -309,6 +309,11 @@ export class ScriptEngine {
                 recover = got ? chunk.slice(got) : chunk;
                 at = from + got;
             }
+        } catch (e) {
+            // not expected (the runner reports failures as results); no record is left without one
+            for (let k = 0; k < n; k++) {
+                b.results[from + k] ??= { error: { kind: 'sandbox', name: 'Error', message: `the converter runner failed (${String((e as Error)?.message ?? e).slice(0, 200)})` } };
+            }
         } finally {
             this.inflight--;
             if (recover) {
