@@ -5,12 +5,15 @@
  *   worker      — the same vm layer in a worker_thread with resourceLimits, one message per batch
  *                 (the alternative that was measured and not chosen: see DESIGN.md "Converter isolation")
  *   runner, per record — the runner process with one round trip per record (maxBatch 1)
- *   runner, batched    — the runner process, one round trip per batch (adaptive, up to 4096): what the node does
- *   converter   — batched + ThingsBoard validation/normalisation (Converter.uplink), protection on
- * One batch is in flight at a time, so Node-RED and the runner take turns: the rates are per core.
+ *   runner, batched    — the runner process, adaptive chunks (up to 4096), two in flight: what the node does
+ *   converter   — batched + ThingsBoard validation/normalisation (Converter.uplink, 4096 per call), protection on
+ * The runner rows use two processes (two cores when the machine has them idle): besides records/s each
+ * row gives the CPU time per record of this process and of the runner (from /proc, Linux), which a
+ * loaded machine does not distort as much as wall-clock rates.
  * Run: npm run build && node dist/bench/convert.js [records]
- * Exported: `runConvertBench(records)` → the rows (records/s), for scripts that collect figures.
+ * Exported: `runConvertBench(records)` → the rows (records/s, CPU µs/record), for scripts that collect figures.
  */
+import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { ScriptEngine, UplinkInput } from '../lib/convert/sandbox';
 import { VmEngine } from '../lib/convert/runner/vm-engine';
@@ -25,18 +28,44 @@ return result;`;
 export interface ConvertBenchRow {
     name: string;
     recordsPerSecond: number;
+    /** CPU time of this process per record (µs, all its threads: GC included), median of the timed passes. */
+    cpuUsPerRecord: number;
+    /** CPU time of the runner process per record (µs), where there is one (Linux /proc). */
+    runnerCpuUsPerRecord?: number;
 }
 
-/** Best of 3 timed passes after a warm-up pass (the machine may be shared: best-of damps the noise). */
-async function rate(n: number, fn: () => unknown): Promise<number> {
+/** CPU time (µs) a process has used, from /proc/<pid>/stat (utime + stime, in clock ticks of 10 ms). */
+function processCpuUs(pid: number | undefined): number | undefined {
+    if (!pid || process.platform !== 'linux') return undefined;
+    try {
+        const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+        return (Number(f[11]) + Number(f[12])) * 10_000;
+    } catch {
+        return undefined;
+    }
+}
+
+/** Best rate of 3 timed passes after a warm-up pass (the machine may be shared: best-of damps the noise); CPU per record as medians. */
+async function rate(name: string, n: number, fn: () => unknown, runnerPid?: () => number | undefined): Promise<ConvertBenchRow> {
     await fn();
     let best = Infinity;
+    const cpu: number[] = [];
+    const runner: number[] = [];
     for (let k = 0; k < 3; k++) {
+        const pid = runnerPid?.();
+        const r0 = processCpuUs(pid);
+        const c0 = process.cpuUsage();
         const t0 = process.hrtime.bigint();
         await fn();
         best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e9);
+        const c = process.cpuUsage(c0);
+        const r1 = pid === runnerPid?.() ? processCpuUs(pid) : undefined;
+        cpu.push((c.user + c.system) / n);
+        if (r0 !== undefined && r1 !== undefined) runner.push((r1 - r0) / n);
     }
-    return n / best;
+    const median = (a: number[]) => a.sort((x, y) => x - y)[a.length >> 1];
+    return { name, recordsPerSecond: n / best, cpuUsPerRecord: median(cpu), runnerCpuUsPerRecord: runner.length ? median(runner) : undefined };
 }
 
 function encode(chunk: UplinkInput[]): { h: string; b: string } {
@@ -64,21 +93,19 @@ export async function runConvertBench(N = 100_000): Promise<ConvertBenchRow[]> {
     // plain: same work (payload array, call, JSON copy-out), no vm, no timeout
     // eslint-disable-next-line @typescript-eslint/no-implied-eval
     const plainFn = new Function('payload', 'metadata', DECODER) as (p: number[], m: Record<string, string>) => unknown;
-    rows.push({
-        name: 'plain JS function',
-        recordsPerSecond: await rate(N, () => {
+    rows.push(
+        await rate('plain JS function', N, () => {
             for (const inp of inputs) {
                 const p = new Array(inp.codes.length);
                 for (let j = 0; j < p.length; j++) p[j] = inp.codes.charCodeAt(j);
                 JSON.parse(JSON.stringify(plainFn(p, { integrationName: 'bench', ...inp.metadata })));
             }
         }),
-    });
+    );
 
     const vmOnly = new VmEngine({ direction: 'uplink', tbel: false, script: DECODER, timeoutMs: 1000, integrationMetadata: { integrationName: 'bench' } });
-    rows.push({
-        name: 'vm only, in-process (no boundary)',
-        recordsPerSecond: await rate(N, () => {
+    rows.push(
+        await rate('vm only, in-process (no boundary)', N, () => {
             for (let i = 0; i < N; i += 4096) {
                 const { h, b } = encode(inputs.slice(i, i + 4096));
                 vmOnly.stage(h, b);
@@ -86,38 +113,36 @@ export async function runConvertBench(N = 100_000): Promise<ConvertBenchRow[]> {
                 vmOnly.finish();
             }
         }),
-    });
+    );
 
     const worker = new Worker(WORKER_SOURCE, { eval: true, env: {}, resourceLimits: { maxOldGenerationSizeMb: 128 }, workerData: { engine: require.resolve('../lib/convert/runner/vm-engine'), script: DECODER } });
     const viaWorker = (h: string, b: string) => new Promise<string>((resolve) => { worker.once('message', resolve); worker.postMessage({ h, b }); });
-    rows.push({
-        name: 'worker_thread, batched (not used)',
-        recordsPerSecond: await rate(N, async () => {
+    rows.push(
+        await rate('worker_thread, batched (not used)', N, async () => {
             for (let i = 0; i < N; i += 4096) {
                 const { h, b } = encode(inputs.slice(i, i + 4096));
                 JSON.parse(await viaWorker(h, b));
             }
         }),
-    });
+    );
     await worker.terminate();
 
     const perCallN = Math.min(N, 5_000);
     const perCallEngine = await ScriptEngine.create({ direction: 'uplink', script: DECODER, maxBatch: 1, integrationMetadata: { integrationName: 'bench' } });
-    rows.push({ name: 'runner process, per record', recordsPerSecond: await rate(perCallN, () => perCallEngine.runBatch(inputs.slice(0, perCallN))) });
+    rows.push(await rate('runner process, per record', perCallN, () => perCallEngine.runBatch(inputs.slice(0, perCallN)), () => perCallEngine.runnerPid));
     perCallEngine.close();
 
     const batchedEngine = await ScriptEngine.create({ direction: 'uplink', script: DECODER, integrationMetadata: { integrationName: 'bench' } });
-    rows.push({ name: 'runner process, batched', recordsPerSecond: await rate(N, () => batchedEngine.runBatch(inputs)) });
+    rows.push(await rate('runner process, batched', N, () => batchedEngine.runBatch(inputs), () => batchedEngine.runnerPid));
     batchedEngine.close();
 
     const converter = await Converter.create({ direction: 'uplink', script: DECODER, integrationName: 'bench' });
     const buffers = inputs.map((i) => ({ payload: Buffer.from(i.codes), kinesis: { partitionKey: i.metadata.partitionKey, sequenceNumber: i.metadata.sequenceNumber } }));
-    rows.push({
-        name: 'converter (validated, protected)',
-        recordsPerSecond: await rate(N, async () => {
+    rows.push(
+        await rate('converter (validated, protected)', N, async () => {
             for (let i = 0; i < buffers.length; i += 4096) await converter.uplink(buffers.slice(i, i + 4096));
-        }),
-    });
+        }, () => converter.engine.runnerPid),
+    );
     converter.close();
     return rows;
 }
@@ -126,9 +151,12 @@ if (require.main === module) {
     const N = Number(process.argv[2]) || 100_000;
     void runConvertBench(N).then((rows) => {
         const plain = rows[0].recordsPerSecond;
-        console.log(`kinesis-convert bench (${N} records, tutorial decoder, Node ${process.version})`);
+        const load = require('node:os').loadavg() as number[];
+        console.log(`kinesis-convert bench (${N} records, tutorial decoder, Node ${process.version}, load average ${load.map((l) => l.toFixed(1)).join(' ')})`);
+        console.log(`  ${'path'.padEnd(36)} ${'records/s'.padStart(10)}   × plain   CPU µs/record: this process + runner`);
         for (const r of rows) {
-            console.log(`  ${r.name.padEnd(36)} ${Math.round(r.recordsPerSecond).toLocaleString('en-US').padStart(10)} records/s   ${(r.recordsPerSecond / plain).toFixed(3)}× plain`);
+            const cpu = `${r.cpuUsPerRecord.toFixed(2)}${r.runnerCpuUsPerRecord === undefined ? '' : ` + ${r.runnerCpuUsPerRecord.toFixed(2)}`}`;
+            console.log(`  ${r.name.padEnd(36)} ${Math.round(r.recordsPerSecond).toLocaleString('en-US').padStart(10)}   ${(r.recordsPerSecond / plain).toFixed(3)}×    ${cpu}`);
         }
         process.exit(0);
     });

@@ -13,14 +13,16 @@
  * 3. A `vm` context inside the runner (runner/vm-engine.ts): no host objects, no code generation from
  *    strings, the vm timeout on every run.
  *
- * Throughput: one round trip per batch (one JSON line each way), never one per record. The batch size
- * adapts to the measured cost per record (a batch should take ≤ ¼ of the timeout, at most 50 ms).
+ * Throughput: one round trip per chunk (a JSON line + the raw batch text in, JSON lines out), never one per
+ * record, and two chunks in flight (the runner converts one while this side encodes the next and checks
+ * the last). The chunk size adapts to the measured cost per record (≤ ¼ of the timeout, at most 50 ms).
  *
  * When a record hangs: the vm timeout stops ordinary loops inside the runner, which blames the record
  * and goes on with the next one (the batch continues, nothing is re-run). When a built-in call ignores
- * that timeout, or memory runs out, the runner dies; the records whose results had not arrived are run
- * again one per guarded run (each record its own frame) in a fresh runner, so the record that kills it
- * again is the one that fails (kind `timeout` or `memory`) and every other record converts.
+ * that timeout, or memory runs out, the runner dies and every chunk in flight ends; once nothing is in
+ * flight, their records whose results had not arrived are run again, in order, one per guarded run (each
+ * record its own frame, nothing else in flight) in a fresh runner, so the record that kills it again is
+ * the one that fails (kind `timeout` or `memory`) and every other record converts.
  */
 import { findForbiddenSyntax } from './guard';
 import { translateTbel } from './tbel-syntax';
@@ -114,6 +116,18 @@ export function refusal(script: string, direction: Direction): ScriptErrorInfo |
 }
 
 const RUNNER_MARGIN_MS = 1000;
+/** Chunks in flight to one runner: 2 = the runner converts one while Node-RED prepares and checks the other. */
+const PIPELINE_DEPTH = 2;
+
+interface Batch {
+    inputs: EngineInput[];
+    results: RawResult[];
+    /** Inputs handed to chunks so far. */
+    sent: number;
+    /** Chunks of this batch not finished. */
+    open: number;
+    resolve: (r: RawResult[]) => void;
+}
 
 function entryResult(e: Entry | null | undefined, timeoutMs: number): RawResult {
     if (!e || typeof e !== 'object') return { error: { kind: 'sandbox', name: 'Error', message: 'the converter runtime returned a malformed result' } };
@@ -141,7 +155,17 @@ export class ScriptEngine {
     private readonly base: Record<string, string>;
     private runner: RunnerProcess | undefined;
     private starting: Promise<RunnerProcess | ScriptErrorInfo> | undefined;
-    private queue: Promise<unknown> = Promise.resolve();
+    /** Batches waiting for their chunks to be sent, in call order. */
+    private waiting: Batch[] = [];
+    /** Chunks sent to the runner and not finished (at most PIPELINE_DEPTH). */
+    private inflight = 0;
+    /** Chunks cut short by a runner death, re-run one record per guarded run once nothing else is in flight. */
+    private recoveries: { batch: Batch; inputs: EngineInput[]; offset: number }[] = [];
+    private recovering = false;
+    /** When the runner last finished a chunk (ms, performance.now): the next chunk's run starts then, not when it was sent. */
+    private lastDoneAt = 0;
+    /** The runner whose death was counted last (a death ends every chunk in flight: counted once). */
+    private deadRunner: RunnerProcess | undefined;
     private nextId = 1;
     private closed = false;
 
@@ -199,16 +223,28 @@ export class ScriptEngine {
         return this.starting;
     }
 
+    /** The process id of the running runner (benchmarks read its CPU time from /proc), if one runs. */
+    get runnerPid(): number | undefined {
+        return this.runner?.alive ? this.runner.pid : undefined;
+    }
+
     /** Runs one input. */
     async run(input: EngineInput): Promise<RawResult> {
         return (await this.runBatch([input]))[0];
     }
 
-    /** Runs many inputs in batches of at most `maxBatch` (one at a time per engine); one result per input, in order. */
+    /**
+     * Runs many inputs in chunks of at most `maxBatch`; one result per input, in order. Calls may overlap:
+     * their chunks are sent in call order, up to PIPELINE_DEPTH at a time, so the runner always has the
+     * next chunk while Node-RED encodes, decodes and checks the others (two processes, two cores).
+     */
     runBatch(inputs: EngineInput[]): Promise<RawResult[]> {
-        const p = this.queue.then(() => this.runAll(inputs));
-        this.queue = p.catch(() => undefined);
-        return p;
+        const results: RawResult[] = new Array(inputs.length);
+        if (!inputs.length) return Promise.resolve(results);
+        return new Promise<RawResult[]>((resolve) => {
+            this.waiting.push({ inputs, results, sent: 0, open: 0, resolve });
+            this.pump();
+        });
     }
 
     /** Stops the runner. */
@@ -219,17 +255,108 @@ export class ScriptEngine {
         void this.starting?.then((r) => r instanceof RunnerProcess && r.kill());
     }
 
-    private async runAll(inputs: EngineInput[]): Promise<RawResult[]> {
-        const results: RawResult[] = new Array(inputs.length);
-        let i = 0;
-        while (i < inputs.length) {
-            const chunk = inputs.slice(i, i + this.maxBatch);
-            const t0 = process.hrtime.bigint();
-            const clean = await this.runChunk(chunk, results, i);
-            if (clean) this.adapt(chunk.length, Number(process.hrtime.bigint() - t0) / 1e6);
-            i += chunk.length;
+    /** Sends chunks while fewer than PIPELINE_DEPTH are in flight (never during a recovery). */
+    private pump(): void {
+        while (!this.recovering && this.inflight < PIPELINE_DEPTH && this.waiting.length) {
+            const b = this.waiting[0];
+            const from = b.sent;
+            const n = Math.min(this.maxBatch, b.inputs.length - from);
+            b.sent += n;
+            b.open++;
+            if (b.sent >= b.inputs.length) this.waiting.shift();
+            this.inflight++;
+            void this.sendChunk(b, from, n, n === this.maxBatch);
         }
-        return results;
+    }
+
+    private chunkDone(b: Batch): void {
+        b.open--;
+        if (!b.open && b.sent >= b.inputs.length) b.resolve(b.results);
+    }
+
+    private async sendChunk(b: Batch, from: number, n: number, full: boolean): Promise<void> {
+        const chunk = from === 0 && n === b.inputs.length ? b.inputs : b.inputs.slice(from, from + n);
+        let recover: EngineInput[] | undefined;
+        let at = from;
+        try {
+            const runner = await this.ensureRunner();
+            if (!(runner instanceof RunnerProcess)) {
+                for (let k = 0; k < n; k++) b.results[from + k] = { error: { ...runner, kind: runner.kind === 'compile' ? 'sandbox' : runner.kind } };
+                return;
+            }
+            const { h, b: body } = this.encode(chunk);
+            const sentAt = performance.now();
+            let got = 0;
+            const results = b.results;
+            const timeoutMs = this.timeoutMs;
+            const end = await runner.run({ id: this.nextId++, n, h, b: body, each: false }, timeoutMs + RUNNER_MARGIN_MS, (start, entries) => {
+                for (let k = 0; k < entries.length && start + k < n; k++) results[from + start + k] = entryResult(entries[k], timeoutMs);
+                if (start === got) got = Math.min(n, start + entries.length);
+            });
+            if (end.ok) {
+                for (let k = 0; k < n; k++) {
+                    if (!results[from + k]) {
+                        results[from + k] = { error: { kind: 'sandbox', name: 'Error', message: 'the converter runtime returned no result (built-ins redefined by the script?)' } };
+                    }
+                }
+                const doneAt = performance.now();
+                if (full) this.adapt(n, doneAt - Math.max(sentAt, this.lastDoneAt));
+                this.lastDoneAt = doneAt;
+                return;
+            }
+            this.noteDeath(runner, end.death);
+            if (got < n) {
+                recover = got ? chunk.slice(got) : chunk;
+                at = from + got;
+            }
+        } catch (e) {
+            // not expected (the runner reports failures as results); no record is left without one
+            for (let k = 0; k < n; k++) {
+                b.results[from + k] ??= { error: { kind: 'sandbox', name: 'Error', message: `the converter runner failed (${String((e as Error)?.message ?? e).slice(0, 200)})` } };
+            }
+        } finally {
+            this.inflight--;
+            if (recover) {
+                this.recoveries.push({ batch: b, inputs: recover, offset: at });
+                this.recovering = true;
+            } else {
+                this.chunkDone(b);
+            }
+            if (this.recovering) {
+                if (!this.inflight) void this.recover();
+            } else {
+                this.pump();
+            }
+        }
+    }
+
+    private noteDeath(runner: RunnerProcess, death: DeathKind): void {
+        if (this.runner === runner) this.runner = undefined;
+        if (this.deadRunner === runner) return;
+        this.deadRunner = runner;
+        this.stats[death]++;
+    }
+
+    /**
+     * After a runner death, with nothing else in flight: the unfinished records of every chunk that was
+     * in flight run again one per guarded run (in order), so the record that kills a fresh runner is the
+     * one that fails and no record runs more than twice. Then the pipeline resumes.
+     */
+    private async recover(): Promise<void> {
+        const list = this.recoveries; // in the order the chunks were sent (a death ends them in that order)
+        this.recoveries = [];
+        for (const r of list) {
+            try {
+                await this.runChunk(r.inputs, r.batch.results, r.offset, r.inputs.length);
+            } catch (e) {
+                for (let k = 0; k < r.inputs.length; k++) {
+                    r.batch.results[r.offset + k] ??= { error: { kind: 'sandbox', name: 'Error', message: `the converter runner failed (${String((e as Error)?.message ?? e)})` } };
+                }
+            }
+            this.chunkDone(r.batch);
+        }
+        this.recovering = false;
+        this.pump();
     }
 
     /**
@@ -258,11 +385,12 @@ export class ScriptEngine {
         return { h: JSON.stringify((chunk as DownlinkInput[]).map((d) => [d.msg ?? null, d.metadata ?? {}, d.msgType ?? ''])), b: '' };
     }
 
-    /** One chunk, surviving runner deaths; false when something had to be killed (no speed sample then). */
-    private async runChunk(chunk: EngineInput[], results: RawResult[], offset: number): Promise<boolean> {
+    /**
+     * One chunk run alone (nothing else in flight), surviving runner deaths: the first `careful` records one
+     * per guarded run, the rest batched. Used after a runner death; false when something had to be killed.
+     */
+    private async runChunk(chunk: EngineInput[], results: RawResult[], offset: number, careful = 0): Promise<boolean> {
         let pos = 0;
-        /** Records still to run one per guarded run (after a runner death). */
-        let careful = 0;
         let clean = true;
         while (pos < chunk.length) {
             const runner = await this.ensureRunner();
@@ -290,8 +418,7 @@ export class ScriptEngine {
                 continue;
             }
             clean = false;
-            this.runner = undefined;
-            this.stats[end.death]++;
+            this.noteDeath(runner, end.death);
             if (each) {
                 // The record that was running when the runner died alone: it is the culprit.
                 results[base + got] = { error: this.deathInfo(end.death, end.detail) };

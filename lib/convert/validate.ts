@@ -65,9 +65,12 @@ export function castValue(v: unknown): unknown {
 /** Copies a key/value object: nulls skipped, numeric strings cast, nested objects/arrays kept as JSON values. */
 export function cleanValues(obj: Record<string, unknown>): Record<string, unknown> {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(obj)) {
+    const keys = Object.keys(obj); // no [key, value] pair per entry (hot path: every value of every record)
+    for (let i = 0; i < keys.length; i++) {
+        const k = keys[i];
+        const v = obj[k];
         if (v === null || v === undefined || k === '__proto__') continue; // '__proto__' would set the prototype
-        out[k] = castValue(v);
+        out[k] = typeof v === 'string' ? castValue(v) : v;
     }
     return out;
 }

@@ -143,6 +143,27 @@ describe('convert sandbox', function () {
         });
     });
 
+    describe('pipelined chunks and a runner death', function () {
+        it('overlapping batches: a record that kills the runner fails alone, every other record converts, the death counts once', async function () {
+            this.timeout(120_000);
+            // uninterruptible by the vm timeout: the watchdog (timeout + 1 s) or the memory limit kills the runner
+            const e = await started({ direction: 'uplink', script: 'if (payload[0] === 33) { new Float64Array(3e7).sort(); } return String.fromCharCode(payload[0]) + payload.length;', timeoutMs: 100, maxBatch: 8 });
+            const mk = (from: number, n: number) => Array.from({ length: n }, (_, i) => rec(from + i === 13 ? '!' : String.fromCharCode(65 + ((from + i) % 26)) + 'x'.repeat(from + i)));
+            const [a, b] = await Promise.all([e.runBatch(mk(0, 20)), e.runBatch(mk(20, 20))]);
+            const all = [...a, ...b];
+            for (let i = 0; i < 40; i++) {
+                if (i === 13) {
+                    assert.ok(all[i].error && ['timeout', 'memory'].includes(all[i].error!.kind), `record 13: ${JSON.stringify(all[i])}`);
+                } else {
+                    assert.equal(all[i].value, String.fromCharCode(65 + (i % 26)) + (i + 1), `record ${i}: ${JSON.stringify(all[i])}`);
+                }
+            }
+            assert.equal(e.stats.timeout + e.stats.memory + e.stats.crash, 2, `one death in the pipeline, one in the one-by-one re-run: ${JSON.stringify(e.stats)}`);
+            assert.equal(e.stats.started, 3);
+            assert.equal((await e.run(rec('ok'))).value, 'o2', 'the pipeline resumes after the recovery');
+        });
+    });
+
     describe('errors carry the line and column of the user script', function () {
         it('runtime exceptions', async function () {
             const r = await uplink('var a = 1;\nvar b = a.missing;\n  b.field = 2;\nreturn a;').run(rec('a'));
@@ -185,6 +206,16 @@ describe('convert sandbox', function () {
             assert.deepEqual(await value(uplink('return payload;'), 'A€'), [65, 0x20ac]);
             const tbel = await started({ direction: 'uplink', scriptLang: 'TBEL', script: 'return payload;' });
             assert.deepEqual((await tbel.run(rec('A\u00ff'))).value, [65, -1]);
+        });
+
+        it('payload text crosses raw: newlines, quotes, backslashes, astral chars and lone surrogates arrive intact', async function () {
+            const e = uplink('return payload;');
+            const texts = ['a\nb', '"\\', '\ud83d\ude00x', 'z\ud800', '\udc00', '', 'end\r\n'];
+            const out = await e.runBatch(texts.map((t) => rec(t)));
+            assert.deepEqual(out.map((o) => o.value), texts.map((t) => Array.from({ length: t.length }, (_, i) => t.charCodeAt(i))));
+            // a batch without a lone surrogate goes without the JSON fallback: the same answer
+            const clean = await e.runBatch(texts.slice(0, 3).map((t) => rec(t, { k: 'v\n' })));
+            assert.deepEqual(clean.map((o) => o.value), texts.slice(0, 3).map((t) => Array.from({ length: t.length }, (_, i) => t.charCodeAt(i))));
         });
 
         it('downlink gets msg, metadata, msgType and integrationMetadata', async function () {

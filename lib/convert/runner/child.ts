@@ -4,7 +4,13 @@
  * addons), an empty environment and a heap limit. Talks newline-delimited JSON over stdin/stdout:
  *
  *   in:  {"t":"init", direction, tbel, script, timeoutMs, base}   → {"t":"ready", perm} | {"t":"compile", info}
- *   in:  {"t":"run", id, n, h, b, each}                          → {"t":"part", id, from, r:[…]}… then {"t":"done", id}
+ *   in:  {"t":"run", id, n, hn, bn, bj?, each} + raw text       → {"t":"part", id, from, r:[…]}… then {"t":"done", id}
+ *
+ * The run frame's line is followed by `hn + bn` UTF-16 code units of raw text (no JSON escaping): the
+ * batch header (JSON, `hn` long) then the concatenated payload text (`bn` long; when `bj` it is itself a
+ * JSON string literal: the parent does that for text that is not well-formed UTF-16, which UTF-8 on the
+ * pipe would not carry). Node-RED may send the next run before this one is done: frames are handled in
+ * order, one at a time.
  *
  * `r` holds one entry per record from `from`: {"r": value} | {"u":1} (returned nothing) |
  * {"e": {n, m, l, c}} (threw) | {"t":1} (stopped by the vm timeout). With `each`, every record is
@@ -28,8 +34,9 @@ interface RunFrame {
     t: 'run';
     id: number;
     n: number;
-    h: string;
-    b: string;
+    hn: number;
+    bn: number;
+    bj?: boolean;
     each?: boolean;
 }
 
@@ -54,12 +61,21 @@ export function main(): void {
     // A rejection nothing handles (possible only after a vm escape) must not end the runner mid-batch.
     process.on('unhandledRejection', () => undefined);
 
-    const handleRun = (f: RunFrame): void => {
+    const handleRun = (f: RunFrame, raw: string): void => {
         if (!engine) {
             send(`${JSON.stringify({ t: 'done', id: f.id, broken: 'not initialised' })}\n`);
             return;
         }
-        engine.stage(f.h, f.b);
+        let body = raw.slice(f.hn);
+        if (f.bj) {
+            try {
+                body = String(JSON.parse(body));
+            } catch {
+                send(`${JSON.stringify({ t: 'done', id: f.id, broken: 'bad input' })}\n`);
+                return;
+            }
+        }
+        engine.stage(raw.slice(0, f.hn), body);
         const each = !!f.each;
         let from = 0;
         let out = '';
@@ -91,7 +107,8 @@ export function main(): void {
         send(`${out}${JSON.stringify(broken ? { t: 'done', id: f.id, broken } : { t: 'done', id: f.id })}\n`);
     };
 
-    const onLine = (line: string): void => {
+    let pendingRun: RunFrame | undefined;
+    const onLine = (line: string): number | void => {
         if (!line) return;
         let f: InitFrame | RunFrame;
         try {
@@ -108,11 +125,19 @@ export function main(): void {
                 send(`${JSON.stringify({ t: 'compile', info })}\n`);
             }
         } else if (f.t === 'run') {
-            handleRun(f);
+            const hn = Number(f.hn) || 0;
+            const bn = Number(f.bn) || 0;
+            pendingRun = { ...f, hn, bn };
+            return hn + bn; // the raw text follows the line
         }
     };
+    const onRaw = (raw: string): void => {
+        const f = pendingRun;
+        pendingRun = undefined;
+        if (f) handleRun(f, raw);
+    };
 
-    const reader = new LineReader(onLine);
+    const reader = new LineReader(onLine, undefined, undefined, onRaw);
     process.stdin.setEncoding('utf8');
     process.stdin.on('data', (c: string) => reader.push(c));
     process.stdin.on('end', () => process.exit(0));

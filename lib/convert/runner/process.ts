@@ -13,7 +13,7 @@
  * many records had finished (the frames received) and why the process died.
  */
 import { spawn, ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs';
+import { open, read, close } from 'node:fs';
 import path from 'node:path';
 import { LineReader } from './lines';
 import type { ScriptErrorInfo, Direction } from './vm-engine';
@@ -48,6 +48,21 @@ export interface Entry {
 }
 
 export type RunEnd = { ok: true; broken?: string } | { ok: false; death: DeathKind; detail: string };
+
+interface Pending {
+    watchdogMs: number;
+    handle: (f: Record<string, unknown>, end: (e: RunEnd) => void, touch: () => void) => void;
+    end: (e: RunEnd) => void;
+}
+
+/** A batch as it is sent: the JSON header of the records and their concatenated payload text. */
+export interface RunRequest {
+    id: number;
+    n: number;
+    h: string;
+    b: string;
+    each: boolean;
+}
 
 const PAGE = 4096;
 const RSS_POLL_MS = 50;
@@ -86,17 +101,32 @@ export function runnerArgs(memoryLimitMb: number): string[] {
     ];
 }
 
+function isWellFormed(s: string): boolean {
+    const f = (s as unknown as { isWellFormed?: () => boolean }).isWellFormed;
+    if (f) return f.call(s);
+    for (let i = 0; i < s.length; i++) {
+        const c = s.charCodeAt(i);
+        if (c < 0xd800 || c > 0xdfff) continue;
+        if (c > 0xdbff || i + 1 >= s.length) return false;
+        const d = s.charCodeAt(++i);
+        if (d < 0xdc00 || d > 0xdfff) return false;
+    }
+    return true;
+}
+
 export class RunnerProcess {
     readonly limits: RunnerLimits;
     private child: ChildProcess | undefined;
     private reader: LineReader;
     private stderrTail = '';
-    private onFrame: ((f: Record<string, unknown>) => void) | undefined;
-    private onDeath: ((kind: DeathKind, detail: string) => void) | undefined;
+    /** Requests sent and not answered yet, in the order the runner handles them (the head is running). */
+    private pending: Pending[] = [];
     private killedFor: DeathKind | undefined;
     private exited = false;
     private watchdog: NodeJS.Timeout | undefined;
     private rssTimer: NodeJS.Timeout | undefined;
+    private statmFd: number | undefined;
+    private statmOpening = false;
 
     constructor(limits: RunnerLimits) {
         this.limits = limits;
@@ -109,7 +139,8 @@ export class RunnerProcess {
                 this.kill('crash');
                 return;
             }
-            this.onFrame?.(f);
+            const head = this.pending[0];
+            if (head) head.handle(f, head.end, () => this.arm(head.watchdogMs));
         }, 512 * 1024 * 1024, () => this.kill('memory'));
     }
 
@@ -142,7 +173,7 @@ export class RunnerProcess {
             const kind = this.killedFor ?? (/heap out of memory|Allocation failed|Reached heap limit/i.test(this.stderrTail) ? 'memory' : 'crash');
             this.finishDeath(kind, signal ? `signal ${signal}` : `exit code ${code}`);
         });
-        const frame = await this.request({ t: 'init', ...init }, this.limits.startTimeoutMs ?? 30_000, (f, end) => {
+        const frame = await this.request(`${JSON.stringify({ t: 'init', ...init })}\n`, this.limits.startTimeoutMs ?? 30_000, (f, end) => {
             if (f.t === 'ready') {
                 if (f.perm !== true) {
                     this.kill('crash');
@@ -165,10 +196,16 @@ export class RunnerProcess {
 
     /**
      * Runs one batch: `onPart(from, entries)` for every frame of results; resolves when the runner says
-     * done, or when it died (watchdog, memory, crash).
+     * done, or when it died (watchdog, memory, crash). Batches may be sent while earlier ones run (the
+     * runner takes them in order): each one's watchdog starts when the one before it is done.
      */
-    run(req: { id: number; n: number; h: string; b: string; each: boolean }, watchdogMs: number, onPart: (from: number, entries: Entry[]) => void): Promise<RunEnd> {
-        return this.request({ t: 'run', ...req }, watchdogMs, (f, end, touch) => {
+    run(req: RunRequest, watchdogMs: number, onPart: (from: number, entries: Entry[]) => void): Promise<RunEnd> {
+        // The texts go raw after the frame's line (no second JSON escaping); text that is not well-formed
+        // UTF-16 (a lone surrogate) would not survive UTF-8 on the pipe, so it goes as a JSON string.
+        const bj = !isWellFormed(req.b);
+        const b = bj ? JSON.stringify(req.b) : req.b;
+        const line = JSON.stringify({ t: 'run', id: req.id, n: req.n, hn: req.h.length, bn: b.length, bj, each: req.each });
+        return this.request(`${line}\n${req.h}${b}`, watchdogMs, (f, end, touch) => {
             if (f.id !== req.id) return;
             if (f.t === 'part') {
                 touch();
@@ -179,32 +216,35 @@ export class RunnerProcess {
         });
     }
 
-    private request(
-        frame: Record<string, unknown>,
-        watchdogMs: number,
-        handle: (f: Record<string, unknown>, end: (e: RunEnd) => void, touch: () => void) => void,
-    ): Promise<RunEnd> {
+    private request(text: string, watchdogMs: number, handle: Pending['handle']): Promise<RunEnd> {
         return new Promise<RunEnd>((resolve) => {
             if (!this.alive) return resolve({ ok: false, death: 'crash', detail: 'the runner is not running' });
             let ended = false;
-            const end = (e: RunEnd) => {
-                if (ended) return;
-                ended = true;
-                this.onFrame = undefined;
-                this.onDeath = undefined;
-                this.stopTimers();
-                resolve(e);
+            const p: Pending = {
+                watchdogMs,
+                handle,
+                end: (e: RunEnd) => {
+                    if (ended) return;
+                    ended = true;
+                    const at = this.pending.indexOf(p);
+                    if (at >= 0) this.pending.splice(at, 1);
+                    if (at === 0 && this.pending.length) this.arm(this.pending[0].watchdogMs); // the runner starts the next
+                    if (!this.pending.length) this.stopTimers();
+                    resolve(e);
+                },
             };
-            const arm = () => {
-                if (this.watchdog) clearTimeout(this.watchdog);
-                this.watchdog = setTimeout(() => this.kill('timeout'), watchdogMs);
-            };
-            this.onFrame = (f) => handle(f, end, arm);
-            this.onDeath = (death, detail) => end({ ok: false, death, detail });
-            arm();
-            this.startRssWatch();
-            this.child!.stdin!.write(`${JSON.stringify(frame)}\n`);
+            this.pending.push(p);
+            if (this.pending.length === 1) {
+                this.arm(watchdogMs);
+                this.startRssWatch();
+            }
+            this.child!.stdin!.write(text);
         });
+    }
+
+    private arm(ms: number): void {
+        if (this.watchdog) clearTimeout(this.watchdog);
+        this.watchdog = setTimeout(() => this.kill('timeout'), ms);
     }
 
     private startRssWatch(): void {
@@ -212,10 +252,18 @@ export class RunnerProcess {
         const limit = (2 * this.limits.memoryLimitMb + 64) * 1024 * 1024;
         const pid = this.child?.pid;
         if (!pid) return;
+        // One descriptor for the runner's life, read at offset 0 each time (not open/read/close per sample).
+        const buf = Buffer.alloc(128);
         const poll = () => {
-            readFile(`/proc/${pid}/statm`, 'utf8', (err, text) => {
+            const fd = this.statmFd;
+            if (fd === undefined) {
+                this.rssTimer = setTimeout(poll, RSS_POLL_MS); // not open yet
+                return;
+            }
+            read(fd, buf, 0, buf.length, 0, (err, n) => {
                 if (!this.rssTimer) return;
                 if (!err) {
+                    const text = buf.toString('latin1', 0, n);
                     const rss = Number(text.split(' ')[1]) * PAGE;
                     if (rss > limit) {
                         this.kill('memory');
@@ -226,6 +274,15 @@ export class RunnerProcess {
             });
         };
         this.rssTimer = setTimeout(poll, RSS_POLL_MS);
+        if (this.statmFd === undefined && !this.statmOpening) {
+            this.statmOpening = true;
+            open(`/proc/${pid}/statm`, 'r', (err, fd) => {
+                this.statmOpening = false;
+                if (err) return;
+                if (this.exited) return void close(fd, () => undefined);
+                this.statmFd = fd;
+            });
+        }
     }
 
     private stopTimers(): void {
@@ -239,10 +296,11 @@ export class RunnerProcess {
         if (this.exited) return;
         this.exited = true;
         this.stopTimers();
-        const cb = this.onDeath;
-        this.onDeath = undefined;
-        this.onFrame = undefined;
-        cb?.(kind, detail);
+        if (this.statmFd !== undefined) close(this.statmFd, () => undefined);
+        this.statmFd = undefined;
+        const all = this.pending;
+        this.pending = [];
+        for (const p of all) p.end({ ok: false, death: kind, detail });
     }
 
     /** SIGKILL (the reason is what the pending request reports). */
