@@ -9,6 +9,7 @@ export { applyToRegistry, checkKnown, UpdateOnlyKeysFilter, UnknownEntityError, 
 export type { Registry, RegistryEntry } from './registry';
 export { importConverterFile, checkScript, compileNotes, ImportError } from './import';
 export type { ImportedConverter } from './import';
+export { importConverter } from './import-worker';
 export { findForbiddenSyntax } from './guard';
 export { installHelpers, HELPER_NAMES, TBEL_ONLY_HELPERS } from './helpers';
 export { translateTbel } from './tbel-syntax';

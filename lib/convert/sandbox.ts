@@ -47,8 +47,16 @@ export interface EngineOptions {
 }
 
 export const DEFAULT_MEMORY_LIMIT_MB = 128;
-/** Largest script accepted (characters): every check on script text is linear and bounded by this. */
-export const MAX_SCRIPT_CHARS = 256 * 1024;
+/**
+ * Largest script accepted (characters), before and after the TBEL translation: every check on script
+ * text is linear and bounded by this. Twice ThingsBoard's own default limit (`max_script_body_size`
+ * 50 000 for JS and TBEL), so every script a ThingsBoard with default settings runs fits.
+ */
+export const MAX_SCRIPT_CHARS = 100_000;
+
+function tooLong(script: string): ScriptErrorInfo {
+    return { kind: 'compile', name: 'SyntaxError', message: `the script is too long (${script.length} characters, at most ${MAX_SCRIPT_CHARS})` };
+}
 
 /** One uplink record: `codes` holds one char per payload element (UTF-16 code units or bytes 0-255). */
 export interface UplinkInput {
@@ -100,6 +108,7 @@ export function formatScriptError(info: ScriptErrorInfo, fnName = 'script'): str
  */
 export function prepareScript(script: string, scriptLang: ScriptLang): string {
     if (scriptLang !== 'TBEL') return script;
+    if (script.length > MAX_SCRIPT_CHARS) throw new ScriptCompileError(tooLong(script));
     // TBEL: its non-JavaScript syntax translated (same lines); what cannot be is refused here, with its line
     const tbel = translateTbel(script);
     if (tbel.error) throw new ScriptCompileError({ kind: 'compile', name: 'SyntaxError', ...tbel.error });
@@ -108,9 +117,7 @@ export function prepareScript(script: string, scriptLang: ScriptLang): string {
 
 /** The guard's verdict on a script, as a compile error (undefined = may run). */
 export function refusal(script: string, direction: Direction): ScriptErrorInfo | undefined {
-    if (script.length > MAX_SCRIPT_CHARS) {
-        return { kind: 'compile', name: 'SyntaxError', message: `the script is too long (${script.length} characters, at most ${MAX_SCRIPT_CHARS})` };
-    }
+    if (script.length > MAX_SCRIPT_CHARS) return tooLong(script);
     const refused = findForbiddenSyntax(script, direction === 'uplink' ? ['payload', 'metadata'] : ['msg', 'metadata', 'msgType', 'integrationMetadata']);
     return refused ? { kind: 'compile', name: 'SyntaxError', message: refused.message, line: refused.line, column: refused.column } : undefined;
 }

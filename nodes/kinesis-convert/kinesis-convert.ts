@@ -19,8 +19,7 @@ import {
     applyToRegistry,
     checkKnown,
     entityName,
-    importConverterFile,
-    compileNotes,
+    importConverter,
     ImportError,
     DEFAULT_MEMORY_LIMIT_MB,
 } from '../../lib/convert';
@@ -475,9 +474,8 @@ export = function (RED: NodeAPI): void {
     RED.httpAdmin.post('/kinesis-convert/import', RED.auth.needsPermission('kinesis-convert.write'), async (req: Request, res: Response) => {
         const b = (req.body ?? {}) as Record<string, unknown>;
         try {
-            // The file is read as text on this side (linear checks only); compiling it is left to a runner.
-            const converter = importConverterFile(b.text ?? b.file ?? b);
-            converter.notes.push(...(await compileNotes(converter.script, converter.direction, converter.scriptLang)));
+            // read and checked in a worker thread (linear checks only), compiled by a runner: never on this event loop
+            const converter = await importConverter(b.text ?? b.file ?? b);
             res.json({ ok: true, converter });
         } catch (e) {
             res.status(e instanceof ImportError ? 400 : 500).json({ ok: false, error: clipText(String((e as Error).message ?? e)) });

@@ -179,12 +179,14 @@ describe('kinesis-convert: hostile scripts in a whole Node-RED', function () {
     });
 
     it('Import: a hostile ThingsBoard file imports as text; crafted text for the TBEL checks is read in linear time; the script is then held by the runner', async function () {
-        // inputs that made the former regular expressions quadratic (300 kB and more)
+        // inputs that made the former regular expressions quadratic, just under the size limit (the checks
+        // run on all of it), and far over it (4.5 MB, near Node-RED's body limit: only noted as too long)
         const crafted = [
-            `var s = ${'"'.repeat(150_000)};`,
-            `for (${' : '.repeat(80_000)}`,
-            `int${' '.repeat(200_000)}x`,
-            `${'.get('.repeat(40_000)}`,
+            `var s = ${'"'.repeat(99_980)};`,
+            `for (${' : '.repeat(33_000)}`,
+            `int${' '.repeat(99_990)}x`,
+            `${'.get('.repeat(19_900)}`,
+            `for (${' : '.repeat(1_500_000)}`,
         ];
         for (const text of crafted) {
             const file = { name: 'crafted', type: 'UPLINK', configuration: { scriptLang: 'TBEL', tbelDecoder: text } };

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Converter, ConvertError, ConverterConfig, payloadCodes, summarise } from '../../lib/convert/converter';
 import { importConverterFile, checkScript, ImportError } from '../../lib/convert/import';
+import { importConverter } from '../../lib/convert/import-worker';
 
 /** The four files of ThingsBoard's AWS Kinesis tutorial (copied from ../shared/fixtures/thingsboard). */
 const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/thingsboard');
@@ -233,6 +234,21 @@ describe('convert: converter', function () {
             const empty = importConverterFile({ type: 'UPLINK', configuration: { decoder: null } });
             assert.equal(empty.script, '');
             assert.match(empty.notes[0], /no script/);
+        });
+
+        it('importConverter reads the file in a worker thread: the same converter as importConverterFile, ImportError for what is not one, a script over the size limit only noted', async function () {
+            for (const file of ['aws_kinesis_tbel_uplink_converter.json', 'aws_kinesis_javascript_downlink_converter.json']) {
+                const text = readFixture(file);
+                assert.deepEqual(await importConverter(text), importConverterFile(text));
+            }
+            const translated = JSON.parse(readFixture('aws_kinesis_tbel_uplink_converter.json'));
+            translated.configuration.tbelDecoder = 'var data = decodeToJson(payload);\nvar n = (int) data.t;\nreturn data;';
+            assert.ok((await importConverter(translated)).notes.some((n) => /^Line 2: Java casts/.test(n)));
+            await assert.rejects(importConverter('{nope'), ImportError);
+            await assert.rejects(importConverter({ type: 'RULE_CHAIN' }), /"type" must be "UPLINK" or "DOWNLINK"/);
+            const huge = await importConverter(JSON.stringify({ type: 'UPLINK', configuration: { scriptLang: 'TBEL', tbelDecoder: `for (${' : '.repeat(1_500_000)}` } }));
+            assert.equal(huge.script.length, 4_500_005);
+            assert.match(huge.notes.join(' '), /too long/);
         });
     });
 });
