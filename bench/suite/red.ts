@@ -42,8 +42,12 @@ export interface EmbeddedRed {
     deploy(flows: unknown[]): Promise<void>;
     source(id: string): { send(msg: unknown): void };
     set onSink(fn: SinkHandler | undefined);
+    /** Message hooks registered in the runtime now (by any module), e.g. ['preDeliver', 'onComplete']. */
+    messageHooks(): string[];
     stop(): Promise<void>;
 }
+
+const MESSAGE_HOOKS = ['onSend', 'preRoute', 'preDeliver', 'postDeliver', 'onReceive', 'postReceive', 'onComplete'];
 
 /** Starts Node-RED (NODE_RED_PATH = another Node-RED, e.g. the 5.0 lane) with `env` set first. */
 export async function startRed(env: Record<string, string>): Promise<EmbeddedRed> {
@@ -87,6 +91,9 @@ export async function startRed(env: Record<string, string>): Promise<EmbeddedRed
         },
         set onSink(fn: SinkHandler | undefined) {
             G.sink = fn;
+        },
+        messageHooks() {
+            return MESSAGE_HOOKS.filter((h) => RED.hooks?.has?.(h));
         },
         async stop() {
             await RED.runtime.flows.setFlows({ flows: { flows: [] }, deploymentType: 'full' }).catch(() => undefined);

@@ -31,6 +31,7 @@ import { efoReaderFactory } from './efo-wiring';
 import { sleep } from './sleep';
 import { defaultWorkerId } from './worker-id';
 import { KinesisNodeError } from '../aws/errors';
+import { performance } from 'node:perf_hooks';
 
 export interface ConsumerRecord extends UserRecord {
     shardId: string;
@@ -167,6 +168,13 @@ export const RECORD_OVERHEAD_BYTES = 512;
 export const DEFAULT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 /** Sizes the first read of a shard, before any record was seen: 1 KiB of data per record. */
 const FIRST_GUESS_RECORD_BYTES = 1024 + RECORD_OVERHEAD_BYTES;
+/**
+ * Read-ahead by pace: a read asks for at most this many ms of the records/s the flow took the last
+ * batch at (at least MIN_PACED_READ records). A slow flow under a backlog then keeps a few seconds of
+ * records in memory, not the whole byte share; a fast one is bounded by the bytes only.
+ */
+export const READ_AHEAD_MS = 2000;
+const MIN_PACED_READ = 500;
 
 function batchBytes(raw: ReadBatch['records']): number {
     let n = 0;
@@ -198,6 +206,8 @@ class ShardWorker {
     private readonly resumeAt: number;
     /** Average bytes (data + overhead) of the records of the last batch (before the first: a guess). */
     private avgRecordBytes = FIRST_GUESS_RECORD_BYTES;
+    /** Records/s the flow took the last batch at (undefined: unknown, or faster than reads matter). */
+    private rate: number | undefined;
 
     constructor(private readonly c: KinesisConsumer, private lease: Lease) {
         this.shardId = lease.leaseKey;
@@ -296,24 +306,27 @@ class ShardWorker {
                     continue;
                 }
                 errorBackoff = 0;
-                const raw = batch.records;
-                if (raw.length) this.lastRawSeq = raw[raw.length - 1].SequenceNumber;
-                if (batch.millisBehindLatest !== undefined) this.lagMs = batch.millisBehindLatest;
-                if (raw.length && !batch.shardEnd) {
+                const shardEnd = batch.shardEnd;
+                const records = this.takeBatch(batch);
+                if (records && !shardEnd) {
                     // read ahead while this batch is delivered (at most one batch ahead, and no more bytes
                     // than this shard's share of maxBufferedBytes with this batch counted)
-                    const held = batchBytes(raw);
-                    this.avgRecordBytes = held / raw.length;
-                    const limit = this.readLimit(held);
+                    const limit = this.readLimit(records.bytes);
                     if (limit > 0) {
                         pending = reader.next({ maxRecords: limit });
                         pending.catch(() => undefined);
                     }
                 }
-                if (raw.length) await this.deliver(this.toUserRecords(raw, batch.millisBehindLatest));
+                // the reader's batch (SDK objects) is not referenced past this point: only the records
+                // not yet delivered stay in memory while the flow works (deliver() lets go of each one)
+                if (records) {
+                    const t0 = performance.now();
+                    await this.deliver(records.list);
+                    this.noteRate(records.raw, performance.now() - t0);
+                }
                 if (!this.running) break;
-                if (batch.shardEnd) {
-                    await this.endShard(batch.shardEnd.childShards);
+                if (shardEnd) {
+                    await this.endShard(shardEnd.childShards);
                     return;
                 }
             } catch (err) {
@@ -346,7 +359,9 @@ class ShardWorker {
      * the share (at least 1 record). The first read of a shard guesses 1 KiB of data per record.
      */
     private readLimit(heldBytes: number): number {
-        const max = this.c.opts.maxRecords ?? 10_000;
+        // a slow flow: no more than READ_AHEAD_MS of its pace ahead (memory under a backlog)
+        const paced = this.rate === undefined ? Infinity : Math.max(MIN_PACED_READ, Math.ceil((this.rate * READ_AHEAD_MS) / 1000));
+        const max = Math.min(this.c.opts.maxRecords ?? 10_000, paced);
         const share = (this.c.opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES) / Math.max(1, this.c.workers.size);
         if (heldBytes > 0) {
             const n = Math.floor((share - heldBytes) / this.avgRecordBytes);
@@ -354,6 +369,30 @@ class ShardWorker {
         }
         // nothing held: half the share, so that the read-ahead of the other half fits beside it
         return Math.max(1, Math.min(max, Math.floor(share / 2 / this.avgRecordBytes)));
+    }
+
+    /**
+     * The records of a batch read (deaggregated, those the checkpoint covers dropped) and its bytes as
+     * maxBufferedBytes counts them; undefined when it had none. Notes position, lag, average size.
+     */
+    private takeBatch(batch: ReadBatch): { list: ConsumerRecord[]; bytes: number; raw: number } | undefined {
+        const raw = batch.records;
+        if (batch.millisBehindLatest !== undefined) this.lagMs = batch.millisBehindLatest;
+        if (!raw.length) return undefined;
+        this.lastRawSeq = raw[raw.length - 1].SequenceNumber;
+        const bytes = batchBytes(raw);
+        this.avgRecordBytes = bytes / raw.length;
+        return { list: this.toUserRecords(raw, batch.millisBehindLatest), bytes, raw: raw.length };
+    }
+
+    /**
+     * The pace of the flow: Kinesis records (as read, before deaggregation) per second over the last
+     * batch's delivery. A quick delivery (< 100 ms) forgets it (reads are bounded by bytes only); a
+     * small batch says nothing.
+     */
+    private noteRate(n: number, ms: number): void {
+        if (n >= MIN_PACED_READ && ms >= 100) this.rate = (n * 1000) / ms;
+        else if (ms < 100) this.rate = undefined;
     }
 
     private toUserRecords(raw: ReadBatch['records'], lag: number | undefined): ConsumerRecord[] {
@@ -421,6 +460,8 @@ class ShardWorker {
                 return;
             }
             const r = records[i];
+            // let go of it here: once finished it is garbage, not kept until the whole batch was delivered
+            (records as Array<ConsumerRecord | undefined>)[i] = undefined;
             const t = cp.deliver(r.sequenceNumber, r.subSequenceNumber);
             c.delivered++;
             this.delivered++;

@@ -10,7 +10,8 @@
  *
  * Cost for other flows: the hooks are global to the runtime, so ONE set is shared by every kinesis-in
  * node of the runtime and it is registered only while a message is tracked (removed after 1 s with
- * nothing tracked). Each hook call starts with one Map lookup of the message id.
+ * nothing tracked). Each hook call starts with one Map lookup of the message id. postReceive is
+ * added only once a tracked message reached a node without `done` (rare: most flows never pay it).
  */
 import type { DoneCallback } from '../../lib/consumer/consumer';
 
@@ -78,6 +79,8 @@ const IDLE_REMOVE_MS = 1000;
 export class MessageTracker {
     private readonly tracks = new Map<string, Track<unknown>>();
     private registered = false;
+    /** postReceive is registered (with the others) once a tracked message reached a node without `done`. */
+    private postReceive = false;
     private idleTimer: NodeJS.Timeout | undefined;
     private readonly label = `kinesisIn${Math.random().toString(36).slice(2, 10)}`;
 
@@ -147,22 +150,12 @@ export class MessageTracker {
             const rest = removeId(t.transit, at);
             if (rest !== false) t.transit = rest;
             t.active = addId(t.active, at);
+            // a node without `done` (pre-1.0 style): completed when its handler returned (postReceive,
+            // added now: this runs before the handler, and postReceive is looked up after it)
+            if (d?.node?._expectedDoneCount === 0 && !this.postReceive) this.addPostReceive();
             if (t.error === undefined && t.owner.failOnCatch && d?.node?.type === 'catch') {
                 t.error = e.msg?.error ?? new Error('reached a Catch node');
             }
-        });
-        // a node whose input handler takes no `done` (a pre-1.0 style node) never completes a
-        // message: it counts as completed when its handler returned
-        this.hooks.add(`postReceive.${l}`, (ev: unknown) => {
-            const e = ev as HookEvent;
-            if (e.destination?.node?._expectedDoneCount !== 0) return;
-            const id = e.msg?._msgid as string;
-            const t = tracks.get(id);
-            if (t === undefined) return;
-            const rest = removeId(t.active, e.destination.id);
-            if (rest === false) return;
-            t.active = rest;
-            if (rest === undefined && t.transit === undefined) this.finish(id, t);
         });
         this.hooks.add(`onComplete.${l}`, (ev: unknown) => {
             const e = ev as HookEvent;
@@ -178,10 +171,28 @@ export class MessageTracker {
         this.registered = true;
     }
 
+    private addPostReceive(): void {
+        const tracks = this.tracks;
+        this.postReceive = true;
+        this.hooks.add(`postReceive.${this.label}`, (ev: unknown) => {
+            const e = ev as HookEvent;
+            if (e.destination?.node?._expectedDoneCount !== 0) return;
+            const id = e.msg?._msgid as string;
+            const t = tracks.get(id);
+            if (t === undefined) return;
+            const rest = removeId(t.active, e.destination.id);
+            if (rest === false) return;
+            t.active = rest;
+            if (rest === undefined && t.transit === undefined) this.finish(id, t);
+        });
+    }
+
     private unregister(): void {
         if (!this.registered) return;
         this.registered = false;
-        for (const h of ['preDeliver', 'onReceive', 'postReceive', 'onComplete']) this.hooks.remove(`${h}.${this.label}`);
+        for (const h of ['preDeliver', 'onReceive', 'onComplete']) this.hooks.remove(`${h}.${this.label}`);
+        if (this.postReceive) this.hooks.remove(`postReceive.${this.label}`);
+        this.postReceive = false;
     }
 
     /** Removes the hooks now (no node left). */

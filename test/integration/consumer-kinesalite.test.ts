@@ -131,4 +131,49 @@ describe('consumer: bytes read ahead of delivery (maxBufferedBytes)', function (
         for (const n of asked) assert.ok(n * perRecord <= BUDGET, `a read asked for ${n} records (${n * perRecord} B) over a ${BUDGET} B budget`);
         assert.deepEqual(seen, Array.from({ length: TOTAL }, (_, i) => String(1000 + i)), 'every record once, in order');
     });
+
+    it('a slow flow paces the reads: at most 2 s of its records/s ahead (not the whole byte share), and nothing is lost', async () => {
+        const TOTAL = 1800;
+        const PER_ANSWER = 600;
+        const asked: number[] = [];
+        let next = 0;
+        const reader: ShardReaderFactory = (o) => ({
+            shardId: o.shardId,
+            next: async (opts?: { maxRecords?: number }) => {
+                const n = Math.min(opts?.maxRecords ?? o.maxRecords, PER_ANSWER, TOTAL - next);
+                if (next < TOTAL) asked.push(opts?.maxRecords ?? o.maxRecords);
+                else await new Promise((r) => setTimeout(r, 50));
+                const records = Array.from({ length: n }, () => ({ SequenceNumber: String(1000 + next++), PartitionKey: 'k', Data: Buffer.alloc(100, 120) }));
+                return { records, millisBehindLatest: TOTAL - next };
+            },
+            close: async () => undefined,
+        });
+        const stream = uniqueName('kl-pace');
+        const seen: string[] = [];
+        const pendingDone: Array<() => void> = [];
+        const col = collectingConsumer(stream, stream, {
+            readerFactory: reader,
+            maxRecords: 4000,
+            maxInFlight: 4,
+            onRecord: (r, done) => {
+                seen.push(r.sequenceNumber);
+                pendingDone.push(() => done());
+            },
+        });
+        // the flow takes at most 4 records per 10 ms: ≤ 400 records/s, so 2 s of it ≤ 800 (+ rounding)
+        const timer = setInterval(() => pendingDone.splice(0).forEach((d) => d()), 10);
+        running.push(col.consumer);
+        try {
+            await createTestStream(stream, 1);
+            await col.consumer.start();
+            await waitFor('every record', () => seen.length === TOTAL, 60_000);
+            await deleteTestStreams();
+        } finally {
+            clearInterval(timer);
+        }
+        assert.ok(asked.length >= 3, `reads: ${asked.join(', ')}`);
+        assert.deepEqual(asked.slice(0, 2), [4000, 4000], 'before a batch was delivered: bounded by maxRecords / bytes only');
+        for (const n of asked.slice(2)) assert.ok(n >= 500 && n <= 1000, `a read after a slow batch asked for ${n} records (reads: ${asked.join(', ')})`);
+        assert.deepEqual(seen, Array.from({ length: TOTAL }, (_, i) => String(1000 + i)), 'every record once, in order');
+    });
 });

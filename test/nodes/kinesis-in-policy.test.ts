@@ -353,4 +353,23 @@ describe('kinesis-in failure policy and metrics (real Node-RED runtime, local st
         await waitFor('the record', () => got.length >= 1);
         await waitFor('hooks removed once idle', () => !hooks.has('preDeliver') && !hooks.has('onComplete') && !hooks.has('onReceive'));
     });
+
+    it('a node without done (pre-1.0 style) finishes a record when its handler returns (postReceive, hooked only for it)', async () => {
+        // eslint-disable-next-line @typescript-eslint/no-var-requires
+        const red = process.env.NODE_RED_PATH ? require.resolve(process.env.NODE_RED_PATH) : require.resolve('node-red');
+        // eslint-disable-next-line @typescript-eslint/no-var-requires
+        const hooks = require(require.resolve('@node-red/util', { paths: [red] })).hooks as { has(id: string): boolean };
+        const stream = uniqueName('pol-nodone');
+        await createStream(stream);
+        await put(stream, [{ n: 0 }, { n: 1 }, { n: 2 }]);
+        await helper.load([configNode, inNode], policyFlow(stream));
+        const got: Msg[] = [];
+        // one parameter: Node-RED expects no done() from this node (its _expectedDoneCount stays 0)
+        helper.getNode('h1').on('input', (m: Msg) => { got.push(m); });
+        await waitFor('the records', () => got.length >= 3);
+        assert.deepEqual(got.map(nOf), [0, 1, 2]);
+        const table = new LeaseTable(rawDynamo(), stream);
+        await waitFor('checkpoint at the last record', async () => (await table.list())[0].checkpoint === got[2].kinesis.sequenceNumber);
+        await waitFor('hooks removed once idle', () => !hooks.has('preDeliver') && !hooks.has('onReceive') && !hooks.has('postReceive'));
+    });
 });

@@ -172,7 +172,7 @@ describe('kinesis-in: message tracker (hooks only while tracking)', () => {
         const owner = { failOnCatch: true, finished: (t: Track<string>) => finished.push(t) };
         const t = new Track<string>(owner, 'item', 'sh', 1, () => undefined);
         tracker.track('m1', t);
-        assert.equal(fns.size, 4);
+        assert.deepEqual([...fns.keys()].map((k) => k.split('.')[0]).sort(), ['onComplete', 'onReceive', 'preDeliver'], 'postReceive only when needed');
         fire('preDeliver', { msg: { _msgid: 'm1' }, destination: { id: 'a' } });
         fire('preDeliver', { msg: { _msgid: 'other' }, destination: { id: 'a' } });
         fire('onReceive', { msg: { _msgid: 'm1' }, destination: { id: 'a', node: { type: 'function' } } });
@@ -185,7 +185,35 @@ describe('kinesis-in: message tracker (hooks only while tracking)', () => {
         assert.deepEqual(finished[0].error, { message: 'caught it' }, 'failOnCatch: reaching Catch fails the record');
         await waitFor('hooks removed', () => fns.size === 0, 5000);
         tracker.track('m2', new Track<string>(owner, 'item2', 'sh', 1, () => undefined));
-        assert.equal(fns.size, 4, 'registered again');
+        assert.equal(fns.size, 3, 'registered again');
+        tracker.dispose();
+        assert.equal(fns.size, 0);
+    });
+
+    it('adds postReceive once a tracked message reaches a node without done, and completes it there', async () => {
+        const { hooks, fns, fire } = fakeHooks();
+        const tracker = new MessageTracker(hooks);
+        const finished: Array<Track<string>> = [];
+        const owner = { failOnCatch: false, finished: (t: Track<string>) => finished.push(t) };
+        tracker.track('m1', new Track<string>(owner, 'item', 'sh', 1, () => undefined));
+        fire('preDeliver', { msg: { _msgid: 'm1' }, destination: { id: 'a' } });
+        const a = { type: 'function', _expectedDoneCount: 1 };
+        fire('onReceive', { msg: { _msgid: 'm1' }, destination: { id: 'a', node: a } });
+        fire('postReceive', { msg: { _msgid: 'm1' }, destination: { id: 'a', node: a } });
+        assert.equal(fns.size, 3, 'a node with done: no postReceive');
+        // a sends it on to an old-style node b (no done): b finishes it when its handler returns
+        fire('preDeliver', { msg: { _msgid: 'm1' }, destination: { id: 'b' } });
+        fire('onComplete', { msg: { _msgid: 'm1' }, node: { id: 'a' } });
+        const b = { type: 'legacy', _expectedDoneCount: 0 };
+        fire('onReceive', { msg: { _msgid: 'm1' }, destination: { id: 'b', node: b } });
+        assert.equal(fns.size, 4, 'postReceive added');
+        assert.equal(finished.length, 0, 'b is handling it');
+        fire('postReceive', { msg: { _msgid: 'm1' }, destination: { id: 'b', node: b } });
+        assert.equal(finished.length, 1);
+        assert.equal(finished[0].error, undefined);
+        await waitFor('hooks removed', () => fns.size === 0, 5000);
+        tracker.track('m2', new Track<string>(owner, 'item2', 'sh', 1, () => undefined));
+        assert.equal(fns.size, 3, 'registered again without postReceive');
         tracker.dispose();
         assert.equal(fns.size, 0);
     });
