@@ -57,8 +57,13 @@ function keysOf(v: unknown): string[] {
     return [];
 }
 
-/** Most messages converted in one go (one round trip per `maxBatch` of them; the engine adapts it). */
-const MAX_FLUSH = 4096;
+/**
+ * Most messages per batch (the engine's adaptive `maxBatch` may be lower). Converter.uplink sends a batch to
+ * the runner in parts of 1024 (one round trip each) and resolves when the last part is done: a larger batch
+ * saves no round trip, it only holds back the first parts' outputs (and the upstream window they free) while
+ * the runner works on the rest. 1024 keeps the runner converting one batch while this side sends the last.
+ */
+const MAX_FLUSH = 1024;
 /** Messages accepted and not yet finished (queued or in a batch in flight), and their payload bytes. */
 const MAX_QUEUE = 100_000;
 const MAX_QUEUE_MB = 64;
