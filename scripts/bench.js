@@ -242,8 +242,10 @@ function summarise(runs, machine, load0, prior) {
     f.converter_vs_plain = med('convert', 'library_vs_plain');
     f.converter_node_records_per_s = med('convert', 'node_records_per_s');
     f.converter_node_vs_library = med('convert', 'node_vs_library');
-    // Node-RED process CPU per record (the runner's is not counted): library, node, and bench-pass (Node-RED's own hops)
+    // CPU per record: Node-RED's process for library, node and bench-pass (Node-RED's own hops); the runner's apart
     f.converter_library_cpu_us_per_record = med('convert', 'library_cpu_us_per_record');
+    f.converter_runner_cpu_us_per_record = med('convert', 'library_runner_cpu_us_per_record');
+    f.converter_plain_cpu_us_per_record = med('convert', 'plain_cpu_us_per_record');
     f.converter_node_cpu_us_per_record = med('convert', 'node_cpu_us_per_record');
     f.converter_pass_cpu_us_per_record = med('convert', 'pass_cpu_us_per_record');
     f.converter_node_cpu_vs_library = med('convert', 'node_cpu_vs_library');
