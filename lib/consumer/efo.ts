@@ -46,9 +46,18 @@ import type {
     SubscribeToShardEvent,
     SubscribeToShardEventStream,
 } from '@aws-sdk/client-kinesis';
+import { channel } from 'node:diagnostics_channel';
 import { explainAwsError, KinesisNodeError, toNodeError } from '../aws/errors';
 import type { ReadBatch, ShardReader, ShardReaderFactory, ShardReaderOptions, StartingPosition } from './reader';
 import { abortError, sleepOrAbort } from './sleep';
+
+/**
+ * `node:diagnostics_channel` on which the reader publishes `{ shardId, event }` the moment the SDK hands
+ * it a SubscribeToShardEvent (before anything of ours touches it). Only when someone subscribed
+ * (`hasSubscribers`, a field read otherwise): the benchmark times "received → message at the sink" with it.
+ */
+export const EFO_EVENT_CHANNEL = 'kinesis-nodes:efo:event';
+const eventChannel = channel(EFO_EVENT_CHANNEL);
 
 /** AWS's rule for consumer names: 1–128 of `[a-zA-Z0-9_.-]`. */
 export const CONSUMER_NAME_PATTERN = /^[a-zA-Z0-9_.-]{1,128}$/;
@@ -419,6 +428,7 @@ export class EfoShardReader implements ShardReader {
                     }
                     const item = r.value as unknown as Record<string, unknown>;
                     if (item.SubscribeToShardEvent) {
+                        if (eventChannel.hasSubscribers) eventChannel.publish({ shardId: this.shardId, event: item.SubscribeToShardEvent });
                         finish({ kind: 'event', event: item.SubscribeToShardEvent as SubscribeToShardEvent });
                         return;
                     }
