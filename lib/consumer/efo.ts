@@ -27,7 +27,12 @@
  *   (an expired closed shard) ⇒ `shardEnd` with no children. As a safety net for servers that
  *   never send ChildShards on EFO (kinesis-local), a reader that is caught up and idle checks every
  *   `shardEndProbeMs` with GetShardIterator + GetRecords after its position whether the shard is
- *   closed and fully read (disabled for good when the credentials may not call those).
+ *   closed and fully read (disabled for good when the credentials may not call those). The probe runs
+ *   beside the reading, never awaited on the way from an event to `next()`: an event that arrives
+ *   meanwhile is handed out at once; a probe that finds the end wakes a waiting `next()` with it.
+ * - Nothing waits between the SDK handing over an event and `next()` resolving with its records (no
+ *   timer, no batching). `EFO_EVENT_CHANNEL` (node:diagnostics_channel) marks that moment for
+ *   measurements; it costs a field read when nobody listens.
  * - Errors the user must act on (stream or consumer gone, access denied, KMS key problems, bad
  *   credentials, invalid arguments) reject `next()` with an explained `KinesisNodeError`; everything
  *   else is reported through `onWarning` and retried.
@@ -46,9 +51,18 @@ import type {
     SubscribeToShardEvent,
     SubscribeToShardEventStream,
 } from '@aws-sdk/client-kinesis';
+import { channel } from 'node:diagnostics_channel';
 import { explainAwsError, KinesisNodeError, toNodeError } from '../aws/errors';
 import type { ReadBatch, ShardReader, ShardReaderFactory, ShardReaderOptions, StartingPosition } from './reader';
 import { abortError, sleepOrAbort } from './sleep';
+
+/**
+ * `node:diagnostics_channel` on which the reader publishes `{ shardId, event }` the moment the SDK hands
+ * it a SubscribeToShardEvent (before anything of ours touches it). Only when someone subscribed
+ * (`hasSubscribers`, a field read otherwise): the benchmark times "received → message at the sink" with it.
+ */
+export const EFO_EVENT_CHANNEL = 'kinesis-nodes:efo:event';
+const eventChannel = channel(EFO_EVENT_CHANNEL);
 
 /** AWS's rule for consumer names: 1–128 of `[a-zA-Z0-9_.-]`. */
 export const CONSUMER_NAME_PATTERN = /^[a-zA-Z0-9_.-]{1,128}$/;
@@ -249,6 +263,8 @@ export class EfoShardReader implements ShardReader {
     private queue: Promise<unknown> = Promise.resolve();
     private idleSince?: number;
     private lastProbeAt = 0;
+    /** The shard-end probe in flight (it runs beside the reading). */
+    private probing?: Promise<void>;
 
     /** Counters for tests and status: subscriptions started, watchdog restarts, ResourceInUse retries. */
     readonly stats = { subscriptions: 0, watchdogRestarts: 0, inUseRetries: 0, retries: 0, events: 0, records: 0, probes: 0 };
@@ -292,6 +308,7 @@ export class EfoShardReader implements ShardReader {
                     await this.subscribe();
                 } catch (err) {
                     if (this.closed) throw new ReaderClosedError(this.shardId);
+                    if (this.ended) return { records: [], millisBehindLatest: 0, shardEnd: this.ended };
                     const batch = await this.handleFailure(err);
                     if (batch) return batch;
                     continue;
@@ -300,13 +317,11 @@ export class EfoShardReader implements ShardReader {
             const sub = this.sub!;
             const outcome = await this.nextEvent(sub);
             if (this.closed) throw new ReaderClosedError(this.shardId);
+            // the shard-end probe found the end while this waited (it ended the subscription to wake it)
+            if (this.ended && outcome.kind !== 'event') return { records: [], millisBehindLatest: 0, shardEnd: this.ended };
             switch (outcome.kind) {
-                case 'event': {
-                    const batch = await this.deliver(sub, outcome.event);
-                    if (this.closed) throw new ReaderClosedError(this.shardId);
-                    if (batch) return batch;
-                    continue;
-                }
+                case 'event':
+                    return this.deliver(sub, outcome.event);
                 case 'ended': {
                     // The server ended the subscription (its 5-minute life): continue after the last event.
                     this.endSubscription();
@@ -419,6 +434,7 @@ export class EfoShardReader implements ShardReader {
                     }
                     const item = r.value as unknown as Record<string, unknown>;
                     if (item.SubscribeToShardEvent) {
+                        if (eventChannel.hasSubscribers) eventChannel.publish({ shardId: this.shardId, event: item.SubscribeToShardEvent });
                         finish({ kind: 'event', event: item.SubscribeToShardEvent as SubscribeToShardEvent });
                         return;
                     }
@@ -437,8 +453,8 @@ export class EfoShardReader implements ShardReader {
         });
     }
 
-    /** Turns an event into a batch; undefined = nothing to hand out yet (keep reading). */
-    private async deliver(sub: Subscription, event: SubscribeToShardEvent): Promise<ReadBatch | undefined> {
+    /** Turns an event into a batch (synchronously: nothing waits between the SDK's event and the caller). */
+    private deliver(sub: Subscription, event: SubscribeToShardEvent): ReadBatch {
         sub.events++;
         this.stats.events++;
         this.failures = 0;
@@ -469,33 +485,55 @@ export class EfoShardReader implements ShardReader {
             this.idleSince = undefined;
         } else {
             this.idleSince ??= Date.now();
-            const probed = await this.probeShardEnd();
-            if (probed) {
-                this.ended = probed;
-                this.endSubscription();
-                return { records: [], millisBehindLatest: 0, shardEnd: probed };
-            }
+            this.startProbe();
         }
         return batch;
     }
 
     /**
-     * Safety net for servers that never send ChildShards on EFO: when caught up and idle for
-     * `shardEndProbeMs`, ask GetRecords after our position whether the shard is closed and read.
+     * Starts the shard-end probe when it is due, beside the reading (never awaited on the read path:
+     * a record that arrives meanwhile is handed out at once, not after the probe's two calls). When
+     * the probe finds the shard closed and fully read, the reader ends: a `next()` waiting for an event
+     * returns the shard end (its subscription is ended to wake it).
      */
-    private async probeShardEnd(): Promise<{ childShards: ChildShard[] } | undefined> {
-        if (this.shardEndProbeMs <= 0 || this.idleSince === undefined || !this.lastContinuation) return undefined;
+    private startProbe(): void {
+        if (this.probing || !this.probeDue()) return;
+        const after = this.lastContinuation!;
+        const records = this.stats.records;
+        this.probing = this.probeShardEnd(after)
+            .then((end) => {
+                // a closed shard has nothing after `after`; records handed out meanwhile would say otherwise
+                if (!end || this.closed || this.ended || this.stats.records !== records) return;
+                this.ended = end;
+                this.endSubscription();
+            })
+            .catch(() => undefined)
+            .finally(() => {
+                this.probing = undefined;
+            });
+    }
+
+    /**
+     * Safety net for servers that never send ChildShards on EFO: due when caught up and idle for
+     * `shardEndProbeMs` (and not probed for as long).
+     */
+    private probeDue(): boolean {
+        if (this.shardEndProbeMs <= 0 || this.idleSince === undefined || !this.lastContinuation) return false;
+        if (!this.streamName && !this.streamARN) return false;
         const now = Date.now();
-        if (now - this.idleSince < this.shardEndProbeMs || now - this.lastProbeAt < this.shardEndProbeMs) return undefined;
-        if (!this.streamName && !this.streamARN) return undefined;
-        this.lastProbeAt = now;
+        return now - this.idleSince >= this.shardEndProbeMs && now - this.lastProbeAt >= this.shardEndProbeMs;
+    }
+
+    /** Asks GetRecords after `after` whether the shard is closed and fully read: its end, or undefined. */
+    private async probeShardEnd(after: string): Promise<{ childShards: ChildShard[] } | undefined> {
+        this.lastProbeAt = Date.now();
         this.stats.probes++;
         try {
             const it = await this.kinesis.send(new GetShardIteratorCommand({
                 ...(this.streamARN ? { StreamARN: this.streamARN } : { StreamName: this.streamName }),
                 ShardId: this.shardId,
                 ShardIteratorType: 'AFTER_SEQUENCE_NUMBER',
-                StartingSequenceNumber: this.lastContinuation,
+                StartingSequenceNumber: after,
             }), { abortSignal: this.closing.signal });
             if (!it.ShardIterator) return undefined;
             const r = await this.kinesis.send(new GetRecordsCommand({ ShardIterator: it.ShardIterator, Limit: 1 }), { abortSignal: this.closing.signal });

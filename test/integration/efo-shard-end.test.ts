@@ -4,11 +4,12 @@
  * SubscribeToShard, so this also covers the reader's caught-up GetRecords probe.
  */
 import assert from 'node:assert/strict';
-import { KinesisClient, SplitShardCommand, SubscribeToShardCommand } from '@aws-sdk/client-kinesis';
+import { GetRecordsCommand, KinesisClient, SplitShardCommand, SubscribeToShardCommand } from '@aws-sdk/client-kinesis';
 import { createEfoReaderFactory, EfoShardReader, ensureStreamConsumer } from '../../lib/consumer/efo';
 import type { ShardReader } from '../../lib/consumer/reader';
 import { createStream, rawKinesis, uniqueName, waitFor } from '../helpers/stack';
 import { assertExactly, collect, faultyClient, putIds, shardsOf, streamArnOf } from './efo-helpers';
+import type { SendFn } from './efo-helpers';
 
 describe('EFO reader: end of shard (kinesis-local)', function () {
     this.timeout(60_000);
@@ -108,5 +109,55 @@ describe('EFO reader: end of shard (kinesis-local)', function () {
         const b = await reader.next();
         assert.deepEqual(b.records, []);
         assert.deepEqual(b.shardEnd, { childShards: [] });
+    });
+    it('the shard-end probe runs beside the reading: records that arrive while it waits are handed out at once', async function () {
+        const stream = uniqueName('efo-probe');
+        await createStream(stream, 1, kinesis);
+        const streamARN = await streamArnOf(kinesis, stream);
+        const shardId = (await shardsOf(kinesis, stream))[0].ShardId!;
+        const consumerARN = await ensureStreamConsumer(kinesis, streamARN, 'app', { pollMs: 100 });
+        // GetRecords (only the probe calls it on EFO) waits until the test releases it
+        let release!: () => void;
+        const gate = new Promise<void>((r) => (release = r));
+        let getRecordsCalls = 0;
+        let getRecordsDone = 0;
+        const send = async (command: unknown, options?: { abortSignal?: AbortSignal }): Promise<unknown> => {
+            if (command instanceof GetRecordsCommand) {
+                getRecordsCalls++;
+                await gate;
+                try {
+                    return await (kinesis.send as SendFn)(command, options);
+                } finally {
+                    getRecordsDone++;
+                }
+            }
+            return (kinesis.send as SendFn)(command, options);
+        };
+        const gated = { send, destroy: () => undefined, config: kinesis.config } as unknown as KinesisClient;
+        const first = await putIds(kinesis, stream, 'a', 3);
+        const reader = createEfoReaderFactory(consumerARN, { minSubscribeIntervalMs: 0, shardEndProbeMs: 200 })({
+            kinesis: gated, streamARN, shardId, start: { type: 'TRIM_HORIZON' }, maxRecords: 10_000, idleTimeMs: 1000,
+        }) as EfoShardReader;
+        readers.push(reader);
+        const got = (await collect(reader, 3)).ids;
+        // idle (caught up, empty events) until the probe waits in GetRecords
+        for (let calls = 0; getRecordsCalls === 0; calls++) {
+            assert.ok(calls < 200, 'the probe never started');
+            const b = await reader.next();
+            assert.deepEqual(b.records, []);
+            assert.equal(b.shardEnd, undefined);
+        }
+        const late = await putIds(kinesis, stream, 'b', 5);
+        got.push(...(await collect(reader, 5)).ids);
+        assert.equal(getRecordsDone, 0, 'the records came while the probe still waited');
+        assertExactly(got, [...first, ...late]);
+        // the shard is open: once released, the probe finds no end and the reading goes on
+        release();
+        await waitFor('the probe finished', () => getRecordsDone > 0, 20_000);
+        const more = await putIds(kinesis, stream, 'c', 2);
+        const rest = await collect(reader, 2);
+        assert.equal(rest.shardEnd, undefined);
+        got.push(...rest.ids);
+        assertExactly(got, [...first, ...late, ...more]);
     });
 });
