@@ -11,8 +11,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { within } from './common';
-
 const { linkPackage } = require('../../../scripts/node-red-runner.js');
 
 type SinkHandler = (msg: any, done: (err?: unknown) => void) => void;
@@ -101,39 +99,68 @@ export function configNode(id = 'cfg'): Record<string, unknown> {
     return { id, type: 'kinesis-config', name: 'bench', region: '', kinesisEndpoint: '', dynamodbEndpoint: '', credentialMode: 'chain' };
 }
 
-/** Puts every node of `nodes` on one tab (regular nodes need one; config nodes may sit there too). */
+/**
+ * Puts every node of `nodes` on one tab (regular nodes need one; config nodes may sit there too).
+ * Nodes with `wires` and catch/status/complete nodes get x/y: Node-RED takes a node without them for a
+ * config node (a catch node then never starts — and one with id 'catch' is "circular": its type names itself).
+ */
 export function onTab(nodes: Array<Record<string, unknown>>, tab = 'bench-tab'): unknown[] {
-    return [{ id: tab, type: 'tab', label: 'bench' }, ...nodes.map((n) => ({ ...n, z: tab }))];
+    const placed = (n: Record<string, unknown>) => 'wires' in n || ['catch', 'status', 'complete'].includes(String(n.type));
+    return [{ id: tab, type: 'tab', label: 'bench' }, ...nodes.map((n, i) => ({ ...n, z: tab, ...(placed(n) && !('x' in n) ? { x: 100 + 10 * i, y: 100 } : {}) }))];
 }
 
 /**
- * Sends `n` messages from bench-source `src` with at most `window` not yet at the sink (a flow upstream
+ * Sends `n` messages from bench-source `src` (or `o.source`) with at most `window` not yet at the sink (a flow upstream
  * that waits for the output), until all `n` reached bench-sink (directly or through a catch node wired to
- * it: a message with `msg.error` counts as failed, and any failure fails the pump).
+ * it: a message with `msg.error` counts as failed, and any failure fails the pump). The window is
+ * refilled in steps of window/20 (one wake-up per step, not per message), and one timer watches for
+ * progress (no timer or Promise per message: the pump's own cost stays out of the node's figures).
+ * Rejects when no message reached the sink for `timeoutMs`.
  */
-export async function pump(red: EmbeddedRed, o: { n: number; window: number; message(i: number): unknown; what: string; timeoutMs: number }): Promise<void> {
+export async function pump(red: EmbeddedRed, o: { n: number; window: number; message(i: number): unknown; what: string; timeoutMs: number; source?: string }): Promise<void> {
+    const step = Math.max(1, Math.floor(o.window / 20));
     let got = 0;
     let failed = 0;
+    let target = Infinity;
     let wake: (() => void) | undefined;
+    let fail: ((err: Error) => void) | undefined;
     red.onSink = (msg, done) => {
         done();
         if (msg?.error) failed++;
         got++;
-        if (wake) {
+        if (got >= target && wake) {
             const w = wake;
             wake = undefined;
             w();
         }
     };
-    const waitFor = (cond: () => boolean) => within(o.what, (async () => {
-        while (!cond()) await new Promise<void>((r) => (wake = r));
-    })(), o.timeoutMs);
-    const src = red.source('src');
-    for (let i = 0; i < o.n; i++) {
-        if (i - got >= o.window) await waitFor(() => i - got < o.window);
-        src.send(o.message(i));
+    let seen = -1;
+    let lastProgress = Date.now();
+    const watch = setInterval(() => {
+        if (got !== seen) {
+            seen = got;
+            lastProgress = Date.now();
+        } else if (Date.now() - lastProgress > o.timeoutMs && fail) {
+            fail(new Error(`benchmark stalled: ${o.what} after ${o.timeoutMs / 1000} s`));
+        }
+    }, Math.min(1000, o.timeoutMs));
+    /** Resolves once `got` ≥ `until`. */
+    const waitFor = (until: number) => new Promise<void>((resolve, reject) => {
+        if (got >= until) return resolve();
+        target = until;
+        wake = resolve;
+        fail = reject;
+    });
+    try {
+        const src = red.source(o.source ?? 'src');
+        for (let i = 0; i < o.n; i++) {
+            if (i - got >= o.window) await waitFor(Math.min(o.n, i - o.window + step));
+            src.send(o.message(i));
+        }
+        await waitFor(o.n);
+    } finally {
+        clearInterval(watch);
+        red.onSink = undefined;
     }
-    await waitFor(() => got >= o.n);
-    red.onSink = undefined;
     if (failed) throw new Error(`${o.what}: ${failed} of ${o.n} messages failed`);
 }
