@@ -1,9 +1,10 @@
 /**
  * kinesis-out's TypedInput settings (stream, partition key, explicit hash key), evaluated per message.
  *
- * Node-RED answers most types at once (str, msg, env, num, json, … and flow/global on the memory
- * store): their value is returned as it is, with no Promise per message. Types it answers later
- * (JSONata, flow/global on an asynchronous context store) come back wrapped in `Later`.
+ * Node-RED answers most types at once (str, msg, env, num, json, …): their value is returned as it
+ * is, with no Promise or callback per message. flow/global (a context store may be asynchronous) and
+ * JSONata go through Node-RED's callback: at once when it answers at once (the memory store), else
+ * wrapped in `Later`.
  */
 import type { Node, NodeAPI, NodeMessage } from 'node-red';
 import { InputError } from '../../lib/producer/input';
@@ -12,6 +13,9 @@ import { InputError } from '../../lib/producer/input';
 export class Later {
     constructor(readonly promise: Promise<unknown>) {}
 }
+
+/** Types whose value may come later (context stores may be asynchronous; JSONata is). */
+const ASYNC_TYPES = new Set(['flow', 'global', 'jsonata']);
 
 /** Evaluates one setting for a message: the value, `Later`, or throws InputError. */
 export type PropertyFn = (msg: NodeMessage) => unknown;
@@ -35,6 +39,16 @@ export function propertyEvaluator(
     if ((value ?? '') === '' && kind !== 'jsonata') return () => undefined;
     const text = value ?? '';
     const fail = (err: unknown) => new InputError(explain(`${kind}:${value}`, (err as Error)?.message ?? String(err)));
+    if (!ASYNC_TYPES.has(kind)) {
+        // Node-RED computes these at once and returns them when called without a callback
+        return (msg) => {
+            try {
+                return RED.util.evaluateNodeProperty(text, kind, node, msg);
+            } catch (err) {
+                throw fail(err);
+            }
+        };
+    }
     return (msg) => {
         let sync = true;
         let answered = false;

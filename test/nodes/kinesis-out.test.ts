@@ -196,13 +196,13 @@ describe('kinesis-out node', function () {
         for (const payload of ['x', 'y']) {
             const caught = next('h2');
             helper.getNode('o1').receive({ payload });
-            assert.match((await caught).error.message, /^cannot evaluate json:\{"a":: /);
+            assert.match((await caught).error.message, /cannot evaluate json:\{"a":: \w/);
         }
         await helper.unload();
         await helper.load([configNode, outNode, catchNode], flow({ streamName: stream, partitionKey: '$error("no key")', partitionKeyType: 'jsonata' }));
         const caught = next('h2');
         helper.getNode('o1').receive({ payload: 'z' });
-        assert.match((await caught).error.message, /^cannot evaluate jsonata:\$error\("no key"\): no key/);
+        assert.match((await caught).error.message, /cannot evaluate jsonata:\$error\("no key"\): no key/);
         assert.deepEqual(await readAll(raw, stream), []);
     });
 
