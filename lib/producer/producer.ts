@@ -459,22 +459,30 @@ export class Producer {
             if (this.closed) return;
             const retry: Entry[] = [];
             let firstError: ExplainedError | undefined;
-            for (let i = 0; i < batch.length; i++) {
-                const e = batch[i];
-                const o = outcomes[i];
-                if (o.error) {
-                    firstError = firstError ?? o.error;
-                    if (o.error.retryable) retry.push(e);
-                    else this.fail(s, e, o.error);
-                    continue;
+            // Messages written from the callbacks below only queue (pump() sees `pumping` and repumps):
+            // what this response released goes out together from the pump in `finally`, not as one
+            // small request per record whose key just became free.
+            this.pumping = true;
+            try {
+                for (let i = 0; i < batch.length; i++) {
+                    const e = batch[i];
+                    const o = outcomes[i];
+                    if (o.error) {
+                        firstError = firstError ?? o.error;
+                        if (o.error.retryable) retry.push(e);
+                        else this.fail(s, e, o.error);
+                        continue;
+                    }
+                    if (this.ordered) {
+                        s.lastSeq.delete(e.partitionKey);
+                        s.lastSeq.set(e.partitionKey, o.SequenceNumber);
+                        if (s.lastSeq.size > 10_000) s.lastSeq.delete(s.lastSeq.keys().next().value as string);
+                    }
+                    if (e.aggregated && e.expectedShard !== o.ShardId) void this.verifyLanding(s, e, o.ShardId, o.SequenceNumber);
+                    else this.succeed(s, e, o.ShardId, o.SequenceNumber);
                 }
-                if (this.ordered) {
-                    s.lastSeq.delete(e.partitionKey);
-                    s.lastSeq.set(e.partitionKey, o.SequenceNumber);
-                    if (s.lastSeq.size > 10_000) s.lastSeq.delete(s.lastSeq.keys().next().value as string);
-                }
-                if (e.aggregated && e.expectedShard !== o.ShardId) void this.verifyLanding(s, e, o.ShardId, o.SequenceNumber);
-                else this.succeed(s, e, o.ShardId, o.SequenceNumber);
+            } finally {
+                this.pumping = false;
             }
             if (retry.length && firstError) this.scheduleRetry(s, retry, firstError);
         } catch (err) {

@@ -286,6 +286,28 @@ describe('producer engine (unit)', function () {
             assert.ok(xAt < lastK1);
         });
 
+        it('records held behind their key go out together when a response releases the keys (linger counts from then)', async function () {
+            const fake = new FakeKinesis();
+            fake.delayMs = 20;
+            const p = producer(fake, { lingerMs: 30 });
+            const later: Array<Promise<unknown>> = [];
+            const first = Array.from({ length: 100 }, (_, i) => new Promise((resolve, reject) => p.write([rec(`a${i}`, `k${i}`)], (err) => {
+                if (err) return reject(err);
+                // a flow's next message arrives while the response is being handled
+                later.push(p.put([rec(`x${i}`, `x${i}`)]));
+                resolve(undefined);
+            })));
+            const second = Array.from({ length: 100 }, (_, i) => p.put([rec(`b${i}`, `k${i}`)]));
+            await Promise.all([...first, ...second]);
+            await Promise.all(later);
+            const withB = fake.requests.filter((r) => r.entries.some((e) => Buffer.from(e.Data!).toString().startsWith('b')));
+            assert.ok(withB.length <= 2, `the 100 held-back records took ${withB.length} requests (${withB.map((r) => r.entries.length).join(', ')} records)`);
+            const order = fake.dataOf('s1');
+            for (let i = 0; i < 100; i++) assert.ok(order.indexOf(`a${i}`) < order.indexOf(`b${i}`), `k${i} kept its order`);
+            assert.equal(order.length, 300);
+            await p.close(100);
+        });
+
         it('with key order off, same-key records share requests', async function () {
             const fake = new FakeKinesis();
             const p = producer(fake, { keyOrder: false, lingerMs: 20 });
