@@ -273,6 +273,10 @@ function summarise(runs, machine, load0, prior) {
     f.producer_cpu_us_per_record = med('produce', 'node_cpu_us_per_record');
     f.producer_raw_cpu_us_per_record = med('produce', 'raw_cpu_us_per_record');
     f.producer_cpu_vs_raw = med('produce', 'node_cpu_vs_raw');
+    // kinesis-out's own share: the flow minus the same two hops without Kinesis (bench-pass), over raw
+    f.producer_flow_floor_cpu_us_per_record = med('produce', 'flow_floor_cpu_us_per_record');
+    f.producer_own_cpu_us_per_record = med('produce', 'node_own_cpu_us_per_record');
+    f.producer_own_cpu_vs_raw = med('produce', 'node_own_cpu_vs_raw');
     f.backlog_rss_growth_mb = med('backlog', 'rss_growth_mb');
     f.efo_latency_p50_ms = med('efo', 'p50_ms');
     f.efo_latency_p99_ms = med('efo', 'p99_ms');
@@ -293,7 +297,7 @@ function summarise(runs, machine, load0, prior) {
     for (const [label, a, b, unit] of rows) console.log(`${label.padEnd(36)} ${fmt(f[a]).padStart(9)}  ${fmt(f[b]).padStart(7)}   (${unit})`);
     console.log('');
     const goalKeys = ['consumer_vs_raw', 'consumer_vs_lifion', 'consumer_cpu_vs_lifion', 'consumer_first_record_s', 'hook_tax_us_per_message', 'converter_records_per_s',
-        'converter_vs_plain', 'converter_node_vs_library', 'producer_vs_raw', 'producer_cpu_vs_raw', 'backlog_rss_growth_mb', 'efo_latency_p50_ms', 'efo_latency_p99_ms', ...FIGURES];
+        'converter_vs_plain', 'converter_node_vs_library', 'producer_vs_raw', 'producer_cpu_vs_raw', 'producer_own_cpu_vs_raw', 'backlog_rss_growth_mb', 'efo_latency_p50_ms', 'efo_latency_p99_ms', ...FIGURES];
     const verdicts = {};
     for (const k of goalKeys) {
         const g = GOALS[k];

@@ -11,7 +11,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-
 const { linkPackage } = require('../../../scripts/node-red-runner.js');
 
 type SinkHandler = (msg: any, done: (err?: unknown) => void) => void;
@@ -108,61 +107,67 @@ export function configNode(id = 'cfg'): Record<string, unknown> {
 }
 
 /**
- * Puts every node of `nodes` on one tab (regular nodes need one; config nodes may sit there too). A flow
- * node also needs a position: Node-RED takes a node without `x`/`y` for a config node (it is created, but
- * a catch node that is one never starts: "Circular config node dependency"). Config nodes get none.
+ * Puts every node of `nodes` on one tab (regular nodes need one; config nodes may sit there too).
+ * Nodes with `wires` and catch/status/complete nodes get x/y: Node-RED takes a node without them for a
+ * config node (a catch node then never starts — and one with id 'catch' is "circular": its type names itself).
  */
 export function onTab(nodes: Array<Record<string, unknown>>, tab = 'bench-tab'): unknown[] {
-    return [{ id: tab, type: 'tab', label: 'bench' }, ...nodes.map((n, i) => ({ ...n, z: tab, ...('wires' in n ? { x: 100 + 150 * i, y: 100 } : {}) }))];
+    const placed = (n: Record<string, unknown>) => 'wires' in n || ['catch', 'status', 'complete'].includes(String(n.type));
+    return [{ id: tab, type: 'tab', label: 'bench' }, ...nodes.map((n, i) => ({ ...n, z: tab, ...(placed(n) && !('x' in n) ? { x: 100 + 10 * i, y: 100 } : {}) }))];
 }
 
 /**
- * Sends `n` messages from bench-source `src` with at most `window` not yet at the sink (a flow upstream
+ * Sends `n` messages from bench-source `src` (or `o.source`) with at most `window` not yet at the sink (a flow upstream
  * that waits for the output), until all `n` reached bench-sink (directly or through a catch node wired to
- * it: a message with `msg.error` counts as failed, and any failure fails the pump).
- * The window is refilled in bulk (once per event-loop turn after the sink saw messages, as a consumer
- * delivers a GetRecords batch), and one watchdog timer checks for a stall: the harness itself costs no
- * timer or Promise per message (it did, and that was charged to the node under test).
+ * it: a message with `msg.error` counts as failed, and any failure fails the pump). The window is
+ * refilled in steps of window/20 (one wake-up per step, not per message), and one timer watches for
+ * progress (no timer or Promise per message: the pump's own cost stays out of the node's figures).
+ * Rejects when no message reached the sink for `timeoutMs`.
  */
-export async function pump(red: EmbeddedRed, o: { n: number; window: number; message(i: number): unknown; what: string; timeoutMs: number }): Promise<void> {
+export async function pump(red: EmbeddedRed, o: { n: number; window: number; message(i: number): unknown; what: string; timeoutMs: number; source?: string }): Promise<void> {
+    const step = Math.max(1, Math.floor(o.window / 20));
     let got = 0;
-    let sent = 0;
     let failed = 0;
-    let refillQueued = false;
-    let progressAt = Date.now();
-    let gotAtCheck = 0;
-    const src = red.source('src');
-    await new Promise<void>((resolve, reject) => {
-        const watchdog = setInterval(() => {
-            if (got !== gotAtCheck) {
-                gotAtCheck = got;
-                progressAt = Date.now();
-            } else if (Date.now() - progressAt > o.timeoutMs) {
-                clearInterval(watchdog);
-                red.onSink = undefined;
-                reject(new Error(`benchmark stalled: ${o.what} after ${o.timeoutMs / 1000} s (${got} of ${o.n} at the sink)`));
-            }
-        }, Math.min(1000, o.timeoutMs));
-        const refill = () => {
-            refillQueued = false;
-            while (sent < o.n && sent - got < o.window) src.send(o.message(sent++));
-        };
-        red.onSink = (msg, done) => {
-            done();
-            if (msg?.error) failed++;
-            got++;
-            if (got >= o.n) {
-                clearInterval(watchdog);
-                red.onSink = undefined;
-                resolve();
-                return;
-            }
-            if (!refillQueued && sent < o.n) {
-                refillQueued = true;
-                setImmediate(refill);
-            }
-        };
-        refill();
+    let target = Infinity;
+    let wake: (() => void) | undefined;
+    let fail: ((err: Error) => void) | undefined;
+    red.onSink = (msg, done) => {
+        done();
+        if (msg?.error) failed++;
+        got++;
+        if (got >= target && wake) {
+            const w = wake;
+            wake = undefined;
+            w();
+        }
+    };
+    let seen = -1;
+    let lastProgress = Date.now();
+    const watch = setInterval(() => {
+        if (got !== seen) {
+            seen = got;
+            lastProgress = Date.now();
+        } else if (Date.now() - lastProgress > o.timeoutMs && fail) {
+            fail(new Error(`benchmark stalled: ${o.what} after ${o.timeoutMs / 1000} s`));
+        }
+    }, Math.min(1000, o.timeoutMs));
+    /** Resolves once `got` ≥ `until`. */
+    const waitFor = (until: number) => new Promise<void>((resolve, reject) => {
+        if (got >= until) return resolve();
+        target = until;
+        wake = resolve;
+        fail = reject;
     });
+    try {
+        const src = red.source(o.source ?? 'src');
+        for (let i = 0; i < o.n; i++) {
+            if (i - got >= o.window) await waitFor(Math.min(o.n, i - o.window + step));
+            src.send(o.message(i));
+        }
+        await waitFor(o.n);
+    } finally {
+        clearInterval(watch);
+        red.onSink = undefined;
+    }
     if (failed) throw new Error(`${o.what}: ${failed} of ${o.n} messages failed`);
 }

@@ -11,13 +11,16 @@ import { hashKeyOf, ProducerRecord } from './records';
 export interface Ticket {
     parts: Part[];
     results: Array<WriteResult | undefined>;
-    failures: RecordFailure[];
+    /** Created with the first failure (undefined: none). */
+    failures: RecordFailure[] | undefined;
     remaining: number;
     settled: boolean;
     lastError?: ExplainedError;
-    resolve(r: WriteResult[]): void;
-    reject(e: Error): void;
+    callback: WriteCallback;
 }
+
+/** How a message's outcome is reported: (null, one result per record) or (error). */
+export type WriteCallback = (err: Error | null, results?: WriteResult[]) => void;
 
 /** One record of a message. */
 export interface Part {

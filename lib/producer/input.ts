@@ -140,6 +140,8 @@ function str(v: unknown): string | undefined {
     return undefined;
 }
 
+const NO_METADATA: Readonly<Record<string, unknown>> = Object.freeze({});
+
 export interface ResolveOptions {
     /** The node's settings, already evaluated for this message ('' / undefined = not set). */
     streamName?: unknown;
@@ -158,10 +160,10 @@ export interface ResolveOptions {
  * precedence above. Not validated here (the producer validates every record before sending).
  */
 export function resolveRecords(payload: unknown, opts: ResolveOptions): ProducerRecord[] {
-    const meta = opts.msgMetadata && typeof opts.msgMetadata === 'object' ? (opts.msgMetadata as Record<string, unknown>) : {};
+    const meta = opts.msgMetadata && typeof opts.msgMetadata === 'object' ? (opts.msgMetadata as Record<string, unknown>) : NO_METADATA;
     const records = payloadRecords(payload);
     return records.map((p, i) => {
-        const m = p.metadata ?? {};
+        const m = p.metadata ?? NO_METADATA;
         const streamName = (str(opts.streamName) ?? str(m.streamName) ?? str(meta.streamName) ?? '').trim();
         const partitionKey = partitionKeyFrom(opts.partitionKey, opts.partitionKeySource ?? 'the Partition key setting')
             ?? partitionKeyFrom(m.partitionKey, records.length > 1 ? `msg.payload[${i}].metadata.partitionKey` : 'the converter result\'s metadata.partitionKey')

@@ -40,11 +40,12 @@
 import { explainAwsError, ExplainedError } from '../aws/errors';
 import { aggregate as kplAggregate } from '../kpl';
 import { buildAggregates, RecordAggregator } from './aggregation';
-import { Entry, entryOf, hashOf, Part, Ticket } from './entries';
+import { Entry, entryOf, hashOf, Part, Ticket, WriteCallback } from './entries';
 import { ProducerClosedError, ProducerError, QueueFullError, RecordValidationError, WriteResult } from './errors';
 import { PendingQueue } from './queue';
 import {
-    checkRecord,
+    checkRecordOfStream,
+    checkStreamName,
     DEFAULT_MAX_RECORD_BYTES,
     isStreamArn,
     LARGEST_RECORD_BYTES,
@@ -53,13 +54,13 @@ import {
     MAX_REQUEST_BYTES,
     MIB,
     ProducerRecord,
-    recordBytes,
     streamNameOf,
 } from './records';
 import { backoffDelay, EntryOutcome, KinesisSender, putEntries } from './requests';
 import { ShardMap } from './shard-map';
 
 export { backoffDelay, KinesisSender } from './requests';
+export type { WriteCallback } from './entries';
 export { RecordAggregator } from './aggregation';
 export * from './errors';
 
@@ -101,6 +102,8 @@ interface StreamState {
     ref: string;
     /** The stream name (in results and errors). */
     name: string;
+    /** `ref` is an ARN (results carry it as streamARN). */
+    arn: boolean;
     queue: PendingQueue;
     retry: Entry[];
     /** Earliest notBefore of `retry` (Infinity when empty). */
@@ -197,38 +200,52 @@ export class Producer {
      * sent), ProducerClosedError, or ProducerError (some or all records not written).
      */
     put(records: ProducerRecord[]): Promise<WriteResult[]> {
-        if (this.closing) return Promise.reject(new ProducerClosedError());
+        return new Promise<WriteResult[]>((resolve, reject) => {
+            this.write(records, (err, results) => (err ? reject(err) : resolve(results!)));
+        });
+    }
+
+    /**
+     * `put` with a callback instead of a Promise (the node's hot path: no Promise per message):
+     * `callback(null, results)` once every record is acknowledged, or `callback(err)` with the same
+     * errors `put` rejects with. Records refused at once (closed, invalid, queue full) are called back
+     * before `write` returns. A callback that throws does not disturb the producer (the error is
+     * rethrown on its own tick).
+     */
+    write(records: ProducerRecord[], callback: WriteCallback): void {
+        if (this.closing) return callback(new ProducerClosedError());
+        const sizes = new Array<number>(records.length);
         let problems: Array<{ index: number; message: string }> | undefined;
         for (let index = 0; index < records.length; index++) {
-            const p = checkRecord(records[index], this.maxRecordBytes);
-            if (p) (problems ??= []).push({ index, message: p });
+            const rec = records[index];
+            // a stream in use was checked when it was first seen
+            const p = (this.streams.has(rec.streamName) ? undefined : checkStreamName(rec.streamName)) ?? checkRecordOfStream(rec, this.maxRecordBytes);
+            if (typeof p === 'string') (problems ??= []).push({ index, message: p });
+            else sizes[index] = p;
         }
-        if (problems) return Promise.reject(new RecordValidationError(problems, records.length));
-        if (records.length === 0) return Promise.resolve([]);
+        if (problems) return callback(new RecordValidationError(problems, records.length));
+        if (records.length === 0) return callback(null, []);
         if (this.queued + records.length > this.maxQueued) {
-            return Promise.reject(new QueueFullError(this.queued, records.length, this.maxQueued));
+            return callback(new QueueFullError(this.queued, records.length, this.maxQueued));
         }
-        return new Promise<WriteResult[]>((resolve, reject) => {
-            const ticket: Ticket = {
-                parts: [],
-                results: new Array(records.length).fill(undefined),
-                failures: [],
-                remaining: records.length,
-                settled: false,
-                resolve,
-                reject,
-            };
-            this.tickets.add(ticket);
-            const now = Date.now();
-            for (let index = 0; index < records.length; index++) {
-                const rec = records[index];
-                const part: Part = { ticket, index, rec, size: recordBytes(rec.data, rec.partitionKey), enqueuedAt: now, done: false };
-                ticket.parts.push(part);
-                this.stream(rec.streamName).queue.push(part);
-            }
-            this.queued += records.length;
-            this.pump();
-        });
+        const ticket: Ticket = {
+            parts: new Array<Part>(records.length),
+            results: new Array(records.length).fill(undefined),
+            failures: undefined,
+            remaining: records.length,
+            settled: false,
+            callback,
+        };
+        this.tickets.add(ticket);
+        const now = Date.now();
+        for (let index = 0; index < records.length; index++) {
+            const rec = records[index];
+            const part: Part = { ticket, index, rec, size: sizes[index], enqueuedAt: now, done: false, hash: undefined };
+            ticket.parts[index] = part;
+            this.stream(rec.streamName).queue.push(part);
+        }
+        this.queued += records.length;
+        this.pump();
     }
 
     /**
@@ -282,6 +299,7 @@ export class Producer {
             s = {
                 ref,
                 name: streamNameOf(ref),
+                arn: isStreamArn(ref),
                 queue: new PendingQueue(this.keyOrder),
                 retry: [],
                 retryDueAt: Infinity,
@@ -441,22 +459,31 @@ export class Producer {
             if (this.closed) return;
             const retry: Entry[] = [];
             let firstError: ExplainedError | undefined;
-            batch.forEach((e, i) => {
-                const o = outcomes[i];
-                if ('error' in o) {
-                    firstError = firstError ?? o.error;
-                    if (o.error.retryable) retry.push(e);
-                    else this.fail(s, e, o.error);
-                    return;
+            // Messages written from the callbacks below only queue (pump() sees `pumping` and repumps):
+            // what this response released goes out together from the pump in `finally`, not as one
+            // small request per record whose key just became free.
+            this.pumping = true;
+            try {
+                for (let i = 0; i < batch.length; i++) {
+                    const e = batch[i];
+                    const o = outcomes[i];
+                    if (o.error) {
+                        firstError = firstError ?? o.error;
+                        if (o.error.retryable) retry.push(e);
+                        else this.fail(s, e, o.error);
+                        continue;
+                    }
+                    if (this.ordered) {
+                        s.lastSeq.delete(e.partitionKey);
+                        s.lastSeq.set(e.partitionKey, o.SequenceNumber);
+                        if (s.lastSeq.size > 10_000) s.lastSeq.delete(s.lastSeq.keys().next().value as string);
+                    }
+                    if (e.aggregated && e.expectedShard !== o.ShardId) void this.verifyLanding(s, e, o.ShardId, o.SequenceNumber);
+                    else this.succeed(s, e, o.ShardId, o.SequenceNumber);
                 }
-                if (this.ordered) {
-                    s.lastSeq.delete(e.partitionKey);
-                    s.lastSeq.set(e.partitionKey, o.sequenceNumber);
-                    if (s.lastSeq.size > 10_000) s.lastSeq.delete(s.lastSeq.keys().next().value as string);
-                }
-                if (e.aggregated && e.expectedShard !== o.shardId) void this.verifyLanding(s, e, o.shardId, o.sequenceNumber);
-                else this.succeed(s, e, o.shardId, o.sequenceNumber);
-            });
+            } finally {
+                this.pumping = false;
+            }
             if (retry.length && firstError) this.scheduleRetry(s, retry, firstError);
         } catch (err) {
             if (this.closed) return;
@@ -490,7 +517,7 @@ export class Producer {
         e.parts.forEach((p, i) => {
             if (p.done) return;
             const h = hashOf(p);
-            if (range && h >= range.start && h <= range.end) this.complete(s, p, { shardId, sequenceNumber, subSequenceNumber: i });
+            if (range && h >= range.start && h <= range.end) this.complete(s, p, shardId, sequenceNumber, i);
             else again.push(p);
         });
         if (again.length) {
@@ -528,21 +555,18 @@ export class Producer {
 
     private succeed(s: StreamState, e: Entry, shardId: string, sequenceNumber: string): void {
         s.queue.unlock(e.keys);
-        e.parts.forEach((p, i) => {
-            const r: { shardId: string; sequenceNumber: string; subSequenceNumber?: number } = { shardId, sequenceNumber };
-            if (e.aggregated) r.subSequenceNumber = i;
-            this.complete(s, p, r);
-        });
+        const parts = e.parts;
+        for (let i = 0; i < parts.length; i++) this.complete(s, parts[i], shardId, sequenceNumber, e.aggregated ? i : undefined);
     }
 
-    private complete(s: StreamState, p: Part, r: { shardId: string; sequenceNumber: string; subSequenceNumber?: number }): void {
+    private complete(s: StreamState, p: Part, shardId: string, sequenceNumber: string, subSequenceNumber?: number): void {
         if (p.done) return;
         p.done = true;
         this.queued--;
         this.written++;
-        const result: WriteResult = { streamName: s.name, shardId: r.shardId, sequenceNumber: r.sequenceNumber };
-        if (isStreamArn(s.ref)) result.streamARN = s.ref;
-        if (r.subSequenceNumber !== undefined) result.subSequenceNumber = r.subSequenceNumber;
+        const result: WriteResult = { streamName: s.name, shardId, sequenceNumber };
+        if (s.arn) result.streamARN = s.ref;
+        if (subSequenceNumber !== undefined) result.subSequenceNumber = subSequenceNumber;
         p.ticket.results[p.index] = result;
         p.ticket.remaining--;
         this.settle(p.ticket);
@@ -558,7 +582,7 @@ export class Producer {
         p.done = true;
         this.queued--;
         this.failed++;
-        p.ticket.failures.push({ index: p.index, streamName: p.rec.streamName, partitionKey: p.rec.partitionKey, code: error.code, message: error.message, attempts });
+        (p.ticket.failures ??= []).push({ index: p.index, streamName: p.rec.streamName, partitionKey: p.rec.partitionKey, code: error.code, message: error.message, attempts });
         p.ticket.lastError = p.ticket.lastError ?? error;
         p.ticket.remaining--;
         this.settle(p.ticket);
@@ -568,11 +592,17 @@ export class Producer {
         if (t.settled || t.remaining > 0) return;
         t.settled = true;
         this.tickets.delete(t);
-        if (t.failures.length === 0) {
-            t.resolve(t.results as WriteResult[]);
-        } else {
+        let err: ProducerError | null = null;
+        if (t.failures) {
             t.failures.sort((a, b) => a.index - b.index);
-            t.reject(new ProducerError(t.failures, t.results, t.lastError));
+            err = new ProducerError(t.failures, t.results, t.lastError);
+        }
+        try {
+            t.callback(err, err ? undefined : (t.results as WriteResult[]));
+        } catch (thrown) {
+            process.nextTick(() => {
+                throw thrown;
+            });
         }
     }
 }

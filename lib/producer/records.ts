@@ -83,26 +83,42 @@ function clip(text: string): string {
     return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }
 
-/** Problem with a whole record in words, or undefined when valid. */
-export function checkRecord(rec: ProducerRecord, maxRecordBytes: number): string | undefined {
-    if (typeof rec.streamName !== 'string' || rec.streamName === '') return 'no stream name (set the Stream field, or metadata.streamName)';
-    if (isStreamArn(rec.streamName)) {
-        if (!STREAM_ARN_PATTERN.test(rec.streamName)) return `stream ARN ${JSON.stringify(clip(rec.streamName))} is not valid (arn:aws:kinesis:<region>:<account>:stream/<name>)`;
-    } else if (!STREAM_NAME_PATTERN.test(rec.streamName)) {
-        return `stream name ${JSON.stringify(clip(rec.streamName))} is not valid (1–128 of a-z A-Z 0-9 _ . -, or a stream ARN)`;
+/** Problem with a stream name or ARN in words, or undefined when valid. */
+export function checkStreamName(ref: unknown): string | undefined {
+    if (typeof ref !== 'string' || ref === '') return 'no stream name (set the Stream field, or metadata.streamName)';
+    if (isStreamArn(ref)) {
+        if (!STREAM_ARN_PATTERN.test(ref)) return `stream ARN ${JSON.stringify(clip(ref))} is not valid (arn:aws:kinesis:<region>:<account>:stream/<name>)`;
+    } else if (!STREAM_NAME_PATTERN.test(ref)) {
+        return `stream name ${JSON.stringify(clip(ref))} is not valid (1–128 of a-z A-Z 0-9 _ . -, or a stream ARN)`;
     }
+    return undefined;
+}
+
+/**
+ * Problem with a record whose stream name is valid, in words — or, when valid, its size in bytes
+ * (data + partition key, computed once here for the producer's limits).
+ */
+export function checkRecordOfStream(rec: ProducerRecord, maxRecordBytes: number): string | number {
     if (!(rec.data instanceof Uint8Array)) return 'data is not a Buffer';
-    const keyProblem = checkPartitionKey(rec.partitionKey);
+    const key = rec.partitionKey;
+    // at most 256 UTF-16 units is at most 256 characters: count only longer keys
+    const keyProblem = typeof key === 'string' && key.length > 0 && key.length <= 256 ? undefined : checkPartitionKey(key);
     if (keyProblem) return keyProblem;
     if (rec.explicitHashKey !== undefined) {
         const ehk = checkExplicitHashKey(rec.explicitHashKey);
         if (ehk) return ehk;
     }
-    const size = recordBytes(rec.data, rec.partitionKey);
+    const size = recordBytes(rec.data, key);
     if (size > maxRecordBytes) {
         return `record is ${size} bytes (data + partition key), over the ${maxRecordBytes}-byte limit`;
     }
-    return undefined;
+    return size;
+}
+
+/** Problem with a whole record in words, or undefined when valid. */
+export function checkRecord(rec: ProducerRecord, maxRecordBytes: number): string | undefined {
+    const problem = checkStreamName(rec.streamName) ?? checkRecordOfStream(rec, maxRecordBytes);
+    return typeof problem === 'string' ? problem : undefined;
 }
 
 /** A partition key for a record that has none: random (spreads over shards) or the MD5 hex of the data. */

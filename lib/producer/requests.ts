@@ -6,7 +6,7 @@
  * maxAttempts 1, see lib/aws/clients.ts `producerKinesis`); the producer alone retries, up to
  * `maxRetries` times per record. So a record costs at most 1 + maxRetries requests.
  */
-import { PutRecordCommand, PutRecordCommandOutput, PutRecordsCommand, PutRecordsCommandOutput } from '@aws-sdk/client-kinesis';
+import { PutRecordCommand, PutRecordCommandOutput, PutRecordsCommand, PutRecordsCommandOutput, PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 import type { ExplainedError } from '../aws/errors';
 import type { Entry } from './entries';
 import { streamTarget } from './records';
@@ -27,8 +27,11 @@ export function backoffDelay(attempt: number, baseMs: number, maxMs: number, ran
     return Math.floor(random() * cap);
 }
 
-/** One entry's outcome: written (shard + sequence number) or an explained error. */
-export type EntryOutcome = { shardId: string; sequenceNumber: string } | { error: ExplainedError };
+/**
+ * One entry's outcome: written (shard + sequence number: the response's own result entry, no copy)
+ * or an explained error.
+ */
+export type EntryOutcome = { ShardId: string; SequenceNumber: string; error?: undefined } | { error: ExplainedError };
 
 /** Explains a failed PutRecords entry (ErrorCode + ErrorMessage of its result). */
 export function entryError(streamName: string, code: string, raw: string, explain: ExplainFn): ExplainedError {
@@ -64,20 +67,20 @@ export async function putEntries(
             ...(opts.previous ? { SequenceNumberForOrdering: opts.previous } : {}),
         }), { abortSignal: opts.signal })) as PutRecordCommandOutput;
         if (!out.ShardId || !out.SequenceNumber) throw Object.assign(new Error('PutRecord returned no sequence number'), { name: 'InternalFailure' });
-        return [{ shardId: out.ShardId, sequenceNumber: out.SequenceNumber }];
+        return [{ ShardId: out.ShardId, SequenceNumber: out.SequenceNumber }];
     }
-    const out = (await client.send(new PutRecordsCommand({
-        ...target,
-        Records: batch.map((e) => ({
-            Data: e.data,
-            PartitionKey: e.partitionKey,
-            ...(e.explicitHashKey !== undefined ? { ExplicitHashKey: e.explicitHashKey } : {}),
-        })),
-    }), { abortSignal: opts.signal })) as PutRecordsCommandOutput;
+    const records = new Array<PutRecordsRequestEntry>(batch.length);
+    for (let i = 0; i < batch.length; i++) {
+        const e = batch[i];
+        records[i] = e.explicitHashKey !== undefined
+            ? { Data: e.data, PartitionKey: e.partitionKey, ExplicitHashKey: e.explicitHashKey }
+            : { Data: e.data, PartitionKey: e.partitionKey };
+    }
+    const out = (await client.send(new PutRecordsCommand({ ...target, Records: records }), { abortSignal: opts.signal })) as PutRecordsCommandOutput;
     const results = out.Records ?? [];
     return batch.map((_e, i) => {
         const r = results[i];
-        if (r && !r.ErrorCode && r.ShardId && r.SequenceNumber) return { shardId: r.ShardId, sequenceNumber: r.SequenceNumber };
+        if (r && !r.ErrorCode && r.ShardId && r.SequenceNumber) return r as EntryOutcome;
         const code = r?.ErrorCode ?? 'InternalFailure';
         const raw = r?.ErrorMessage ?? (r ? 'no sequence number returned' : 'no result for this record in the response');
         return { error: entryError(opts.streamName, code, raw, opts.explain) };

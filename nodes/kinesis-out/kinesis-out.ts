@@ -12,8 +12,9 @@ import {
     RecordValidationError,
     ProducerClosedError,
 } from '../../lib/producer/producer';
-import { InputError, resolveRecords } from '../../lib/producer/input';
+import { resolveRecords } from '../../lib/producer/input';
 import { DEFAULT_MAX_RECORD_BYTES } from '../../lib/producer/records';
+import { Later, propertyEvaluator } from './properties';
 import { compactNumber, KinesisConfigNode, shortStatus, STATUS } from '../shared/types';
 
 interface KinesisOutDef extends NodeDef {
@@ -100,17 +101,11 @@ export = function (RED: NodeAPI): void {
         const keySource = keyType === 'msg' || keyType === 'flow' || keyType === 'global' ? `${keyType}.${keyText}`
             : keyType === 'jsonata' ? 'the JSONata expression of the Partition key' : `the Partition key setting (${keyType})`;
 
-        function evaluate(value: string | undefined, type: string | undefined, msg: OutMessage): Promise<unknown> {
-            const kind = type || 'str';
-            if (kind === 'str') return Promise.resolve(value === '' ? undefined : value);
-            if ((value ?? '') === '' && kind !== 'jsonata') return Promise.resolve(undefined);
-            return new Promise((resolve, reject) => {
-                RED.util.evaluateNodeProperty(value ?? '', kind, node, msg, (err: Error | null, result: unknown) => {
-                    if (err) reject(new InputError(t('error.property', { value: `${kind}:${value}`, error: err.message })));
-                    else resolve(result);
-                });
-            });
-        }
+        const explain = (value: string, error: string) => t('error.property', { value, error });
+        const streamNameOf = propertyEvaluator(RED, node, def.streamName, def.streamNameType, explain);
+        const partitionKeyOf = propertyEvaluator(RED, node, def.partitionKey, def.partitionKeyType, explain);
+        const explicitHashKeyOf = propertyEvaluator(RED, node, def.explicitHashKey, def.explicitHashKeyType, explain);
+        const keyGeneration = def.keyGeneration === 'hash' ? 'hash' : 'random';
 
         function showStatus(force = false): void {
             if (!producer || closing) return;
@@ -167,29 +162,56 @@ export = function (RED: NodeAPI): void {
             return producer;
         }
 
-        async function handle(msg: OutMessage, send: (m: OutMessage) => void, done: (err?: Error) => void): Promise<void> {
+        function invalidInput(err: unknown, done: (err?: Error) => void): void {
+            node.status(STATUS.error(t('status.invalidInput')));
+            done(err as Error);
+        }
+
+        /** The message's records, then put (no Promise of its own when the settings answer at once). */
+        function handle(msg: OutMessage, send: (m: OutMessage) => void, done: (err?: Error) => void): void {
+            if (closing) {
+                done(new ProducerClosedError());
+                return;
+            }
+            let streamName: unknown;
+            let partitionKey: unknown;
+            let explicitHashKey: unknown;
+            try {
+                streamName = streamNameOf(msg);
+                partitionKey = partitionKeyOf(msg);
+                explicitHashKey = explicitHashKeyOf(msg);
+            } catch (err) {
+                invalidInput(err, done);
+                return;
+            }
+            if (streamName instanceof Later || partitionKey instanceof Later || explicitHashKey instanceof Later) {
+                const wait = (v: unknown) => (v instanceof Later ? v.promise : v);
+                Promise.all([wait(streamName), wait(partitionKey), wait(explicitHashKey)]).then(
+                    ([s, k, h]) => write(msg, s, k, h, send, done),
+                    (err) => invalidInput(err, done),
+                );
+                return;
+            }
+            write(msg, streamName, partitionKey, explicitHashKey, send, done);
+        }
+
+        function write(msg: OutMessage, streamName: unknown, partitionKey: unknown, explicitHashKey: unknown, send: (m: OutMessage) => void, done: (err?: Error) => void): void {
             if (closing) {
                 done(new ProducerClosedError());
                 return;
             }
             let records;
             try {
-                const [streamName, partitionKey, explicitHashKey] = await Promise.all([
-                    evaluate(def.streamName, def.streamNameType, msg),
-                    evaluate(def.partitionKey, def.partitionKeyType, msg),
-                    evaluate(def.explicitHashKey, def.explicitHashKeyType, msg),
-                ]);
                 records = resolveRecords(msg.payload, {
                     streamName,
                     partitionKey,
                     partitionKeySource: keySource,
                     explicitHashKey,
                     msgMetadata: msg.metadata,
-                    keyGeneration: def.keyGeneration === 'hash' ? 'hash' : 'random',
+                    keyGeneration,
                 });
             } catch (err) {
-                node.status(STATUS.error(t('status.invalidInput')));
-                done(err as Error);
+                invalidInput(err, done);
                 return;
             }
             let p: Producer;
@@ -200,12 +222,17 @@ export = function (RED: NodeAPI): void {
                 done(err as Error);
                 return;
             }
-            try {
-                const results = await p.put(records);
-                msg.kinesis = results;
-                send(msg);
-                done();
-            } catch (err) {
+            p.write(records, (err, results) => {
+                if (!err) {
+                    msg.kinesis = results;
+                    try {
+                        send(msg);
+                        done();
+                    } catch (thrown) {
+                        done(thrown as Error);
+                    }
+                    return;
+                }
                 if (err instanceof ProducerError) {
                     msg.kinesis = err.results.map((r) => r ?? null);
                     setProblem(err.status, 'red', 60_000);
@@ -214,12 +241,16 @@ export = function (RED: NodeAPI): void {
                 } else if (err instanceof QueueFullError) {
                     setProblem(t('status.queueFull'), 'yellow', 5_000);
                 }
-                done(err as Error);
-            }
+                done(err);
+            });
         }
 
         node.on('input', (msg: NodeMessageInFlow, send: (m: NodeMessageInFlow) => void, done: (err?: Error) => void) => {
-            handle(msg as OutMessage, send as (m: OutMessage) => void, done).catch((err) => done(err as Error));
+            try {
+                handle(msg as OutMessage, send as (m: OutMessage) => void, done);
+            } catch (err) {
+                done(err as Error);
+            }
         });
 
         node.on('close', (_removed: boolean, done: () => void) => {

@@ -188,6 +188,24 @@ describe('kinesis-out node', function () {
         assert.equal(rec.PartitionKey, 'dev-7');
     });
 
+    it('a setting Node-RED cannot evaluate reaches the Catch node in words, for each message; nothing is written', async function () {
+        const stream = uniqueName('out');
+        await createStream(stream, 1);
+        // JSON that does not parse (Node-RED throws at once) and a JSONata expression that fails (it answers later)
+        await helper.load([configNode, outNode, catchNode], flow({ streamName: stream, partitionKey: '{"a":', partitionKeyType: 'json' }));
+        for (const payload of ['x', 'y']) {
+            const caught = next('h2');
+            helper.getNode('o1').receive({ payload });
+            assert.match((await caught).error.message, /cannot evaluate json:\{"a":: \w/);
+        }
+        await helper.unload();
+        await helper.load([configNode, outNode, catchNode], flow({ streamName: stream, partitionKey: '$error("no key")', partitionKeyType: 'jsonata' }));
+        const caught = next('h2');
+        helper.getNode('o1').receive({ payload: 'z' });
+        assert.match((await caught).error.message, /cannot evaluate jsonata:\$error\("no key"\): no key/);
+        assert.deepEqual(await readAll(raw, stream), []);
+    });
+
     it('while Kinesis throttles, the status says so and the message still goes through', async function () {
         const stream = uniqueName('out');
         await createStream(stream, 1);

@@ -15,6 +15,7 @@ import {
     RecordValidationError,
     backoffDelay,
     ProducerClosedError,
+    WriteResult,
 } from '../../lib/producer/producer';
 import { MIB, ProducerRecord, hashKeyOf } from '../../lib/producer/records';
 
@@ -285,6 +286,28 @@ describe('producer engine (unit)', function () {
             assert.ok(xAt < lastK1);
         });
 
+        it('records held behind their key go out together when a response releases the keys (linger counts from then)', async function () {
+            const fake = new FakeKinesis();
+            fake.delayMs = 20;
+            const p = producer(fake, { lingerMs: 30 });
+            const later: Array<Promise<unknown>> = [];
+            const first = Array.from({ length: 100 }, (_, i) => new Promise((resolve, reject) => p.write([rec(`a${i}`, `k${i}`)], (err) => {
+                if (err) return reject(err);
+                // a flow's next message arrives while the response is being handled
+                later.push(p.put([rec(`x${i}`, `x${i}`)]));
+                resolve(undefined);
+            })));
+            const second = Array.from({ length: 100 }, (_, i) => p.put([rec(`b${i}`, `k${i}`)]));
+            await Promise.all([...first, ...second]);
+            await Promise.all(later);
+            const withB = fake.requests.filter((r) => r.entries.some((e) => Buffer.from(e.Data!).toString().startsWith('b')));
+            assert.ok(withB.length <= 2, `the 100 held-back records took ${withB.length} requests (${withB.map((r) => r.entries.length).join(', ')} records)`);
+            const order = fake.dataOf('s1');
+            for (let i = 0; i < 100; i++) assert.ok(order.indexOf(`a${i}`) < order.indexOf(`b${i}`), `k${i} kept its order`);
+            assert.equal(order.length, 300);
+            await p.close(100);
+        });
+
         it('with key order off, same-key records share requests', async function () {
             const fake = new FakeKinesis();
             const p = producer(fake, { keyOrder: false, lingerMs: 20 });
@@ -364,6 +387,44 @@ describe('producer engine (unit)', function () {
             assert.equal(p.backlog, 0);
             await p.put([rec('c'), rec('d')]);
             assert.deepEqual(fake.dataOf('s1'), ['a', 'b', 'c', 'd']);
+        });
+
+        it('write(): the callback form of put — same results and errors, refusals called back at once', async function () {
+            const fake = new FakeKinesis();
+            const p = producer(fake);
+            const viaPut = await p.put([rec('a', 'k1'), rec('b', 'k2')]);
+            const viaWrite = await new Promise<WriteResult[]>((resolve, reject) => p.write([rec('c', 'k1'), rec('d', 'k2')], (err, r) => (err ? reject(err) : resolve(r!))));
+            assert.deepEqual(viaWrite.map((r) => Object.keys(r).sort()), viaPut.map((r) => Object.keys(r).sort()));
+            assert.deepEqual(fake.dataOf('s1'), ['a', 'b', 'c', 'd']);
+            assert.deepEqual(viaWrite.map((r) => r.sequenceNumber), fake.stored.get('s1')!.slice(2).map((s) => s.sequenceNumber));
+            let refused: Error | null | undefined;
+            p.write([rec('e', '')], (err) => (refused = err));
+            assert.ok(refused instanceof RecordValidationError, 'an invalid message is called back before write returns');
+            await p.close(100);
+            let closed: Error | null | undefined;
+            p.write([rec('f')], (err) => (closed = err));
+            assert.ok(closed instanceof ProducerClosedError);
+        });
+
+        it('a write callback that throws does not disturb the other messages of its request', async function () {
+            const fake = new FakeKinesis();
+            const p = producer(fake, { lingerMs: 20 });
+            const mochaHandlers = process.listeners('uncaughtException');
+            process.removeAllListeners('uncaughtException');
+            const thrown = new Promise<Error>((resolve) => process.once('uncaughtException', resolve));
+            try {
+                p.write([rec('a', 'k1')], () => {
+                    throw new Error('a bad callback');
+                });
+                const others = [p.put([rec('b', 'k2')]), p.put([rec('c', 'k3')])];
+                assert.equal((await thrown).message, 'a bad callback');
+                assert.equal((await Promise.all(others)).length, 2);
+            } finally {
+                for (const h of mochaHandlers) process.on('uncaughtException', h);
+            }
+            assert.equal(fake.requests.length, 1, 'the three records shared one request');
+            assert.equal(p.pendingMessages, 0);
+            await p.close(100);
         });
 
         it('close sends what is queued at once (no linger) and resolves those messages', async function () {
