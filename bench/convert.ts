@@ -13,7 +13,7 @@
  * Run: npm run build && node dist/bench/convert.js [records]
  * Exported: `runConvertBench(records)` → the rows (records/s, CPU µs/record), for scripts that collect figures.
  */
-import { readFileSync } from 'node:fs';
+import { processCpuUs } from './cpu';
 import { Worker } from 'node:worker_threads';
 import { ScriptEngine, UplinkInput } from '../lib/convert/sandbox';
 import { VmEngine } from '../lib/convert/runner/vm-engine';
@@ -32,18 +32,6 @@ export interface ConvertBenchRow {
     cpuUsPerRecord: number;
     /** CPU time of the runner process per record (µs), where there is one (Linux /proc). */
     runnerCpuUsPerRecord?: number;
-}
-
-/** CPU time (µs) a process has used, from /proc/<pid>/stat (utime + stime, in clock ticks of 10 ms). */
-function processCpuUs(pid: number | undefined): number | undefined {
-    if (!pid || process.platform !== 'linux') return undefined;
-    try {
-        const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-        return (Number(f[11]) + Number(f[12])) * 10_000;
-    } catch {
-        return undefined;
-    }
 }
 
 /** Best rate of 3 timed passes after a warm-up pass (the machine may be shared: best-of damps the noise); CPU per record as medians. */

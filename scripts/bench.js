@@ -245,6 +245,11 @@ function summarise(runs, machine, load0, prior) {
     }));
     f.consumer_vs_raw = paired('node', 'raw', 'records_per_s');
     f.consumer_vs_lifion = paired('node', 'lifion', 'records_per_s');
+    // after the first record (what earlier runs called records/s): kept beside the whole-run figure
+    f.raw_steady_records_per_s = med('raw', 'steady_records_per_s');
+    f.library_steady_records_per_s = med('library', 'steady_records_per_s');
+    f.consumer_steady_records_per_s = med('node', 'steady_records_per_s');
+    f.consumer_steady_vs_raw = paired('node', 'raw', 'steady_records_per_s');
     f.raw_cpu_us_per_record = med('raw', 'cpu_us_per_record');
     f.lifion_cpu_us_per_record = med('lifion', 'cpu_us_per_record');
     f.library_cpu_us_per_record = med('library', 'cpu_us_per_record');
@@ -254,6 +259,7 @@ function summarise(runs, machine, load0, prior) {
     f.consumer_first_record_s = med('node', 'first_record_s');
     f.library_first_record_s = med('library', 'first_record_s');
     f.lifion_first_record_s = med('lifion', 'first_record_s');
+    f.raw_first_record_s = med('raw', 'first_record_s');
     f.hook_tax_us_per_message = med('hook', 'tax_us_per_message_hop');
     f.converter_records_per_s = med('convert', 'library_records_per_s');
     f.converter_plain_records_per_s = med('convert', 'plain_records_per_s');
@@ -291,6 +297,9 @@ function summarise(runs, machine, load0, prior) {
         ['lifion-kinesis 1.3.3', 'lifion_records_per_s', 'lifion_cpu_us_per_record', 'rec/s | CPU µs/rec'],
         ['KinesisConsumer (library)', 'library_records_per_s', 'library_cpu_us_per_record', 'rec/s | CPU µs/rec'],
         ['kinesis-in in Node-RED (complete)', 'consumer_records_per_s', 'consumer_cpu_us_per_record', 'rec/s | CPU µs/rec'],
+        ['raw loop, after its first record', 'raw_steady_records_per_s', 'raw_first_record_s', 'rec/s | first record s'],
+        ['library, after its first record', 'library_steady_records_per_s', 'library_first_record_s', 'rec/s | first record s'],
+        ['kinesis-in, after its first record', 'consumer_steady_records_per_s', 'consumer_first_record_s', 'rec/s | first record s'],
     ];
     console.log(`\nmachine: ${machine}; loadavg at end ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} (shared machine: absolute figures are noisy, ratios are from the same run)`);
     console.log(`${RECORDS} records × ~210 B, ${SHARDS} shards on kinesalite, medians of ${REPS}\n`);

@@ -11,7 +11,7 @@
  * Converter.uplink may be synchronous or return a Promise (isolated child process): both are awaited.
  */
 /* eslint-disable @typescript-eslint/no-explicit-any */
-import { readFileSync } from 'node:fs';
+import { processCpuUs } from '../cpu';
 import { Converter } from '../../lib/convert/converter';
 import { cpuUs, env, main, now } from './common';
 import { onTab, pump, startRed } from './red';
@@ -31,18 +31,6 @@ function best(rounds: number, fn: () => Promise<number> | number): Promise<numbe
         for (let i = 0; i < rounds; i++) b = Math.max(b, await fn());
         return b;
     })();
-}
-
-/** CPU time (µs) of another process, from /proc/<pid>/stat (Linux; utime + stime in 10 ms ticks). */
-function processCpuUs(pid: number | undefined): number | undefined {
-    if (!pid || process.platform !== 'linux') return undefined;
-    try {
-        const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-        return (Number(f[11]) + Number(f[12])) * 10_000;
-    } catch {
-        return undefined;
-    }
 }
 
 /**

@@ -31,6 +31,20 @@ return { deviceName: 'd' + i, telemetry: { v: i } };`;
 const SLOW = `var t = Date.now(); while (Date.now() - t < 2) {}
 return { deviceName: 'd' + String.fromCharCode.apply(null, payload) };`;
 
+/** Deploys one kinesis-convert `c1` with outputs ok / bad (helper nodes); collects what reaches each. */
+async function loadTwoOutputs(props: Record<string, unknown>): Promise<{ c1: any; ok: string[]; bad: any[] }> {
+    await helper.load(convertNode, [
+        { id: 'c1', type: 'kinesis-convert', direction: 'uplink', outputs: 2, wires: [['ok'], ['bad']], ...props },
+        { id: 'ok', type: 'helper' },
+        { id: 'bad', type: 'helper' },
+    ]);
+    const ok: string[] = [];
+    const bad: any[] = [];
+    helper.getNode('ok').on('input', (m: any) => ok.push(m.topic));
+    helper.getNode('bad').on('input', (m: any) => bad.push(m));
+    return { c1: helper.getNode('c1'), ok, bad };
+}
+
 describe('kinesis-convert node: micro-batching', function () {
     this.timeout(120_000);
     before((done) => { helper.startServer(done); });
@@ -38,17 +52,7 @@ describe('kinesis-convert node: micro-batching', function () {
     afterEach(() => helper.unload());
 
     it('2000 messages at once: outputs in input order, each failed record fails only its own message (output 2)', async function () {
-        const flow = [
-            { id: 'c1', type: 'kinesis-convert', direction: 'uplink', script: SCRIPT, outputs: 2, wires: [['ok'], ['bad']] },
-            { id: 'ok', type: 'helper' },
-            { id: 'bad', type: 'helper' },
-        ];
-        await helper.load(convertNode, flow);
-        const ok: string[] = [];
-        const bad: Array<{ i: number; kind: string }> = [];
-        helper.getNode('ok').on('input', (m: any) => ok.push(m.topic));
-        helper.getNode('bad').on('input', (m: any) => bad.push({ i: Number(String(m.payload)), kind: m.error.kind }));
-        const c1 = helper.getNode('c1');
+        const { c1, ok, bad } = await loadTwoOutputs({ script: SCRIPT });
         const N = 2000;
         for (let i = 0; i < N; i++) c1.receive({ payload: Buffer.from(String(i)) });
         await until('every message finished', () => ok.length + bad.length >= N);
@@ -56,8 +60,8 @@ describe('kinesis-convert node: micro-batching', function () {
         const wantOk = Array.from({ length: N }, (_, i) => i).filter((i) => !isBad(i));
         const wantBad = Array.from({ length: N }, (_, i) => i).filter(isBad);
         assert.deepEqual(ok, wantOk.map((i) => `d${i}`), 'converted messages in input order');
-        assert.deepEqual(bad.map((b) => b.i), wantBad, 'failed messages in input order, only those');
-        for (const b of bad) assert.equal(b.kind, b.i % 97 === 5 ? 'script' : 'output');
+        assert.deepEqual(bad.map((m) => Number(String(m.payload))), wantBad, 'failed messages in input order, only those');
+        for (const m of bad) assert.equal(m.error.kind, Number(String(m.payload)) % 97 === 5 ? 'script' : 'output');
     });
 
     it('with one output every failed record reaches Catch through done(err) with its own message', async function () {
@@ -84,17 +88,7 @@ describe('kinesis-convert node: micro-batching', function () {
     });
 
     it('a record that hangs in the middle of a batch: only it fails with timeout, the rest convert in order', async function () {
-        const flow = [
-            { id: 'c1', type: 'kinesis-convert', direction: 'uplink', script: SCRIPT, timeoutMs: 300, outputs: 2, wires: [['ok'], ['bad']] },
-            { id: 'ok', type: 'helper' },
-            { id: 'bad', type: 'helper' },
-        ];
-        await helper.load(convertNode, flow);
-        const ok: string[] = [];
-        const bad: any[] = [];
-        helper.getNode('ok').on('input', (m: any) => ok.push(m.topic));
-        helper.getNode('bad').on('input', (m: any) => bad.push(m));
-        const c1 = helper.getNode('c1');
+        const { c1, ok, bad } = await loadTwoOutputs({ script: SCRIPT, timeoutMs: 300 });
         const inputs = Array.from({ length: 300 }, (_, i) => (i === 150 ? 'loop' : String(1000 + i))).filter((s) => !(Number(s) % 97 === 5 || Number(s) % 101 === 7));
         for (const s of inputs) c1.receive({ payload: Buffer.from(s) });
         await until('every message finished', () => ok.length + bad.length >= inputs.length);
@@ -105,17 +99,7 @@ describe('kinesis-convert node: micro-batching', function () {
     });
 
     it('bounded: beyond maxQueue unfinished messages a message fails at once (never dropped), the others convert', async function () {
-        const flow = [
-            { id: 'c1', type: 'kinesis-convert', direction: 'uplink', script: SLOW, maxQueue: 50, outputs: 2, wires: [['ok'], ['bad']] },
-            { id: 'ok', type: 'helper' },
-            { id: 'bad', type: 'helper' },
-        ];
-        await helper.load(convertNode, flow);
-        const ok: string[] = [];
-        const bad: any[] = [];
-        helper.getNode('ok').on('input', (m: any) => ok.push(m.topic));
-        helper.getNode('bad').on('input', (m: any) => bad.push(m));
-        const c1 = helper.getNode('c1');
+        const { c1, ok, bad } = await loadTwoOutputs({ script: SLOW, maxQueue: 50 });
         for (let i = 0; i < 200; i++) c1.receive({ payload: Buffer.from(String(i)) });
         await until('every message finished', () => ok.length + bad.length >= 200);
         assert.deepEqual(ok, Array.from({ length: 50 }, (_, i) => `d${i}`), 'the first 50 were accepted and converted');

@@ -119,6 +119,9 @@ describe('kinesis-in operations endpoint: two Node-REDs on one application', fun
             if (owners[0] !== 'worker-a' || owners[1] !== 'worker-b') return undefined;
             const other = v.shards.find((s) => s.owner === 'worker-b')!;
             if (other.statsFrom !== 'lease' || other.lagMs === undefined) return undefined;
+            // right after a hand-off the new owner's worker may not report yet: wait for its live figures
+            const own = v.shards.find((s) => s.owner === 'worker-a')!;
+            if (own.statsFrom !== 'local' || own.ownerNodeRed === undefined) return undefined;
             return v;
         }, 120_000, 500))!;
         assert.deepEqual(view.nodes.map((n) => [n.id, n.workerId]), [['in-worker-a', 'worker-a']]);
@@ -134,8 +137,12 @@ describe('kinesis-in operations endpoint: two Node-REDs on one application', fun
         assert.equal(typeof other.lagMs, 'number');
         assert.equal(typeof other.inFlight, 'number');
         for (const s of view.shards!) assert.equal(s.state, 'open');
-        // B's own endpoint (no adminAuth there) shows the same split from its side
-        const fromB = appOf((await ops(b!)).body, app)!;
+        // B's own endpoint (no adminAuth there) shows the same split from its side, once A's statistics
+        // (written to its lease after taking it, then every 15 s) reached the table
+        const fromB = (await waitFor('B sees A named on its lease', async () => {
+            const v = appOf((await ops(b!)).body, app);
+            return v?.shards?.find((s) => s.owner === 'worker-a')?.ownerNodeRed !== undefined ? v : undefined;
+        }, 60_000, 500))!;
         assert.deepEqual(fromB.shards!.map((s) => [s.shardId, s.owner, s.local]), view.shards!.map((s) => [s.shardId, s.owner, s.owner === 'worker-b']));
         assert.match(String(fromB.shards!.find((s) => s.owner === 'worker-a')!.ownerNodeRed), new RegExp(`:${a!.port} `));
     });
