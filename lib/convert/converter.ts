@@ -197,6 +197,11 @@ function stringMap(v: unknown): Record<string, string> {
 const PIPELINE_PART = 1024;
 const FIRST_PART = 256;
 
+/** A record's input that could not be prepared, as a ConvertError (kind 'input' unless it is one already). */
+function inputError(e: unknown): ConvertError {
+    return e instanceof ConvertError ? e : new ConvertError('input', String((e as Error).message ?? e));
+}
+
 export class Converter {
     readonly direction: Direction;
     readonly scriptLang: ScriptLang;
@@ -291,7 +296,7 @@ export class Converter {
                     inputs.push({ codes: payloadCodes(req.payload, this.scriptLang), metadata: md });
                     index.push(i);
                 } catch (e) {
-                    outcomes[i] = { error: e instanceof ConvertError ? e : new ConvertError('input', String((e as Error).message ?? e)) };
+                    outcomes[i] = { error: inputError(e) };
                 }
             }
             if (!inputs.length) continue;
@@ -330,7 +335,7 @@ export class Converter {
                 });
                 index.push(i);
             } catch (e) {
-                outcomes[i] = { error: e instanceof ConvertError ? e : new ConvertError('input', String((e as Error).message ?? e)) };
+                outcomes[i] = { error: inputError(e) };
             }
         });
         const raws: RawResult[] = inputs.length ? await this.engine.runBatch(inputs) : [];

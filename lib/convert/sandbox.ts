@@ -136,6 +136,18 @@ interface Batch {
     resolve: (r: RawResult[]) => void;
 }
 
+const noResult = (): RawResult => ({ error: { kind: 'sandbox', name: 'Error', message: 'the converter runtime returned no result (built-ins redefined by the script?)' } });
+
+/** An unexpected failure of this side's runner handling (the runner reports script failures as results). */
+function runnerFailed(e: unknown): RawResult {
+    return { error: { kind: 'sandbox', name: 'Error', message: `the converter runner failed (${String((e as Error)?.message ?? e).slice(0, 200)})` } };
+}
+
+/** Gives every record of results[from, from + n) that has none a result of its own from `make`. */
+function fillMissing(results: RawResult[], from: number, n: number, make: () => RawResult): void {
+    for (let k = 0; k < n; k++) results[from + k] ??= make();
+}
+
 function entryResult(e: Entry | null | undefined, timeoutMs: number): RawResult {
     if (!e || typeof e !== 'object') return { error: { kind: 'sandbox', name: 'Error', message: 'the converter runtime returned a malformed result' } };
     if (e.t) return { error: { kind: 'timeout', name: 'TimeoutError', message: `did not finish within ${timeoutMs} ms (endless loop?)` } };
@@ -301,11 +313,7 @@ export class ScriptEngine {
                 if (start === got) got = Math.min(n, start + entries.length);
             });
             if (end.ok) {
-                for (let k = 0; k < n; k++) {
-                    if (!results[from + k]) {
-                        results[from + k] = { error: { kind: 'sandbox', name: 'Error', message: 'the converter runtime returned no result (built-ins redefined by the script?)' } };
-                    }
-                }
+                fillMissing(results, from, n, noResult);
                 const doneAt = performance.now();
                 if (full) this.adapt(n, doneAt - Math.max(sentAt, this.lastDoneAt));
                 this.lastDoneAt = doneAt;
@@ -318,9 +326,7 @@ export class ScriptEngine {
             }
         } catch (e) {
             // not expected (the runner reports failures as results); no record is left without one
-            for (let k = 0; k < n; k++) {
-                b.results[from + k] ??= { error: { kind: 'sandbox', name: 'Error', message: `the converter runner failed (${String((e as Error)?.message ?? e).slice(0, 200)})` } };
-            }
+            fillMissing(b.results, from, n, () => runnerFailed(e));
         } finally {
             this.inflight--;
             if (recover) {
@@ -354,11 +360,9 @@ export class ScriptEngine {
         this.recoveries = [];
         for (const r of list) {
             try {
-                await this.runChunk(r.inputs, r.batch.results, r.offset, r.inputs.length);
+                await this.runEach(r.inputs, r.batch.results, r.offset);
             } catch (e) {
-                for (let k = 0; k < r.inputs.length; k++) {
-                    r.batch.results[r.offset + k] ??= { error: { kind: 'sandbox', name: 'Error', message: `the converter runner failed (${String((e as Error)?.message ?? e)})` } };
-                }
+                fillMissing(r.batch.results, r.offset, r.inputs.length, () => runnerFailed(e));
             }
             this.chunkDone(r.batch);
         }
@@ -393,51 +397,35 @@ export class ScriptEngine {
     }
 
     /**
-     * One chunk run alone (nothing else in flight), surviving runner deaths: the first `careful` records one
-     * per guarded run, the rest batched. Used after a runner death; false when something had to be killed.
+     * Records run alone (nothing else in flight), one per guarded run, surviving runner deaths: used after a
+     * runner death, so the record that kills a fresh runner is the one that fails and the others convert.
      */
-    private async runChunk(chunk: EngineInput[], results: RawResult[], offset: number, careful = 0): Promise<boolean> {
+    private async runEach(chunk: EngineInput[], results: RawResult[], offset: number): Promise<void> {
         let pos = 0;
-        let clean = true;
         while (pos < chunk.length) {
             const runner = await this.ensureRunner();
             if (!(runner instanceof RunnerProcess)) {
                 for (let k = pos; k < chunk.length; k++) results[offset + k] = { error: { ...runner, kind: runner.kind === 'compile' ? 'sandbox' : runner.kind } };
-                return false;
+                return;
             }
-            const each = careful > 0;
-            const sub = each ? chunk.slice(pos, pos + careful) : pos ? chunk.slice(pos) : chunk;
+            const sub = pos ? chunk.slice(pos) : chunk;
             const { h, b } = this.encode(sub);
             let got = 0;
             const base = offset + pos;
-            const end = await runner.run({ id: this.nextId++, n: sub.length, h, b, each }, this.timeoutMs + RUNNER_MARGIN_MS, (from, entries) => {
+            const end = await runner.run({ id: this.nextId++, n: sub.length, h, b, each: true }, this.timeoutMs + RUNNER_MARGIN_MS, (from, entries) => {
                 for (let k = 0; k < entries.length && from + k < sub.length; k++) results[base + from + k] = entryResult(entries[k], this.timeoutMs);
                 if (from === got) got = Math.min(sub.length, from + entries.length);
             });
             if (end.ok) {
-                for (let k = 0; k < sub.length; k++) {
-                    if (!results[base + k]) {
-                        results[base + k] = { error: { kind: 'sandbox', name: 'Error', message: 'the converter runtime returned no result (built-ins redefined by the script?)' } };
-                    }
-                }
-                pos += sub.length;
-                careful = Math.max(0, careful - sub.length);
-                continue;
+                fillMissing(results, base, sub.length, noResult);
+                return;
             }
-            clean = false;
             this.noteDeath(runner, end.death);
-            if (each) {
-                // The record that was running when the runner died alone: it is the culprit.
-                results[base + got] = { error: this.deathInfo(end.death, end.detail) };
-                this.onIncident?.({ kind: end.death, message: formatScriptError(this.deathInfo(end.death, end.detail)) });
-                pos += got + 1;
-                careful = Math.max(0, careful - got - 1);
-            } else {
-                pos += got;
-                careful = sub.length - got;
-            }
+            // The record that was running when the runner died alone: it is the culprit.
+            results[base + got] = { error: this.deathInfo(end.death, end.detail) };
+            this.onIncident?.({ kind: end.death, message: formatScriptError(this.deathInfo(end.death, end.detail)) });
+            pos += got + 1;
         }
-        return clean;
     }
 
     private deathInfo(kind: DeathKind, detail: string): ScriptErrorInfo {
