@@ -57,7 +57,7 @@ const GOALS = {
     efo_latency_p99_ms: [(v) => v <= 200, '≤ 200 ms'],
 };
 /** Shown beside the goals (no goal of issue 12 of their own). */
-const FIGURES = ['efo_raw_latency_p50_ms', 'efo_raw_latency_p99_ms', 'efo_added_latency_p50_ms', 'efo_added_latency_p99_ms', 'efo_backend_event_gap_ms'];
+const FIGURES = ['converter_node_batch_vs_library', 'efo_raw_latency_p50_ms', 'efo_raw_latency_p99_ms', 'efo_added_latency_p50_ms', 'efo_added_latency_p99_ms', 'efo_backend_event_gap_ms'];
 
 function median(values) {
     const v = values.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
@@ -266,6 +266,9 @@ function summarise(runs, machine, load0, prior) {
     f.converter_vs_plain = med('convert', 'library_vs_plain');
     f.converter_node_records_per_s = med('convert', 'node_records_per_s');
     f.converter_node_vs_library = med('convert', 'node_vs_library');
+    f.converter_node_batch_records_per_s = med('convert', 'node_batch_records_per_s');
+    f.converter_node_batch_vs_library = med('convert', 'node_batch_vs_library');
+    f.converter_node_batch_cpu_us_per_record = med('convert', 'node_batch_cpu_us_per_record');
     // CPU per record: Node-RED's process for library, node and bench-pass (Node-RED's own hops); the runner's apart
     f.converter_library_cpu_us_per_record = med('convert', 'library_cpu_us_per_record');
     f.converter_runner_cpu_us_per_record = med('convert', 'library_runner_cpu_us_per_record');

@@ -6,6 +6,8 @@
  *   node    — kinesis-convert in a real Node-RED runtime: bench-source → kinesis-convert → bench-sink;
  *   pass    — the same runtime and harness with bench-pass instead of kinesis-convert (Node-RED's own two
  *             hops per message, no conversion): what the node path cannot go below.
+ *   node_batch — the same node fed kinesis-in's batch output (one message per 500 records: `msg.payload`
+ *             array + `msg.kinesis.records`), one message out per batch: Node-RED's hops per batch, not per record.
  * CPU µs per record is this process's (process.cpuUsage: Node-RED's side; the runner process converts on
  * the other core and is not counted): wall-clock rates are noisy on a shared machine, CPU much less.
  * Converter.uplink may be synchronous or return a Promise (isolated child process): both are awaited.
@@ -92,6 +94,15 @@ main(async () => {
     const message = (i: number) => ({ payload: payloads[i], kinesis: { partitionKey: String(i % 16), sequenceNumber: String(i) } });
     // at most 5000 messages on their way, as a consumer upstream would deliver them
     const node = await bestWithCpu(3, () => pump(red, { n: N, window: 5000, what: 'kinesis-convert node', timeoutMs: 120_000, message }));
+    // kinesis-in's batch output: 500 records per message (a GetRecords answer of the bench's read), ≤ 5000 records on their way
+    const B = 500;
+    const batches = Array.from({ length: Math.ceil(N / B) }, (_, b) => {
+        const ids = Array.from({ length: Math.min(B, N - b * B) }, (_, k) => b * B + k);
+        return { payload: ids.map((i) => payloads[i]), records: ids.map((i) => ({ partitionKey: String(i % 16), sequenceNumber: String(i) })) };
+    });
+    // a fresh array per message: the node cuts a batch's payload down in place when records fail
+    const batchMessage = (b: number) => ({ payload: batches[b].payload.slice(), kinesis: { streamName: 'bench', shardId: 'shardId-000000000000', records: batches[b].records } });
+    const nodeBatch = await bestWithCpu(3, () => pump(red, { n: batches.length, window: 10, what: 'kinesis-convert node, record batches', timeoutMs: 120_000, message: batchMessage }));
     await red.deploy(onTab([
         { id: 'src', type: 'bench-source', wires: [['pass']] },
         { id: 'pass', type: 'bench-pass', wires: [['sink']] },
@@ -108,6 +119,9 @@ main(async () => {
         library_runner_cpu_us_per_record: library.other ?? null,
         node_records_per_s: node.rate,
         node_cpu_us_per_record: node.cpu,
+        node_batch_records_per_s: nodeBatch.rate,
+        node_batch_cpu_us_per_record: nodeBatch.cpu,
+        node_batch_vs_library: nodeBatch.rate / library.rate,
         pass_records_per_s: pass.rate,
         pass_cpu_us_per_record: pass.cpu,
         library_vs_plain: library.rate / plain.rate,

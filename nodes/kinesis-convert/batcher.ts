@@ -8,7 +8,7 @@
  *   batch's output) and *finishes* it (`finish`: send/done per message) strictly after the previous batch
  *   finished: the order of outputs is the order of inputs.
  * - Bounded: at most `maxMessages` items and `maxBytes` payload bytes accepted and not yet finished;
- *   `push` returns false beyond that (the caller fails the message, nothing is dropped silently).
+ *   `push` / `pushAll` return false beyond that (the caller fails the message, nothing is dropped silently).
  * - `drain()` flushes what is queued and resolves when every batch has finished (close / redeploy).
  * - If `finish` throws (a bug, not a script error), `abort` ends the batch's items that are left.
  */
@@ -43,6 +43,27 @@ export class MicroBatcher<T, S> {
         this.queue.push(item);
         this.sizes.push(bytes);
         if (!this.scheduled) {
+            this.scheduled = true;
+            setImmediate(this.flushTurn);
+        }
+        return true;
+    }
+
+    /**
+     * Queues all of `items` (`bytes[i]`: the size of `items[i]`) or none: false when they do not fit
+     * (a record batch is accepted whole, so that it never half-converts for want of room).
+     */
+    pushAll(items: T[], bytes: number[]): boolean {
+        let total = 0;
+        for (const b of bytes) total += b;
+        if (this.pending + items.length > this.o.maxMessages || (this.pending > 0 && this.pendingBytes + total > this.o.maxBytes)) return false;
+        this.pending += items.length;
+        this.pendingBytes += total;
+        for (let i = 0; i < items.length; i++) {
+            this.queue.push(items[i]);
+            this.sizes.push(bytes[i]);
+        }
+        if (!this.scheduled && items.length) {
             this.scheduled = true;
             setImmediate(this.flushTurn);
         }

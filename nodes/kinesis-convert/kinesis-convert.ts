@@ -23,6 +23,7 @@ import {
 import { clipText } from '../../lib/aws/errors';
 import { STATUS, shortStatus, compactNumber } from '../shared/types';
 import { MicroBatcher, payloadBytes } from './batcher';
+import { BatchResult, RecordBatchJoin, recordBatchOf } from './record-batch';
 import { LastInput, registerEditorApi } from './editor-api';
 
 interface ConvertDef extends NodeDef {
@@ -49,7 +50,14 @@ interface Pending {
     msg: NodeMessageInFlow & Record<string, unknown>;
     send: Send;
     done: Done;
+    /** A record of a record batch (`msg` is then `{payload, kinesis}` of that record): its outcome goes to the join. */
+    join?: RecordBatchJoin<Pending>;
+    index?: number;
 }
+
+/** What a record of a record batch does not call: its outcome goes to the batch's join. */
+const NOT_SENT: Send = () => undefined;
+const NOT_DONE: Done = () => undefined;
 
 function keysOf(v: unknown): string[] {
     if (Array.isArray(v)) return v.map(String).map((s) => s.trim()).filter(Boolean);
@@ -186,6 +194,7 @@ export = function (RED: NodeAPI): void {
 
         const fail = (p: Pending, err: ConvertError) => {
             onFailure(err);
+            if (p.join) return p.join.failed(p.index!, err);
             if (twoOutputs) {
                 p.msg.error = { ...err.toJSON(), source: { id: node.id, type: node.type, name: node.name } };
                 p.send([null, p.msg]);
@@ -207,6 +216,7 @@ export = function (RED: NodeAPI): void {
         // ---- uplink: outcomes → registry → one message per entity ----
         const sendEntities = (p: Pending, entities: UplinkEntity[]) => {
             onSuccess();
+            if (p.join) return p.join.ok(p.index!, entities);
             if (!entities.length) return p.done();
             if (entities.length === 1) {
                 const m = p.msg as NodeMessage;
@@ -269,6 +279,50 @@ export = function (RED: NodeAPI): void {
                 if (err) fail(batch[i], err);
                 else sendEntities(batch[i], outcomes[i].entities ?? []);
             }
+        };
+
+        // ---- record batches (kinesis-in's batch output): one message out per batch message in ----
+        const finishRecordBatch = (join: RecordBatchJoin<Pending>, r: BatchResult) => {
+            const p = join.parent;
+            const msg = p.msg as NodeMessage & Record<string, unknown>;
+            if (!r.failed) {
+                if (!r.entities.length) return p.done();
+                msg.payload = r.entities;
+                p.send(twoOutputs ? [msg, null] : msg);
+                return p.done();
+            }
+            // the converted ones go out in a message of their own; the original message keeps only the failed records
+            const { index, errors, summary } = r.failed;
+            let ok: NodeMessage | null = null;
+            if (r.entities.length) {
+                ok = RED.util.cloneMessage({ ...msg, payload: undefined }) as NodeMessage;
+                ok.payload = r.entities;
+            }
+            const payloads = msg.payload as unknown[];
+            const kinesis = msg.kinesis as Record<string, unknown> & { records: unknown[] };
+            msg.payload = index.map((i) => payloads[i]);
+            msg.kinesis = { ...kinesis, records: index.map((i) => kinesis.records[i]) };
+            msg.errors = errors.map((e, k) => ({ index: index[k], ...e.toJSON() }));
+            if (twoOutputs) {
+                msg.error = { ...summary.toJSON(), source: { id: node.id, type: node.type, name: node.name } };
+                p.send([ok, msg]);
+                p.done();
+            } else {
+                if (ok) p.send(ok);
+                p.done(summary);
+            }
+        };
+        /** Queues every record of a record batch (all or none); false when the queue has no room for them. */
+        const pushRecordBatch = (p: Pending, payloads: unknown[], records: unknown[]): boolean => {
+            const join = new RecordBatchJoin<Pending>(p, payloads.length, finishRecordBatch);
+            const parts: Pending[] = new Array(payloads.length);
+            const bytes: number[] = new Array(payloads.length);
+            for (let i = 0; i < payloads.length; i++) {
+                const part = { payload: payloads[i], kinesis: records[i] } as unknown as Pending['msg'];
+                parts[i] = { msg: part, send: NOT_SENT, done: NOT_DONE, join, index: i };
+                bytes[i] = payloadBytes(payloads[i]);
+            }
+            return batcher.pushAll(parts, bytes);
         };
 
         // ---- downlink: outcomes → the records kinesis-out takes ----
@@ -339,7 +393,8 @@ export = function (RED: NodeAPI): void {
                 const err = new ConvertError('sandbox', String((e as Error)?.message ?? e));
                 for (const p of batch) {
                     try {
-                        p.done(err);
+                        if (p.join) p.join.failed(p.index!, err);
+                        else p.done(err);
                     } catch {
                         /* already done */
                     }
@@ -355,7 +410,14 @@ export = function (RED: NodeAPI): void {
                 endOfBatch();
                 return;
             }
-            if (closing || !batcher.push(p, payloadBytes(msg.payload))) {
+            const records = direction === 'uplink' ? recordBatchOf(p.msg) : undefined;
+            if (records instanceof ConvertError) {
+                fail(p, records);
+                endOfBatch();
+                return;
+            }
+            if (records && !records.payloads.length) return done(); // an empty batch: nothing to convert
+            if (closing || !(records ? pushRecordBatch(p, records.payloads, records.records) : batcher.push(p, payloadBytes(msg.payload)))) {
                 // never dropped silently: the flow sees the message fail (Catch / output 2)
                 fail(p, new ConvertError('sandbox', closing ? RED._('kinesis-convert.errors.closing') : RED._('kinesis-convert.errors.queueFull', { count: batcher.pending, mb: Math.round(batcher.pendingBytes / 1048576) })));
                 endOfBatch();
