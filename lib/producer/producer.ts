@@ -56,6 +56,7 @@ import {
     ProducerRecord,
     streamNameOf,
 } from './records';
+import { usePutRecordsCodec } from './put-records-codec';
 import { backoffDelay, EntryOutcome, KinesisSender, putEntries } from './requests';
 import { ShardMap } from './shard-map';
 
@@ -161,6 +162,7 @@ export class Producer {
     constructor(opts: ProducerOptions) {
         this.opts = opts;
         this.client = opts.client;
+        usePutRecordsCodec(opts.client); // an SDK client: PutRecords bodies built and read natively (put-records-codec.ts)
         this.lingerMs = clampInt(opts.lingerMs, 0, 1000, 50);
         this.maxInFlight = clampInt(opts.maxInFlight, 1, 64, 4);
         this.maxRecordBytes = clampInt(opts.maxRecordBytes, 1, LARGEST_RECORD_BYTES, DEFAULT_MAX_RECORD_BYTES);
