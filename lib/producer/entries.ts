@@ -7,7 +7,7 @@ import type { WriteResult } from './errors';
 import type { RecordFailure } from './errors';
 import { hashKeyOf, ProducerRecord } from './records';
 
-/** One `put()` call: settles when every part is done. */
+/** One `put()` call of several records: settles when every part is done (a one-record message has none: its Part settles it). */
 export interface Ticket {
     parts: Part[];
     results: Array<WriteResult | undefined>;
@@ -24,7 +24,9 @@ export type WriteCallback = (err: Error | null, results?: WriteResult[]) => void
 
 /** One record of a message. */
 export interface Part {
-    ticket: Ticket;
+    /** The message's ticket; undefined when the message is this one record (then `callback` is its callback). */
+    ticket: Ticket | undefined;
+    callback: WriteCallback | undefined;
     index: number;
     rec: ProducerRecord;
     /** Data + partition key bytes. */

@@ -41,7 +41,7 @@ import { explainAwsError, ExplainedError } from '../aws/errors';
 import { aggregate as kplAggregate } from '../kpl';
 import { buildAggregates, RecordAggregator } from './aggregation';
 import { Entry, entryOf, hashOf, Part, Ticket, WriteCallback } from './entries';
-import { ProducerClosedError, ProducerError, QueueFullError, RecordValidationError, WriteResult } from './errors';
+import { ProducerClosedError, ProducerError, QueueFullError, RecordFailure, RecordValidationError, WriteResult } from './errors';
 import { PendingQueue } from './queue';
 import {
     checkRecordOfStream,
@@ -96,6 +96,11 @@ export interface ProducerOptions {
     onFailure?: (info: { streamName: string; records: number; error: ExplainedError }) => void;
     /** Random source in [0, 1) for jitter (tests). */
     random?: () => number;
+    /**
+     * A write callback threw: the error is handed here and the producer carries on (the other
+     * messages of that answer are still called back). Default: a process warning.
+     */
+    onCallbackError?: (err: unknown) => void;
 }
 
 interface StreamState {
@@ -137,10 +142,12 @@ export class Producer {
     private readonly explainFn: NonNullable<ProducerOptions['explain']>;
     private readonly opts: ProducerOptions;
     private readonly random: () => number;
+    private readonly onCallbackError: (err: unknown) => void;
 
     private readonly streams = new Map<string, StreamState>();
     private streamList: StreamState[] = [];
-    private readonly tickets = new Set<Ticket>();
+    /** Messages not settled: a Ticket, or the Part of a one-record message. */
+    private readonly pending = new Set<Ticket | Part>();
     private readonly controllers = new Set<AbortController>();
     private inFlight = 0;
     private queued = 0;
@@ -176,6 +183,7 @@ export class Producer {
         this.aggregator = opts.aggregate && !this.ordered ? (opts.aggregator ?? { aggregate: kplAggregate }) : undefined;
         this.aggregateMaxBytes = clampInt(opts.aggregateMaxBytes, 1024, this.maxRecordBytes, Math.min(51_200, this.maxRecordBytes));
         this.random = opts.random ?? Math.random;
+        this.onCallbackError = opts.onCallbackError ?? ((err) => process.emitWarning(`kinesis producer: a write callback threw: ${(err as Error)?.stack ?? String(err)}`));
         this.explainFn = opts.explain ?? ((err, ctx) => explainAwsError(err, ctx));
     }
 
@@ -186,7 +194,7 @@ export class Producer {
 
     /** Messages (put calls) not settled yet. */
     get pendingMessages(): number {
-        return this.tickets.size;
+        return this.pending.size;
     }
 
     /** Shard map loads so far (aggregation; tests). */
@@ -211,11 +219,26 @@ export class Producer {
      * `put` with a callback instead of a Promise (the node's hot path: no Promise per message):
      * `callback(null, results)` once every record is acknowledged, or `callback(err)` with the same
      * errors `put` rejects with. Records refused at once (closed, invalid, queue full) are called back
-     * before `write` returns. A callback that throws does not disturb the producer (the error is
-     * rethrown on its own tick).
+     * before `write` returns. A callback that throws does not disturb the producer: the error goes to
+     * `onCallbackError` (default: a process warning).
      */
     write(records: ProducerRecord[], callback: WriteCallback): void {
         if (this.closing) return callback(new ProducerClosedError());
+        if (records.length === 1) {
+            // one record per message (the node's usual case): its Part is the message, no ticket
+            const rec = records[0];
+            const size = (this.streams.has(rec.streamName) ? undefined : checkStreamName(rec.streamName)) ?? checkRecordOfStream(rec, this.maxRecordBytes);
+            if (typeof size === 'string') return callback(new RecordValidationError([{ index: 0, message: size }], 1));
+            if (this.queued + 1 > this.maxQueued) return callback(new QueueFullError(this.queued, 1, this.maxQueued));
+            const now = Date.now();
+            const part: Part = { ticket: undefined, callback, index: 0, rec, size, enqueuedAt: now, done: false, hash: undefined };
+            this.pending.add(part);
+            const s = this.stream(rec.streamName);
+            s.queue.push(part);
+            this.queued++;
+            this.kick(s, now);
+            return;
+        }
         const sizes = new Array<number>(records.length);
         let problems: Array<{ index: number; message: string }> | undefined;
         for (let index = 0; index < records.length; index++) {
@@ -238,15 +261,27 @@ export class Producer {
             settled: false,
             callback,
         };
-        this.tickets.add(ticket);
+        this.pending.add(ticket);
         const now = Date.now();
         for (let index = 0; index < records.length; index++) {
             const rec = records[index];
-            const part: Part = { ticket, index, rec, size: sizes[index], enqueuedAt: now, done: false, hash: undefined };
+            const part: Part = { ticket, callback: undefined, index, rec, size: sizes[index], enqueuedAt: now, done: false, hash: undefined };
             ticket.parts[index] = part;
             this.stream(rec.streamName).queue.push(part);
         }
         this.queued += records.length;
+        this.pump();
+    }
+
+    /**
+     * After a record was queued: pump unless nothing could change. All requests busy: the next answer
+     * pumps. A linger timer due by this record's linger and no full batch yet: the timer pumps. (No
+     * pump per message while a batch fills.)
+     */
+    private kick(s: StreamState, now: number): void {
+        if (this.inFlight >= this.maxInFlight && !this.closed) return;
+        if (this.lingerMs > 0 && this.timer !== undefined && this.timerAt <= now + this.lingerMs && !this.aggregator && !this.closing
+            && s.queue.readyCount < MAX_RECORDS_PER_REQUEST && s.queue.readyBytes < this.maxRequestBytes) return;
         this.pump();
     }
 
@@ -260,12 +295,12 @@ export class Producer {
         this.lingerMs = 0;
         this.pump();
         const deadline = Date.now() + timeoutMs;
-        while (this.tickets.size > 0 && Date.now() < deadline) {
+        while (this.pending.size > 0 && Date.now() < deadline) {
             await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - Date.now()))));
         }
         let messages = 0;
         let records = 0;
-        if (this.tickets.size > 0) {
+        if (this.pending.size > 0) {
             const explained: ExplainedError = {
                 kind: 'unknown',
                 code: 'NotWrittenAtClose',
@@ -280,8 +315,13 @@ export class Producer {
                 s.retry = [];
                 s.retryDueAt = Infinity;
             }
-            for (const t of [...this.tickets]) {
+            for (const t of [...this.pending]) {
                 messages++;
+                if (isPart(t)) {
+                    records++;
+                    this.failPart(t, explained, attempts.get(t) ?? 0);
+                    continue;
+                }
                 records += t.remaining;
                 t.lastError = explained;
                 for (const p of t.parts) this.failPart(p, explained, attempts.get(p) ?? 0);
@@ -569,9 +609,15 @@ export class Producer {
         const result: WriteResult = { streamName: s.name, shardId, sequenceNumber };
         if (s.arn) result.streamARN = s.ref;
         if (subSequenceNumber !== undefined) result.subSequenceNumber = subSequenceNumber;
-        p.ticket.results[p.index] = result;
-        p.ticket.remaining--;
-        this.settle(p.ticket);
+        const t = p.ticket;
+        if (t === undefined) {
+            this.pending.delete(p);
+            this.call(p.callback!, null, [result]);
+            return;
+        }
+        t.results[p.index] = result;
+        t.remaining--;
+        this.settle(t);
     }
 
     private fail(s: StreamState, e: Entry, error: ExplainedError): void {
@@ -584,27 +630,45 @@ export class Producer {
         p.done = true;
         this.queued--;
         this.failed++;
-        (p.ticket.failures ??= []).push({ index: p.index, streamName: p.rec.streamName, partitionKey: p.rec.partitionKey, code: error.code, message: error.message, attempts });
-        p.ticket.lastError = p.ticket.lastError ?? error;
-        p.ticket.remaining--;
-        this.settle(p.ticket);
+        const failure: RecordFailure = { index: p.index, streamName: p.rec.streamName, partitionKey: p.rec.partitionKey, code: error.code, message: error.message, attempts };
+        const t = p.ticket;
+        if (t === undefined) {
+            this.pending.delete(p);
+            this.call(p.callback!, new ProducerError([failure], [undefined], error));
+            return;
+        }
+        (t.failures ??= []).push(failure);
+        t.lastError = t.lastError ?? error;
+        t.remaining--;
+        this.settle(t);
     }
 
     private settle(t: Ticket): void {
         if (t.settled || t.remaining > 0) return;
         t.settled = true;
-        this.tickets.delete(t);
+        this.pending.delete(t);
         let err: ProducerError | null = null;
         if (t.failures) {
             t.failures.sort((a, b) => a.index - b.index);
             err = new ProducerError(t.failures, t.results, t.lastError);
         }
+        this.call(t.callback, err, err ? undefined : (t.results as WriteResult[]));
+    }
+
+    /** Calls a message's callback; one that throws is reported (onCallbackError), the producer goes on. */
+    private call(callback: WriteCallback, err: Error | null, results?: WriteResult[]): void {
         try {
-            t.callback(err, err ? undefined : (t.results as WriteResult[]));
+            callback(err, results);
         } catch (thrown) {
-            process.nextTick(() => {
-                throw thrown;
-            });
+            try {
+                this.onCallbackError(thrown);
+            } catch {
+                // a reporter that throws too: nothing more to do; the producer must not stop here
+            }
         }
     }
+}
+
+function isPart(x: Ticket | Part): x is Part {
+    return (x as Ticket).parts === undefined;
 }

@@ -157,6 +157,7 @@ export = function (RED: NodeAPI): void {
                 explain: (err, ctx) => config.explain(err, ctx),
                 onRetry: ({ error }) => setProblem(error.status, 'yellow', 3_000),
                 onFailure: ({ error }) => setProblem(error.status, 'red', 60_000),
+                onCallbackError: (err) => node.error(err),
             });
             ticker = setInterval(() => showStatus(), 1_000);
             return producer;
