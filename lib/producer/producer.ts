@@ -40,7 +40,7 @@
 import { explainAwsError, ExplainedError } from '../aws/errors';
 import { aggregate as kplAggregate } from '../kpl';
 import { buildAggregates, RecordAggregator } from './aggregation';
-import { Entry, entryOf, hashOf, Part, Ticket, WriteCallback } from './entries';
+import { Entry, entryOf, hashOf, Part, partsOf, Ticket, WriteCallback } from './entries';
 import { ProducerClosedError, ProducerError, QueueFullError, RecordFailure, RecordValidationError, WriteResult } from './errors';
 import { PendingQueue } from './queue';
 import {
@@ -217,21 +217,22 @@ export class Producer {
 
     /**
      * `put` with a callback instead of a Promise (the node's hot path: no Promise per message):
-     * `callback(null, results)` once every record is acknowledged, or `callback(err)` with the same
-     * errors `put` rejects with. Records refused at once (closed, invalid, queue full) are called back
+     * `callback(null, results, a, b)` once every record is acknowledged, or `callback(err, undefined,
+     * a, b)` with the same errors `put` rejects with. `a` and `b` are handed back as given, so one
+     * callback can serve every message (no closure per message). Records refused at once (closed, invalid, queue full) are called back
      * before `write` returns. A callback that throws does not disturb the producer: the error goes to
      * `onCallbackError` (default: a process warning).
      */
-    write(records: ProducerRecord[], callback: WriteCallback): void {
-        if (this.closing) return callback(new ProducerClosedError());
+    write<A = undefined, B = undefined>(records: ProducerRecord[], callback: WriteCallback<A, B>, a?: A, b?: B): void {
+        if (this.closing) return callback(new ProducerClosedError(), undefined, a as A, b as B);
         if (records.length === 1) {
             // one record per message (the node's usual case): its Part is the message, no ticket
             const rec = records[0];
             const size = (this.streams.has(rec.streamName) ? undefined : checkStreamName(rec.streamName)) ?? checkRecordOfStream(rec, this.maxRecordBytes);
-            if (typeof size === 'string') return callback(new RecordValidationError([{ index: 0, message: size }], 1));
-            if (this.queued + 1 > this.maxQueued) return callback(new QueueFullError(this.queued, 1, this.maxQueued));
+            if (typeof size === 'string') return callback(new RecordValidationError([{ index: 0, message: size }], 1), undefined, a as A, b as B);
+            if (this.queued + 1 > this.maxQueued) return callback(new QueueFullError(this.queued, 1, this.maxQueued), undefined, a as A, b as B);
             const now = Date.now();
-            const part: Part = { ticket: undefined, callback, index: 0, rec, size, enqueuedAt: now, done: false, hash: undefined };
+            const part: Part = { ticket: undefined, callback, a, b, index: 0, rec, size, enqueuedAt: now, done: false, hash: undefined };
             this.pending.add(part);
             const s = this.stream(rec.streamName);
             s.queue.push(part);
@@ -248,10 +249,10 @@ export class Producer {
             if (typeof p === 'string') (problems ??= []).push({ index, message: p });
             else sizes[index] = p;
         }
-        if (problems) return callback(new RecordValidationError(problems, records.length));
-        if (records.length === 0) return callback(null, []);
+        if (problems) return callback(new RecordValidationError(problems, records.length), undefined, a as A, b as B);
+        if (records.length === 0) return callback(null, [], a as A, b as B);
         if (this.queued + records.length > this.maxQueued) {
-            return callback(new QueueFullError(this.queued, records.length, this.maxQueued));
+            return callback(new QueueFullError(this.queued, records.length, this.maxQueued), undefined, a as A, b as B);
         }
         const ticket: Ticket = {
             parts: new Array<Part>(records.length),
@@ -260,12 +261,14 @@ export class Producer {
             remaining: records.length,
             settled: false,
             callback,
+            a,
+            b,
         };
         this.pending.add(ticket);
         const now = Date.now();
         for (let index = 0; index < records.length; index++) {
             const rec = records[index];
-            const part: Part = { ticket, callback: undefined, index, rec, size: sizes[index], enqueuedAt: now, done: false, hash: undefined };
+            const part: Part = { ticket, callback: undefined, a: undefined, b: undefined, index, rec, size: sizes[index], enqueuedAt: now, done: false, hash: undefined };
             ticket.parts[index] = part;
             this.stream(rec.streamName).queue.push(part);
         }
@@ -310,7 +313,7 @@ export class Producer {
             };
             const attempts = new Map<Part, number>();
             for (const s of this.streamList) {
-                for (const e of s.retry) for (const p of e.parts) attempts.set(p, e.attempts);
+                for (const e of s.retry) for (const p of partsOf(e)) attempts.set(p, e.attempts);
                 s.queue.drain();
                 s.retry = [];
                 s.retryDueAt = Infinity;
@@ -556,7 +559,7 @@ export class Producer {
         if (this.closed) return;
         const range = map.byId(shardId);
         const again: Part[] = [];
-        e.parts.forEach((p, i) => {
+        partsOf(e).forEach((p, i) => {
             if (p.done) return;
             const h = hashOf(p);
             if (range && h >= range.start && h <= range.end) this.complete(s, p, shardId, sequenceNumber, i);
@@ -570,7 +573,7 @@ export class Producer {
             s.retryDueAt = 0;
             this.resent += again.length;
         }
-        s.queue.unlock(e.keys);
+        this.unlockEntry(s, e);
         this.pump();
     }
 
@@ -587,7 +590,7 @@ export class Producer {
             e.notBefore = now + delay;
             s.retry.push(e);
             s.retryDueAt = Math.min(s.retryDueAt, e.notBefore);
-            retrying += e.parts.length;
+            retrying += e.parts ? e.parts.length : 1;
         }
         if (retrying) {
             this.retried += retrying;
@@ -596,9 +599,16 @@ export class Producer {
     }
 
     private succeed(s: StreamState, e: Entry, shardId: string, sequenceNumber: string): void {
-        s.queue.unlock(e.keys);
+        this.unlockEntry(s, e);
         const parts = e.parts;
+        if (parts === undefined) return this.complete(s, e.part, shardId, sequenceNumber, undefined);
         for (let i = 0; i < parts.length; i++) this.complete(s, parts[i], shardId, sequenceNumber, e.aggregated ? i : undefined);
+    }
+
+    /** Releases the order locks an entry holds (a plain entry: its key's one). */
+    private unlockEntry(s: StreamState, e: Entry): void {
+        if (e.keys) s.queue.unlock(e.keys);
+        else s.queue.unlockKey(e.partitionKey);
     }
 
     private complete(s: StreamState, p: Part, shardId: string, sequenceNumber: string, subSequenceNumber?: number): void {
@@ -612,7 +622,7 @@ export class Producer {
         const t = p.ticket;
         if (t === undefined) {
             this.pending.delete(p);
-            this.call(p.callback!, null, [result]);
+            this.call(p.callback!, null, [result], p.a, p.b);
             return;
         }
         t.results[p.index] = result;
@@ -621,8 +631,8 @@ export class Producer {
     }
 
     private fail(s: StreamState, e: Entry, error: ExplainedError): void {
-        s.queue.unlock(e.keys);
-        for (const p of e.parts) this.failPart(p, error, e.attempts);
+        this.unlockEntry(s, e);
+        for (const p of partsOf(e)) this.failPart(p, error, e.attempts);
     }
 
     private failPart(p: Part, error: ExplainedError, attempts: number): void {
@@ -634,7 +644,7 @@ export class Producer {
         const t = p.ticket;
         if (t === undefined) {
             this.pending.delete(p);
-            this.call(p.callback!, new ProducerError([failure], [undefined], error));
+            this.call(p.callback!, new ProducerError([failure], [undefined], error), undefined, p.a, p.b);
             return;
         }
         (t.failures ??= []).push(failure);
@@ -652,13 +662,13 @@ export class Producer {
             t.failures.sort((a, b) => a.index - b.index);
             err = new ProducerError(t.failures, t.results, t.lastError);
         }
-        this.call(t.callback, err, err ? undefined : (t.results as WriteResult[]));
+        this.call(t.callback, err, err ? undefined : (t.results as WriteResult[]), t.a, t.b);
     }
 
     /** Calls a message's callback; one that throws is reported (onCallbackError), the producer goes on. */
-    private call(callback: WriteCallback, err: Error | null, results?: WriteResult[]): void {
+    private call(callback: WriteCallback, err: Error | null, results: WriteResult[] | undefined, a: unknown, b: unknown): void {
         try {
-            callback(err, results);
+            callback(err, results, a, b);
         } catch (thrown) {
             try {
                 this.onCallbackError(thrown);

@@ -406,6 +406,33 @@ describe('producer engine (unit)', function () {
             assert.ok(closed instanceof ProducerClosedError);
         });
 
+        it('write(): a and b come back to the callback as given (success, failure, refusal; one or several records)', async function () {
+            const fake = new FakeKinesis();
+            fake.fault = (e) => (Buffer.from(e.Data!).toString() === 'bad' ? 'AccessDeniedException' : undefined);
+            const p = producer(fake, { maxRetries: 0 });
+            const seen: Array<[string, string, unknown, unknown]> = [];
+            let all: () => void = () => undefined;
+            const allSeen = new Promise<void>((resolve) => (all = resolve));
+            const cb = (err: Error | null, results: WriteResult[] | undefined, a: { id: string }, b: number) => {
+                seen.push([a.id, err ? err.name : `ok ${results!.length}`, b, results?.[0]?.shardId]);
+                if (seen.length === 5) all();
+            };
+            p.write([rec('one')], cb, { id: 'one' }, 1);
+            p.write([rec('two', 'k2'), rec('three', 'k3')], cb, { id: 'two' }, 2);
+            p.write([rec('bad', 'kb')], cb, { id: 'bad' }, 3);
+            p.write([rec('x', '')], cb, { id: 'invalid' }, 4);
+            p.write([rec('last', 'kl')], cb, { id: 'last' }, 5);
+            await allSeen;
+            assert.deepEqual(seen.sort((x, y) => Number(x[2]) - Number(y[2])), [
+                ['one', 'ok 1', 1, 'shardId-000000000000'],
+                ['two', 'ok 2', 2, 'shardId-000000000000'],
+                ['bad', 'ProducerError', 3, undefined],
+                ['invalid', 'RecordValidationError', 4, undefined],
+                ['last', 'ok 1', 5, 'shardId-000000000000'],
+            ]);
+            await p.close(100);
+        });
+
         it('a write callback that throws does not disturb the other messages of its request (reported, no crash)', async function () {
             const fake = new FakeKinesis();
             const reported: unknown[] = [];
