@@ -50,16 +50,17 @@ function isMiddlewareClient(client: unknown): client is MiddlewareClient {
 
 /**
  * The JSON body of a PutRecords request, as the SDK would send it (same members, base64 `Data`),
- * as UTF-8 bytes.
+ * as UTF-8 bytes; undefined when a record's Data is not bytes (the SDK serialises that request).
  */
-export function encodePutRecords(input: PutRecordsCommandInput): Buffer {
+export function encodePutRecords(input: PutRecordsCommandInput): Buffer | undefined {
     let s = input.StreamARN !== undefined ? `{"StreamARN":${JSON.stringify(input.StreamARN)}` : '{';
     if (input.StreamName !== undefined) s += `${s.length > 1 ? ',' : ''}"StreamName":${JSON.stringify(input.StreamName)}`;
     s += `${s.length > 1 ? ',' : ''}"Records":[`;
     const records = input.Records ?? [];
     for (let i = 0; i < records.length; i++) {
         const r = records[i];
-        const d = r.Data as Uint8Array;
+        const d = r.Data as unknown;
+        if (!(d instanceof Uint8Array)) return undefined;
         const b64 = (Buffer.isBuffer(d) ? d : Buffer.from(d.buffer, d.byteOffset, d.byteLength)).toString('base64');
         s += `${i === 0 ? '' : ','}{"Data":"${b64}","PartitionKey":${JSON.stringify(r.PartitionKey)}`;
         s += r.ExplicitHashKey !== undefined ? `,"ExplicitHashKey":${JSON.stringify(r.ExplicitHashKey)}}` : '}';
@@ -91,7 +92,9 @@ export function usePutRecordsCodec(client: unknown): boolean {
     const stack = client.middlewareStack;
     stack.add((next, context) => async (args) => {
         if (context.commandName !== 'PutRecordsCommand' || !args.input || !Array.isArray(args.input.Records)) return next(args);
-        context[BODY] = encodePutRecords(args.input);
+        const body = encodePutRecords(args.input);
+        if (!body) return next(args);
+        context[BODY] = body;
         const out = await next({ ...args, input: { ...args.input, Records: [] } });
         const answer: ParsedAnswer | undefined = context[RESULT];
         if (answer && out?.output) {

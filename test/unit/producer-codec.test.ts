@@ -75,7 +75,7 @@ describe('producer: PutRecords codec (real SDK client, loopback stub)', function
             assert.equal(stub.requests.length, 2);
             const [sdkBody, ourBody] = stub.requests.map((r) => JSON.parse(r.body));
             assert.deepEqual(ourBody, sdkBody);
-            assert.deepEqual(JSON.parse(encodePutRecords(input).toString('utf8')), sdkBody);
+            assert.deepEqual(JSON.parse(encodePutRecords(input)!.toString('utf8')), sdkBody);
             assert.equal(ourBody.Records.length, 4);
             assert.equal(Buffer.from(ourBody.Records[1].Data, 'base64').toString('hex'), '0102fdfeff');
             // same headers that matter, and the body is what was signed (the stub saw a valid content-length)
@@ -126,6 +126,17 @@ describe('producer: PutRecords codec (real SDK client, loopback stub)', function
         } finally {
             await errStub.close();
         }
+    });
+
+    it('a request whose Data is not bytes is left to the SDK serializer', async function () {
+        const fast = client(stub);
+        usePutRecordsCodec(fast);
+        const input = { StreamName: 'codec-stream', Records: [{ Data: 'text, not bytes' as unknown as Uint8Array, PartitionKey: 'k' }] };
+        assert.equal(encodePutRecords(input), undefined);
+        const out = await fast.send(new PutRecordsCommand(input));
+        assert.equal(out.Records?.length, 1);
+        assert.equal(JSON.parse(stub.requests[0].body).Records[0].PartitionKey, 'k');
+        fast.destroy();
     });
 
     it('is not added to a client without a middleware stack (a stand-in sender)', function () {
