@@ -281,6 +281,8 @@ function summarise(runs, machine, load0, prior) {
     f.producer_vs_raw = med('produce', 'node_vs_raw');
     f.producer_cpu_us_per_record = med('produce', 'node_cpu_us_per_record');
     f.producer_raw_cpu_us_per_record = med('produce', 'raw_cpu_us_per_record');
+    // reference, no goal: the raw loop on a client made as kinesis-out's (quiet logger, PutRecords codec)
+    f.producer_raw_producer_client_cpu_us_per_record = med('produce', 'raw_producer_client_cpu_us_per_record');
     f.producer_cpu_vs_raw = med('produce', 'node_cpu_vs_raw');
     // kinesis-out's own share: the flow minus the same two hops without Kinesis (bench-pass), over raw
     f.producer_flow_floor_cpu_us_per_record = med('produce', 'flow_floor_cpu_us_per_record');

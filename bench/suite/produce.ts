@@ -8,10 +8,17 @@
  * first calls are compiled then, not charged to whichever side runs first), and the flow's own cost is
  * measured too: the same pump through bench-source → bench-pass → bench-sink (the same two hops, no
  * Kinesis). `node_own_cpu_us_per_record` = kinesis-out's part (flow minus that floor).
+ *
+ * The raw loop's client is a plain SDK client (SDK defaults: its logger middleware also walks every record of
+ * the input and the output). For reference only (no goal): the same raw loop on a client made as kinesis-out
+ * makes its own (quiet logger, one attempt, the PutRecords codec of lib/producer/put-records-codec.ts) —
+ * `raw_producer_client_cpu_us_per_record` — i.e. how much of the difference is the client, not the node.
  */
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { awsEnv, body, cpuUs, env, main, now, rawKinesis } from './common';
 import { configNode, onTab, pump, startRed } from './red';
+import { createAwsClients } from '../../lib/aws/clients';
+import { usePutRecordsCodec } from '../../lib/producer/put-records-codec';
 
 // kinesalite accepts ~1–3 k records/s on a loaded 2-core machine: 20 k records keep a run within minutes
 const N = Number(process.env.BENCH_PRODUCE_RECORDS) || (env.quick ? 5_000 : 20_000);
@@ -22,11 +29,11 @@ const key = (i: number) => `key-${i % 1000}`;
 main(async () => {
     const data = Array.from({ length: N + WARM }, (_, i) => body(i));
     const client = rawKinesis();
-    const raw = async (from: number, to: number) => {
+    const raw = async (from: number, to: number, sender: { send: typeof client.send } = client) => {
         for (let i = from; i < to; i += 500) {
             let entries = data.slice(i, Math.min(i + 500, to)).map((d, k) => ({ Data: d, PartitionKey: key(i + k) }));
             while (entries.length) {
-                const out = await client.send(new PutRecordsCommand({ StreamName: 'bench-out-raw', Records: entries }));
+                const out = await sender.send(new PutRecordsCommand({ StreamName: 'bench-out-raw', Records: entries }));
                 entries = entries.filter((_, k) => out.Records?.[k]?.ErrorCode);
             }
         }
@@ -38,6 +45,14 @@ main(async () => {
     const rawS = (now() - t0) / 1000;
     const rawCpu = (cpuUs() - c0) / N;
     client.destroy();
+    Object.assign(process.env, awsEnv());
+    const ours = createAwsClients({});
+    usePutRecordsCodec(ours.producerKinesis);
+    await raw(0, WARM, ours.producerKinesis);
+    const c1 = cpuUs();
+    await raw(WARM, WARM + N, ours.producerKinesis);
+    const rawOursCpu = (cpuUs() - c1) / N;
+    ours.destroy();
 
     const red = await startRed(awsEnv());
     await red.deploy(onTab([
@@ -65,6 +80,7 @@ main(async () => {
         records: N,
         raw_records_per_s: N / rawS,
         raw_cpu_us_per_record: rawCpu,
+        raw_producer_client_cpu_us_per_record: rawOursCpu,
         node_records_per_s: N / node.s,
         node_cpu_us_per_record: node.cpu,
         flow_floor_cpu_us_per_record: floor.cpu,

@@ -110,6 +110,7 @@ export function buildAggregates(queue: PendingQueue, map: ShardMap, lim: Aggrega
             continue;
         }
         out.push({
+            part: first,
             parts: b.parts,
             keys: [...b.keys],
             partitionKey: first.rec.partitionKey,

@@ -161,17 +161,25 @@ export interface ResolveOptions {
  */
 export function resolveRecords(payload: unknown, opts: ResolveOptions): ProducerRecord[] {
     const meta = opts.msgMetadata && typeof opts.msgMetadata === 'object' ? (opts.msgMetadata as Record<string, unknown>) : NO_METADATA;
+    // bytes or text (the usual case): one record, no intermediate list
+    const data = Buffer.isBuffer(payload) ? payload : typeof payload === 'string' ? Buffer.from(payload, 'utf8') : undefined;
+    if (data) return [recordOf(data, NO_METADATA, 0, 1, opts, meta)];
     const records = payloadRecords(payload);
-    return records.map((p, i) => {
-        const m = p.metadata ?? NO_METADATA;
-        const streamName = (str(opts.streamName) ?? str(m.streamName) ?? str(meta.streamName) ?? '').trim();
-        const partitionKey = partitionKeyFrom(opts.partitionKey, opts.partitionKeySource ?? 'the Partition key setting')
-            ?? partitionKeyFrom(m.partitionKey, records.length > 1 ? `msg.payload[${i}].metadata.partitionKey` : 'the converter result\'s metadata.partitionKey')
-            ?? partitionKeyFrom(meta.partitionKey, 'msg.metadata.partitionKey')
-            ?? generatePartitionKey(opts.keyGeneration === 'hash' ? 'hash' : 'random', p.data);
-        const explicitHashKey = str(opts.explicitHashKey) ?? str(m.explicitHashKey) ?? str(meta.explicitHashKey);
-        const rec: ProducerRecord = { streamName, data: p.data, partitionKey };
-        if (explicitHashKey !== undefined) rec.explicitHashKey = explicitHashKey;
-        return rec;
-    });
+    const out = new Array<ProducerRecord>(records.length);
+    for (let i = 0; i < records.length; i++) out[i] = recordOf(records[i].data, records[i].metadata ?? NO_METADATA, i, records.length, opts, meta);
+    return out;
+}
+
+/** Record `i` of `count` with stream, partition key and explicit hash key by the precedence above. */
+function recordOf(data: Buffer, m: Record<string, unknown>, i: number, count: number, opts: ResolveOptions, meta: Record<string, unknown>): ProducerRecord {
+    const streamName = (str(opts.streamName) ?? str(m.streamName) ?? str(meta.streamName) ?? '').trim();
+    const partitionKey = partitionKeyFrom(opts.partitionKey, opts.partitionKeySource ?? 'the Partition key setting')
+        ?? (m.partitionKey === undefined || m.partitionKey === null ? undefined
+            : partitionKeyFrom(m.partitionKey, count > 1 ? `msg.payload[${i}].metadata.partitionKey` : 'the converter result\'s metadata.partitionKey'))
+        ?? partitionKeyFrom(meta.partitionKey, 'msg.metadata.partitionKey')
+        ?? generatePartitionKey(opts.keyGeneration === 'hash' ? 'hash' : 'random', data);
+    const explicitHashKey = str(opts.explicitHashKey) ?? str(m.explicitHashKey) ?? str(meta.explicitHashKey);
+    const rec: ProducerRecord = { streamName, data, partitionKey };
+    if (explicitHashKey !== undefined) rec.explicitHashKey = explicitHashKey;
+    return rec;
 }

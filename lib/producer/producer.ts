@@ -40,8 +40,8 @@
 import { explainAwsError, ExplainedError } from '../aws/errors';
 import { aggregate as kplAggregate } from '../kpl';
 import { buildAggregates, RecordAggregator } from './aggregation';
-import { Entry, entryOf, hashOf, Part, Ticket, WriteCallback } from './entries';
-import { ProducerClosedError, ProducerError, QueueFullError, RecordValidationError, WriteResult } from './errors';
+import { Entry, entryOf, hashOf, Part, partsOf, Ticket, WriteCallback } from './entries';
+import { ProducerClosedError, ProducerError, QueueFullError, RecordFailure, RecordValidationError, WriteResult } from './errors';
 import { PendingQueue } from './queue';
 import {
     checkRecordOfStream,
@@ -56,6 +56,7 @@ import {
     ProducerRecord,
     streamNameOf,
 } from './records';
+import { usePutRecordsCodec } from './put-records-codec';
 import { backoffDelay, EntryOutcome, KinesisSender, putEntries } from './requests';
 import { ShardMap } from './shard-map';
 
@@ -95,6 +96,11 @@ export interface ProducerOptions {
     onFailure?: (info: { streamName: string; records: number; error: ExplainedError }) => void;
     /** Random source in [0, 1) for jitter (tests). */
     random?: () => number;
+    /**
+     * A write callback threw: the error is handed here and the producer carries on (the other
+     * messages of that answer are still called back). Default: a process warning.
+     */
+    onCallbackError?: (err: unknown) => void;
 }
 
 interface StreamState {
@@ -136,10 +142,12 @@ export class Producer {
     private readonly explainFn: NonNullable<ProducerOptions['explain']>;
     private readonly opts: ProducerOptions;
     private readonly random: () => number;
+    private readonly onCallbackError: (err: unknown) => void;
 
     private readonly streams = new Map<string, StreamState>();
     private streamList: StreamState[] = [];
-    private readonly tickets = new Set<Ticket>();
+    /** Messages not settled: a Ticket, or the Part of a one-record message. */
+    private readonly pending = new Set<Ticket | Part>();
     private readonly controllers = new Set<AbortController>();
     private inFlight = 0;
     private queued = 0;
@@ -161,6 +169,7 @@ export class Producer {
     constructor(opts: ProducerOptions) {
         this.opts = opts;
         this.client = opts.client;
+        usePutRecordsCodec(opts.client); // an SDK client: PutRecords bodies built and read natively (put-records-codec.ts)
         this.lingerMs = clampInt(opts.lingerMs, 0, 1000, 50);
         this.maxInFlight = clampInt(opts.maxInFlight, 1, 64, 4);
         this.maxRecordBytes = clampInt(opts.maxRecordBytes, 1, LARGEST_RECORD_BYTES, DEFAULT_MAX_RECORD_BYTES);
@@ -174,6 +183,7 @@ export class Producer {
         this.aggregator = opts.aggregate && !this.ordered ? (opts.aggregator ?? { aggregate: kplAggregate }) : undefined;
         this.aggregateMaxBytes = clampInt(opts.aggregateMaxBytes, 1024, this.maxRecordBytes, Math.min(51_200, this.maxRecordBytes));
         this.random = opts.random ?? Math.random;
+        this.onCallbackError = opts.onCallbackError ?? ((err) => process.emitWarning(`kinesis producer: a write callback threw: ${(err as Error)?.stack ?? String(err)}`));
         this.explainFn = opts.explain ?? ((err, ctx) => explainAwsError(err, ctx));
     }
 
@@ -184,7 +194,7 @@ export class Producer {
 
     /** Messages (put calls) not settled yet. */
     get pendingMessages(): number {
-        return this.tickets.size;
+        return this.pending.size;
     }
 
     /** Shard map loads so far (aggregation; tests). */
@@ -207,13 +217,29 @@ export class Producer {
 
     /**
      * `put` with a callback instead of a Promise (the node's hot path: no Promise per message):
-     * `callback(null, results)` once every record is acknowledged, or `callback(err)` with the same
-     * errors `put` rejects with. Records refused at once (closed, invalid, queue full) are called back
-     * before `write` returns. A callback that throws does not disturb the producer (the error is
-     * rethrown on its own tick).
+     * `callback(null, results, a, b)` once every record is acknowledged, or `callback(err, undefined,
+     * a, b)` with the same errors `put` rejects with. `a` and `b` are handed back as given, so one
+     * callback can serve every message (no closure per message). Records refused at once (closed, invalid, queue full) are called back
+     * before `write` returns. A callback that throws does not disturb the producer: the error goes to
+     * `onCallbackError` (default: a process warning).
      */
-    write(records: ProducerRecord[], callback: WriteCallback): void {
-        if (this.closing) return callback(new ProducerClosedError());
+    write<A = undefined, B = undefined>(records: ProducerRecord[], callback: WriteCallback<A, B>, a?: A, b?: B): void {
+        if (this.closing) return callback(new ProducerClosedError(), undefined, a as A, b as B);
+        if (records.length === 1) {
+            // one record per message (the node's usual case): its Part is the message, no ticket
+            const rec = records[0];
+            const size = (this.streams.has(rec.streamName) ? undefined : checkStreamName(rec.streamName)) ?? checkRecordOfStream(rec, this.maxRecordBytes);
+            if (typeof size === 'string') return callback(new RecordValidationError([{ index: 0, message: size }], 1), undefined, a as A, b as B);
+            if (this.queued + 1 > this.maxQueued) return callback(new QueueFullError(this.queued, 1, this.maxQueued), undefined, a as A, b as B);
+            const now = Date.now();
+            const part: Part = { ticket: undefined, callback, a, b, index: 0, rec, size, enqueuedAt: now, done: false, hash: undefined };
+            this.pending.add(part);
+            const s = this.stream(rec.streamName);
+            s.queue.push(part);
+            this.queued++;
+            this.kick(s, now);
+            return;
+        }
         const sizes = new Array<number>(records.length);
         let problems: Array<{ index: number; message: string }> | undefined;
         for (let index = 0; index < records.length; index++) {
@@ -223,10 +249,10 @@ export class Producer {
             if (typeof p === 'string') (problems ??= []).push({ index, message: p });
             else sizes[index] = p;
         }
-        if (problems) return callback(new RecordValidationError(problems, records.length));
-        if (records.length === 0) return callback(null, []);
+        if (problems) return callback(new RecordValidationError(problems, records.length), undefined, a as A, b as B);
+        if (records.length === 0) return callback(null, [], a as A, b as B);
         if (this.queued + records.length > this.maxQueued) {
-            return callback(new QueueFullError(this.queued, records.length, this.maxQueued));
+            return callback(new QueueFullError(this.queued, records.length, this.maxQueued), undefined, a as A, b as B);
         }
         const ticket: Ticket = {
             parts: new Array<Part>(records.length),
@@ -235,16 +261,30 @@ export class Producer {
             remaining: records.length,
             settled: false,
             callback,
+            a,
+            b,
         };
-        this.tickets.add(ticket);
+        this.pending.add(ticket);
         const now = Date.now();
         for (let index = 0; index < records.length; index++) {
             const rec = records[index];
-            const part: Part = { ticket, index, rec, size: sizes[index], enqueuedAt: now, done: false, hash: undefined };
+            const part: Part = { ticket, callback: undefined, a: undefined, b: undefined, index, rec, size: sizes[index], enqueuedAt: now, done: false, hash: undefined };
             ticket.parts[index] = part;
             this.stream(rec.streamName).queue.push(part);
         }
         this.queued += records.length;
+        this.pump();
+    }
+
+    /**
+     * After a record was queued: pump unless nothing could change. All requests busy: the next answer
+     * pumps. A linger timer due by this record's linger and no full batch yet: the timer pumps. (No
+     * pump per message while a batch fills.)
+     */
+    private kick(s: StreamState, now: number): void {
+        if (this.inFlight >= this.maxInFlight && !this.closed) return;
+        if (this.lingerMs > 0 && this.timer !== undefined && this.timerAt <= now + this.lingerMs && !this.aggregator && !this.closing
+            && s.queue.readyCount < MAX_RECORDS_PER_REQUEST && s.queue.readyBytes < this.maxRequestBytes) return;
         this.pump();
     }
 
@@ -258,12 +298,12 @@ export class Producer {
         this.lingerMs = 0;
         this.pump();
         const deadline = Date.now() + timeoutMs;
-        while (this.tickets.size > 0 && Date.now() < deadline) {
+        while (this.pending.size > 0 && Date.now() < deadline) {
             await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - Date.now()))));
         }
         let messages = 0;
         let records = 0;
-        if (this.tickets.size > 0) {
+        if (this.pending.size > 0) {
             const explained: ExplainedError = {
                 kind: 'unknown',
                 code: 'NotWrittenAtClose',
@@ -273,13 +313,18 @@ export class Producer {
             };
             const attempts = new Map<Part, number>();
             for (const s of this.streamList) {
-                for (const e of s.retry) for (const p of e.parts) attempts.set(p, e.attempts);
+                for (const e of s.retry) for (const p of partsOf(e)) attempts.set(p, e.attempts);
                 s.queue.drain();
                 s.retry = [];
                 s.retryDueAt = Infinity;
             }
-            for (const t of [...this.tickets]) {
+            for (const t of [...this.pending]) {
                 messages++;
+                if (isPart(t)) {
+                    records++;
+                    this.failPart(t, explained, attempts.get(t) ?? 0);
+                    continue;
+                }
                 records += t.remaining;
                 t.lastError = explained;
                 for (const p of t.parts) this.failPart(p, explained, attempts.get(p) ?? 0);
@@ -514,7 +559,7 @@ export class Producer {
         if (this.closed) return;
         const range = map.byId(shardId);
         const again: Part[] = [];
-        e.parts.forEach((p, i) => {
+        partsOf(e).forEach((p, i) => {
             if (p.done) return;
             const h = hashOf(p);
             if (range && h >= range.start && h <= range.end) this.complete(s, p, shardId, sequenceNumber, i);
@@ -528,7 +573,7 @@ export class Producer {
             s.retryDueAt = 0;
             this.resent += again.length;
         }
-        s.queue.unlock(e.keys);
+        this.unlockEntry(s, e);
         this.pump();
     }
 
@@ -545,7 +590,7 @@ export class Producer {
             e.notBefore = now + delay;
             s.retry.push(e);
             s.retryDueAt = Math.min(s.retryDueAt, e.notBefore);
-            retrying += e.parts.length;
+            retrying += e.parts ? e.parts.length : 1;
         }
         if (retrying) {
             this.retried += retrying;
@@ -554,9 +599,16 @@ export class Producer {
     }
 
     private succeed(s: StreamState, e: Entry, shardId: string, sequenceNumber: string): void {
-        s.queue.unlock(e.keys);
+        this.unlockEntry(s, e);
         const parts = e.parts;
+        if (parts === undefined) return this.complete(s, e.part, shardId, sequenceNumber, undefined);
         for (let i = 0; i < parts.length; i++) this.complete(s, parts[i], shardId, sequenceNumber, e.aggregated ? i : undefined);
+    }
+
+    /** Releases the order locks an entry holds (a plain entry: its key's one). */
+    private unlockEntry(s: StreamState, e: Entry): void {
+        if (e.keys) s.queue.unlock(e.keys);
+        else s.queue.unlockKey(e.partitionKey);
     }
 
     private complete(s: StreamState, p: Part, shardId: string, sequenceNumber: string, subSequenceNumber?: number): void {
@@ -567,14 +619,20 @@ export class Producer {
         const result: WriteResult = { streamName: s.name, shardId, sequenceNumber };
         if (s.arn) result.streamARN = s.ref;
         if (subSequenceNumber !== undefined) result.subSequenceNumber = subSequenceNumber;
-        p.ticket.results[p.index] = result;
-        p.ticket.remaining--;
-        this.settle(p.ticket);
+        const t = p.ticket;
+        if (t === undefined) {
+            this.pending.delete(p);
+            this.call(p.callback!, null, [result], p.a, p.b);
+            return;
+        }
+        t.results[p.index] = result;
+        t.remaining--;
+        this.settle(t);
     }
 
     private fail(s: StreamState, e: Entry, error: ExplainedError): void {
-        s.queue.unlock(e.keys);
-        for (const p of e.parts) this.failPart(p, error, e.attempts);
+        this.unlockEntry(s, e);
+        for (const p of partsOf(e)) this.failPart(p, error, e.attempts);
     }
 
     private failPart(p: Part, error: ExplainedError, attempts: number): void {
@@ -582,27 +640,45 @@ export class Producer {
         p.done = true;
         this.queued--;
         this.failed++;
-        (p.ticket.failures ??= []).push({ index: p.index, streamName: p.rec.streamName, partitionKey: p.rec.partitionKey, code: error.code, message: error.message, attempts });
-        p.ticket.lastError = p.ticket.lastError ?? error;
-        p.ticket.remaining--;
-        this.settle(p.ticket);
+        const failure: RecordFailure = { index: p.index, streamName: p.rec.streamName, partitionKey: p.rec.partitionKey, code: error.code, message: error.message, attempts };
+        const t = p.ticket;
+        if (t === undefined) {
+            this.pending.delete(p);
+            this.call(p.callback!, new ProducerError([failure], [undefined], error), undefined, p.a, p.b);
+            return;
+        }
+        (t.failures ??= []).push(failure);
+        t.lastError = t.lastError ?? error;
+        t.remaining--;
+        this.settle(t);
     }
 
     private settle(t: Ticket): void {
         if (t.settled || t.remaining > 0) return;
         t.settled = true;
-        this.tickets.delete(t);
+        this.pending.delete(t);
         let err: ProducerError | null = null;
         if (t.failures) {
             t.failures.sort((a, b) => a.index - b.index);
             err = new ProducerError(t.failures, t.results, t.lastError);
         }
+        this.call(t.callback, err, err ? undefined : (t.results as WriteResult[]), t.a, t.b);
+    }
+
+    /** Calls a message's callback; one that throws is reported (onCallbackError), the producer goes on. */
+    private call(callback: WriteCallback, err: Error | null, results: WriteResult[] | undefined, a: unknown, b: unknown): void {
         try {
-            t.callback(err, err ? undefined : (t.results as WriteResult[]));
+            callback(err, results, a, b);
         } catch (thrown) {
-            process.nextTick(() => {
-                throw thrown;
-            });
+            try {
+                this.onCallbackError(thrown);
+            } catch {
+                // a reporter that throws too: nothing more to do; the producer must not stop here
+            }
         }
     }
+}
+
+function isPart(x: Ticket | Part): x is Part {
+    return (x as Ticket).parts === undefined;
 }

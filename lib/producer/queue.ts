@@ -148,12 +148,16 @@ export class PendingQueue {
 
     unlock(keys: readonly string[]): void {
         if (!this.keyOrder) return;
-        for (const key of keys) {
-            const k = this.keys.get(key);
-            if (!k) continue;
-            k.locks = Math.max(0, k.locks - 1);
-            this.makeReady(k);
-        }
+        for (const key of keys) this.unlockKey(key);
+    }
+
+    /** Releases one lock of one key. */
+    unlockKey(key: string): void {
+        if (!this.keyOrder) return;
+        const k = this.keys.get(key);
+        if (!k) return;
+        k.locks = Math.max(0, k.locks - 1);
+        this.makeReady(k);
     }
 
     /** Removes and returns every waiting record (close). */

@@ -11,6 +11,7 @@ import {
     QueueFullError,
     RecordValidationError,
     ProducerClosedError,
+    WriteResult,
 } from '../../lib/producer/producer';
 import { resolveRecords } from '../../lib/producer/input';
 import { DEFAULT_MAX_RECORD_BYTES } from '../../lib/producer/records';
@@ -157,6 +158,7 @@ export = function (RED: NodeAPI): void {
                 explain: (err, ctx) => config.explain(err, ctx),
                 onRetry: ({ error }) => setProblem(error.status, 'yellow', 3_000),
                 onFailure: ({ error }) => setProblem(error.status, 'red', 60_000),
+                onCallbackError: (err) => node.error(err),
             });
             ticker = setInterval(() => showStatus(), 1_000);
             return producer;
@@ -167,8 +169,8 @@ export = function (RED: NodeAPI): void {
             done(err as Error);
         }
 
-        /** The message's records, then put (no Promise of its own when the settings answer at once). */
-        function handle(msg: OutMessage, send: (m: OutMessage) => void, done: (err?: Error) => void): void {
+        /** The message's records, then write (no Promise or closure of its own when the settings answer at once). */
+        function handle(msg: OutMessage, done: (err?: Error) => void): void {
             if (closing) {
                 done(new ProducerClosedError());
                 return;
@@ -187,15 +189,15 @@ export = function (RED: NodeAPI): void {
             if (streamName instanceof Later || partitionKey instanceof Later || explicitHashKey instanceof Later) {
                 const wait = (v: unknown) => (v instanceof Later ? v.promise : v);
                 Promise.all([wait(streamName), wait(partitionKey), wait(explicitHashKey)]).then(
-                    ([s, k, h]) => write(msg, s, k, h, send, done),
+                    ([s, k, h]) => write(msg, s, k, h, done),
                     (err) => invalidInput(err, done),
                 );
                 return;
             }
-            write(msg, streamName, partitionKey, explicitHashKey, send, done);
+            write(msg, streamName, partitionKey, explicitHashKey, done);
         }
 
-        function write(msg: OutMessage, streamName: unknown, partitionKey: unknown, explicitHashKey: unknown, send: (m: OutMessage) => void, done: (err?: Error) => void): void {
+        function write(msg: OutMessage, streamName: unknown, partitionKey: unknown, explicitHashKey: unknown, done: (err?: Error) => void): void {
             if (closing) {
                 done(new ProducerClosedError());
                 return;
@@ -222,32 +224,37 @@ export = function (RED: NodeAPI): void {
                 done(err as Error);
                 return;
             }
-            p.write(records, (err, results) => {
-                if (!err) {
-                    msg.kinesis = results;
-                    try {
-                        send(msg);
-                        done();
-                    } catch (thrown) {
-                        done(thrown as Error);
-                    }
-                    return;
-                }
-                if (err instanceof ProducerError) {
-                    msg.kinesis = err.results.map((r) => r ?? null);
-                    setProblem(err.status, 'red', 60_000);
-                } else if (err instanceof RecordValidationError) {
-                    setProblem(t('status.invalidRecord'), 'red', 10_000);
-                } else if (err instanceof QueueFullError) {
-                    setProblem(t('status.queueFull'), 'yellow', 5_000);
-                }
-                done(err);
-            });
+            p.write(records, written, msg, done);
         }
 
-        node.on('input', (msg: NodeMessageInFlow, send: (m: NodeMessageInFlow) => void, done: (err?: Error) => void) => {
+        /** Every message's outcome (one function for all: the message and its done come back as a, b). */
+        function written(err: Error | null, results: WriteResult[] | undefined, msg: OutMessage, done: (err?: Error) => void): void {
+            if (!err) {
+                msg.kinesis = results;
+                try {
+                    node.send(msg);
+                } catch (thrown) {
+                    done(thrown as Error);
+                    return;
+                }
+                done(); // one that throws is reported by the producer (onCallbackError → node.error)
+                return;
+            }
+            if (err instanceof ProducerError) {
+                msg.kinesis = err.results.map((r) => r ?? null);
+                setProblem(err.status, 'red', 60_000);
+            } else if (err instanceof RecordValidationError) {
+                setProblem(t('status.invalidRecord'), 'red', 10_000);
+            } else if (err instanceof QueueFullError) {
+                setProblem(t('status.queueFull'), 'yellow', 5_000);
+            }
+            done(err);
+        }
+
+        // the message goes on with node.send once acknowledged (what the handler's send does)
+        node.on('input', (msg: NodeMessageInFlow, _send: unknown, done: (err?: Error) => void) => {
             try {
-                handle(msg as OutMessage, send as (m: OutMessage) => void, done);
+                handle(msg as OutMessage, done);
             } catch (err) {
                 done(err as Error);
             }

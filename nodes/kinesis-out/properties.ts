@@ -2,7 +2,8 @@
  * kinesis-out's TypedInput settings (stream, partition key, explicit hash key), evaluated per message.
  *
  * Node-RED answers most types at once (str, msg, env, num, json, …): their value is returned as it
- * is, with no Promise or callback per message. flow/global (a context store may be asynchronous) and
+ * is, with no Promise or callback per message. A msg property of one plain name is read directly
+ * (what RED.util.getMessageProperty returns, without parsing the expression per message). flow/global (a context store may be asynchronous) and
  * JSONata go through Node-RED's callback: at once when it answers at once (the memory store), else
  * wrapped in `Later`.
  */
@@ -13,6 +14,10 @@ import { InputError } from '../../lib/producer/input';
 export class Later {
     constructor(readonly promise: Promise<unknown>) {}
 }
+
+/** A msg property that is one plain name ("topic", "msg.deviceId"): read directly, as Node-RED would. */
+const PLAIN_NAME = /^[A-Za-z_$][\w$]*$/;
+const NOT_PLAIN = new Set(['__proto__', 'constructor', 'prototype']);
 
 /** Types whose value may come later (context stores may be asynchronous; JSONata is). */
 const ASYNC_TYPES = new Set(['flow', 'global', 'jsonata']);
@@ -39,6 +44,11 @@ export function propertyEvaluator(
     if ((value ?? '') === '' && kind !== 'jsonata') return () => undefined;
     const text = value ?? '';
     const fail = (err: unknown) => new InputError(explain(`${kind}:${value}`, (err as Error)?.message ?? String(err)));
+    if (kind === 'msg') {
+        // RED.util.getMessageProperty parses the expression on every call; one plain name is msg[name]
+        const name = text.startsWith('msg.') ? text.slice(4) : text;
+        if (PLAIN_NAME.test(name) && !NOT_PLAIN.has(name)) return (msg) => (msg as unknown as Record<string, unknown>)[name];
+    }
     if (!ASYNC_TYPES.has(kind)) {
         // Node-RED computes these at once and returns them when called without a callback
         return (msg) => {

@@ -163,6 +163,31 @@ describe('kinesis-out node', function () {
         assert.equal((await readAll(raw, stream)).length, 1, 'only the good message was written');
     });
 
+    it('a msg partition key: a plain name ("msg.topic"), a nested path and an array index read as Node-RED reads them', async function () {
+        const stream = uniqueName('out');
+        await createStream(stream, 1);
+        for (const [expr, msgExtra, want] of [
+            ['msg.topic', { topic: 'plain-topic' }, 'plain-topic'],
+            ['payload2.device.id', { payload2: { device: { id: 'nested-7' } } }, 'nested-7'],
+            ['keys[1]', { keys: ['a', 'second'] }, 'second'],
+            ['constructor', {}, undefined],
+        ] as Array<[string, Record<string, unknown>, string | undefined]>) {
+            await helper.load([configNode, outNode, catchNode], flow({ streamName: stream, partitionKey: expr, partitionKeyType: 'msg' }));
+            const done = want === undefined ? next('h2') : next('h1');
+            helper.getNode('o1').receive({ payload: `for ${expr}`, ...msgExtra });
+            const msg = await done;
+            if (want === undefined) {
+                // msg.constructor is a function: not text, an error naming it (as before: not a generated key)
+                assert.match(msg.error.message, /the partition key from msg\.constructor is of type function/);
+                continue;
+            }
+            const rec = await readAt(raw, stream, msg.kinesis[0].shardId, msg.kinesis[0].sequenceNumber);
+            assert.equal(rec.PartitionKey, want);
+            assert.equal(Buffer.from(rec.Data!).toString(), `for ${expr}`);
+            await helper.unload();
+        }
+    });
+
     it('a stream ARN in the Stream field writes to that stream (StreamARN); msg.kinesis names the stream and the ARN', async function () {
         const stream = uniqueName('out');
         await createStream(stream, 1);

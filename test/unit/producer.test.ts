@@ -406,24 +406,63 @@ describe('producer engine (unit)', function () {
             assert.ok(closed instanceof ProducerClosedError);
         });
 
-        it('a write callback that throws does not disturb the other messages of its request', async function () {
+        it('write(): a and b come back to the callback as given (success, failure, refusal; one or several records)', async function () {
             const fake = new FakeKinesis();
-            const p = producer(fake, { lingerMs: 20 });
-            const mochaHandlers = process.listeners('uncaughtException');
-            process.removeAllListeners('uncaughtException');
-            const thrown = new Promise<Error>((resolve) => process.once('uncaughtException', resolve));
-            try {
-                p.write([rec('a', 'k1')], () => {
-                    throw new Error('a bad callback');
-                });
-                const others = [p.put([rec('b', 'k2')]), p.put([rec('c', 'k3')])];
-                assert.equal((await thrown).message, 'a bad callback');
-                assert.equal((await Promise.all(others)).length, 2);
-            } finally {
-                for (const h of mochaHandlers) process.on('uncaughtException', h);
-            }
-            assert.equal(fake.requests.length, 1, 'the three records shared one request');
+            fake.fault = (e) => (Buffer.from(e.Data!).toString() === 'bad' ? 'AccessDeniedException' : undefined);
+            const p = producer(fake, { maxRetries: 0 });
+            const seen: Array<[string, string, unknown, unknown]> = [];
+            let all: () => void = () => undefined;
+            const allSeen = new Promise<void>((resolve) => (all = resolve));
+            const cb = (err: Error | null, results: WriteResult[] | undefined, a: { id: string }, b: number) => {
+                seen.push([a.id, err ? err.name : `ok ${results!.length}`, b, results?.[0]?.shardId]);
+                if (seen.length === 5) all();
+            };
+            p.write([rec('one')], cb, { id: 'one' }, 1);
+            p.write([rec('two', 'k2'), rec('three', 'k3')], cb, { id: 'two' }, 2);
+            p.write([rec('bad', 'kb')], cb, { id: 'bad' }, 3);
+            p.write([rec('x', '')], cb, { id: 'invalid' }, 4);
+            p.write([rec('last', 'kl')], cb, { id: 'last' }, 5);
+            await allSeen;
+            assert.deepEqual(seen.sort((x, y) => Number(x[2]) - Number(y[2])), [
+                ['one', 'ok 1', 1, 'shardId-000000000000'],
+                ['two', 'ok 2', 2, 'shardId-000000000000'],
+                ['bad', 'ProducerError', 3, undefined],
+                ['invalid', 'RecordValidationError', 4, undefined],
+                ['last', 'ok 1', 5, 'shardId-000000000000'],
+            ]);
+            await p.close(100);
+        });
+
+        it('a write callback that throws does not disturb the other messages of its request (reported, no crash)', async function () {
+            const fake = new FakeKinesis();
+            const reported: unknown[] = [];
+            const p = producer(fake, { lingerMs: 20, onCallbackError: (err) => reported.push(err) });
+            p.write([rec('a', 'k1')], () => {
+                throw new Error('a bad callback');
+            });
+            p.write([rec('b', 'k1'), rec('c', 'k4')], () => {
+                throw new Error('a bad callback of two records');
+            });
+            const others = [p.put([rec('d', 'k2')]), p.put([rec('e', 'k3')])];
+            assert.equal((await Promise.all(others)).length, 2);
+            assert.equal(fake.requests[0].entries.length, 4, 'a, c, d, e shared one request; b (same key as a) waited for it');
+            // the producer goes on: later messages are written (f after b: same key)
+            assert.equal((await p.put([rec('f', 'k1')])).length, 1);
+            assert.deepEqual(reported.map((e) => (e as Error).message), ['a bad callback', 'a bad callback of two records']);
+            assert.deepEqual(fake.dataOf('s1'), ['a', 'c', 'd', 'e', 'b', 'f']);
             assert.equal(p.pendingMessages, 0);
+            await p.close(100);
+        });
+
+        it('a throwing callback without onCallbackError is a process warning, not an uncaught exception', async function () {
+            const fake = new FakeKinesis();
+            const p = producer(fake, { lingerMs: 1 });
+            const warned = new Promise<Error>((resolve) => process.once('warning', resolve));
+            p.write([rec('a', 'k1')], () => {
+                throw new Error('thrown in a callback');
+            });
+            assert.match((await warned).message, /write callback threw: Error: thrown in a callback/);
+            assert.equal((await p.put([rec('b', 'k1')])).length, 1);
             await p.close(100);
         });
 
