@@ -26,7 +26,7 @@
  */
 import { findForbiddenSyntax } from './guard';
 import { translateTbel } from './tbel-syntax';
-import { RunnerProcess, Entry, DeathKind } from './runner/process';
+import { RunnerProcess, Part, DeathKind } from './runner/process';
 import type { ScriptErrorInfo, Direction } from './runner/vm-engine';
 
 export type { Direction, ScriptErrorInfo } from './runner/vm-engine';
@@ -148,14 +148,66 @@ function fillMissing(results: RawResult[], from: number, n: number, make: () => 
     for (let k = 0; k < n; k++) results[from + k] ??= make();
 }
 
-function entryResult(e: Entry | null | undefined, timeoutMs: number): RawResult {
-    if (!e || typeof e !== 'object') return { error: { kind: 'sandbox', name: 'Error', message: 'the converter runtime returned a malformed result' } };
-    if (e.t) return { error: { kind: 'timeout', name: 'TimeoutError', message: `did not finish within ${timeoutMs} ms (endless loop?)` } };
-    if (e.e) {
-        return { error: { kind: 'script', name: String(e.e.n).slice(0, 100), message: String(e.e.m).slice(0, 1024), line: e.e.l || undefined, column: e.e.c || undefined } };
+const malformed = (): RawResult => ({ error: { kind: 'sandbox', name: 'Error', message: 'the converter runtime returned a malformed result' } });
+
+/** A script error as the runner reports it (`{n, m, l, c}`; not trusted: every field converted and clipped). */
+function errorResult(e: unknown): RawResult {
+    if (!e || typeof e !== 'object') return malformed();
+    const x = e as { n?: unknown; m?: unknown; l?: unknown; c?: unknown };
+    const line = typeof x.l === 'number' && x.l > 0 ? x.l : undefined;
+    const column = typeof x.c === 'number' && x.c > 0 ? x.c : undefined;
+    return { error: { kind: 'script', name: String(x.n).slice(0, 100), message: String(x.m).slice(0, 1024), line, column } };
+}
+
+/**
+ * Fills results[base + start …] from one part frame (at most `n - start` records, the chunk's own); returns how
+ * many records the part covered. A kind without its value or error, or an unknown kind, is a malformed result.
+ */
+function applyPart(results: RawResult[], base: number, n: number, start: number, part: Part, timeoutMs: number): number {
+    const { k, r, e } = part;
+    const count = Math.min(k.length, n - start);
+    if (!Number.isInteger(start) || start < 0 || count <= 0) return 0;
+    let ri = 0;
+    let ei = 0;
+    for (let q = 0; q < count; q++) {
+        const c = k.charCodeAt(q);
+        let res: RawResult;
+        if (c === 0x72 /* r */) res = ri < r.length ? { value: r[ri++] } : malformed();
+        else if (c === 0x75 /* u */) res = {};
+        else if (c === 0x65 /* e */) res = ei < e.length ? errorResult(e[ei++]) : malformed();
+        else if (c === 0x74 /* t */) res = { error: { kind: 'timeout', name: 'TimeoutError', message: `did not finish within ${timeoutMs} ms (endless loop?)` } };
+        else res = malformed();
+        results[base + start + q] = res;
     }
-    if ('r' in e) return { value: e.r };
-    return {};
+    return count;
+}
+
+/** The JSON batch header of uplink records: columnar (`{n, k, v}`) when every record has the first one's metadata keys, else `{n, m}`. */
+export function uplinkHeader(chunk: UplinkInput[]): { h: string; b: string } {
+    const n = chunk.length;
+    const lens: number[] = new Array(n);
+    const keys = n ? Object.keys(chunk[0].metadata ?? {}) : [];
+    const K = keys.length;
+    let vals: unknown[] | undefined = new Array(n * K);
+    let b = '';
+    for (let i = 0; i < n; i++) {
+        const inp = chunk[i];
+        lens[i] = inp.codes.length;
+        b += inp.codes;
+        if (vals) {
+            const md = inp.metadata ?? {};
+            let j = 0;
+            for (const key in md) {
+                if (j >= K || key !== keys[j] || md[key] === undefined) {
+                    j = -1;
+                    break;
+                }
+                vals[i * K + j++] = md[key];
+            }
+            if (j !== K) vals = undefined;
+        }
+    }
+    return { h: JSON.stringify(vals ? { n: lens, k: keys, v: vals } : { n: lens, m: chunk.map((inp) => inp.metadata ?? {}) }), b };
 }
 
 export class ScriptEngine {
@@ -308,9 +360,9 @@ export class ScriptEngine {
             let got = 0;
             const results = b.results;
             const timeoutMs = this.timeoutMs;
-            const end = await runner.run({ id: this.nextId++, n, h, b: body, each: false }, timeoutMs + RUNNER_MARGIN_MS, (start, entries) => {
-                for (let k = 0; k < entries.length && start + k < n; k++) results[from + start + k] = entryResult(entries[k], timeoutMs);
-                if (start === got) got = Math.min(n, start + entries.length);
+            const end = await runner.run({ id: this.nextId++, n, h, b: body, each: false }, timeoutMs + RUNNER_MARGIN_MS, (start, part) => {
+                const count = applyPart(results, from, n, start, part, timeoutMs);
+                if (start === got) got += count;
             });
             if (end.ok) {
                 fillMissing(results, from, n, noResult);
@@ -384,15 +436,7 @@ export class ScriptEngine {
     }
 
     private encode(chunk: EngineInput[]): { h: string; b: string } {
-        if (this.direction === 'uplink') {
-            const h: unknown[] = [];
-            let b = '';
-            for (const inp of chunk as UplinkInput[]) {
-                h.push([inp.codes.length, inp.metadata]);
-                b += inp.codes;
-            }
-            return { h: JSON.stringify(h), b };
-        }
+        if (this.direction === 'uplink') return uplinkHeader(chunk as UplinkInput[]);
         return { h: JSON.stringify((chunk as DownlinkInput[]).map((d) => [d.msg ?? null, d.metadata ?? {}, d.msgType ?? ''])), b: '' };
     }
 
@@ -412,9 +456,9 @@ export class ScriptEngine {
             const { h, b } = this.encode(sub);
             let got = 0;
             const base = offset + pos;
-            const end = await runner.run({ id: this.nextId++, n: sub.length, h, b, each: true }, this.timeoutMs + RUNNER_MARGIN_MS, (from, entries) => {
-                for (let k = 0; k < entries.length && from + k < sub.length; k++) results[base + from + k] = entryResult(entries[k], this.timeoutMs);
-                if (from === got) got = Math.min(sub.length, from + entries.length);
+            const end = await runner.run({ id: this.nextId++, n: sub.length, h, b, each: true }, this.timeoutMs + RUNNER_MARGIN_MS, (from, part) => {
+                const count = applyPart(results, base, sub.length, from, part, this.timeoutMs);
+                if (from === got) got += count;
             });
             if (end.ok) {
                 fillMissing(results, base, sub.length, noResult);
