@@ -163,7 +163,7 @@ function errorResult(e: unknown): RawResult {
  * Fills results[base + start …] from one part frame (at most `n - start` records, the chunk's own); returns how
  * many records the part covered. A kind without its value or error, or an unknown kind, is a malformed result.
  */
-function applyPart(results: RawResult[], base: number, n: number, start: number, part: Part, timeoutMs: number): number {
+export function applyPart(results: RawResult[], base: number, n: number, start: number, part: Part, timeoutMs: number): number {
     const { k, r, e } = part;
     const count = Math.min(k.length, n - start);
     if (!Number.isInteger(start) || start < 0 || count <= 0) return 0;
