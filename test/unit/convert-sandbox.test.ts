@@ -206,6 +206,8 @@ describe('convert sandbox', function () {
             const e = uplink('metadata.touched = payload.length; return metadata;');
             const mixed = [rec('a', { partitionKey: 'p1', sequenceNumber: '1' }), rec('bb'), rec('c', { sequenceNumber: '3', partitionKey: 'p3' }), rec('dd', { integrationName: 'own', k: 'v' })];
             assert.ok(JSON.parse(uplinkHeader(mixed).h).m, 'keys differ: one metadata object per record');
+            assert.ok(JSON.parse(uplinkHeader([rec('a', { n: 1 as unknown as string })]).h).m, 'a value that is not a string: one metadata object per record');
+            assert.equal(uplinkHeader([rec('ab', { k: 'v\n' }), rec('c', { k: 'w' })]).b, 'abcv\nw', 'columnar: the values\' text after the payloads');
             assert.deepEqual((await e.runBatch(mixed)).map((o) => o.value), [
                 { integrationName: 'it', partitionKey: 'p1', sequenceNumber: '1', touched: 1 },
                 { integrationName: 'it', touched: 2 },
@@ -214,7 +216,7 @@ describe('convert sandbox', function () {
             ]);
             const alike = Array.from({ length: 300 }, (_, i) => rec('x'.repeat(i % 7), { partitionKey: `p${i}`, integrationName: `n${i}` }));
             const h = JSON.parse(uplinkHeader(alike).h);
-            assert.deepEqual([h.k, h.v.length, h.m], [['partitionKey', 'integrationName'], 600, undefined], 'same keys: columnar');
+            assert.deepEqual([h.k, h.l.length, h.m], [['partitionKey', 'integrationName'], 600, undefined], 'same keys: columnar');
             const out = await e.runBatch(alike);
             out.forEach((o, i) => assert.deepEqual(o.value, { integrationName: `n${i}`, partitionKey: `p${i}`, touched: i % 7 }));
         });

@@ -125,7 +125,8 @@ const __kr = (function (${params}) {
     let LENS = null;
     let ROWS = null;
     let KEYS = null;
-    let VALS = null;
+    let VLENS = null;
+    let VOFFS = null;
     let TMPL = null;
     let F = null;
     let FACTORY = null;
@@ -148,7 +149,12 @@ const __kr = (function (${params}) {
         if (ROWS !== null) return copyBase(ROWS[i]);
         const m = { ...TMPL };
         const K = KEYS.length;
-        for (let j = 0; j < K; j++) m[KEYS[j]] = VALS[i * K + j];
+        let p = VOFFS[i];
+        for (let j = 0; j < K; j++) {
+            const len = VLENS[i * K + j];
+            m[KEYS[j]] = B.slice(p, p + len);
+            p += len;
+        }
         return m;
     }
     function errText(e) {
@@ -197,23 +203,31 @@ const __kr = (function (${params}) {
         FACTORY = null;
         return typeof F === 'function' ? 'ok' : 'no function';
     };
-    // Reads the staged header. Uplink: {n: [payload lengths], k: [metadata keys], v: [values, k.length per
-    // record]} (columnar) or {n, m: [metadata per record]}; downlink: [[msg, metadata, msgType], …].
+    // Reads the staged header. Uplink: {n: [payload lengths], k: [metadata keys], l: [value lengths, k.length
+    // per record]} (columnar: the values' text follows the payloads) or {n, m: [metadata per record]};
+    // downlink: [[msg, metadata, msgType], …].
     function load() {
         HDR = parse(H);
         if (!UPLINK) return HDR.length;
         LENS = HDR.n;
+        const count = LENS.length;
         ROWS = HDR.m === undefined ? null : HDR.m;
-        KEYS = HDR.k === undefined ? null : HDR.k;
-        VALS = HDR.v === undefined ? null : HDR.v;
-        if (ROWS === null) {
-            TMPL = copyBase(null);
-            for (let j = 0; j < KEYS.length; j++) TMPL[KEYS[j]] = '';
-        }
-        OFFS = [];
+        OFFS = new Array(count);
         let p = 0;
-        for (let i = 0; i < LENS.length; i++) { OFFS[i] = p; p += LENS[i]; }
-        return LENS.length;
+        for (let i = 0; i < count; i++) { OFFS[i] = p; p += LENS[i]; }
+        if (ROWS === null) {
+            KEYS = HDR.k;
+            VLENS = HDR.l;
+            const K = KEYS.length;
+            TMPL = copyBase(null);
+            for (let j = 0; j < K; j++) TMPL[KEYS[j]] = '';
+            VOFFS = new Array(count);
+            for (let i = 0; i < count; i++) {
+                VOFFS[i] = p;
+                for (let j = 0; j < K; j++) p += VLENS[i * K + j];
+            }
+        }
+        return count;
     }
     let COUNT = 0;
     // Converts records from..end (or just record 'from' when each); returns the part frame's fields for them.
@@ -251,7 +265,7 @@ const __kr = (function (${params}) {
     // After a timeout: which record was running, for how long (ms), and the results of from..I-1.
     const state = function () { return I + ':' + (now() - T0) + ':' + FROM; };
     const partial = function (stopped) { return fields(stopped); };
-    const finish = function () { H = ''; B = ''; HDR = null; OFFS = null; LENS = null; ROWS = null; KEYS = null; VALS = null; TMPL = null; };
+    const finish = function () { H = ''; B = ''; HDR = null; OFFS = null; LENS = null; ROWS = null; KEYS = null; VLENS = null; VOFFS = null; TMPL = null; };
     return Object.freeze({ stage: stage, define: define, run: run, build: build, state: state, partial: partial, finish: finish });
 })(${args});
 const __kr_build = __kr.build;
