@@ -12,9 +12,9 @@
  * pipe would not carry). Node-RED may send the next run before this one is done: frames are handled in
  * order, one at a time.
  *
- * The batch header (uplink) is columnar: {"n": [payload lengths], "k": [metadata keys], "v": [values,
- * k.length per record]} (or {"n", "m": [metadata per record]} when the records' keys differ); downlink
- * [[msg, metadata, msgType], …].
+ * The batch header (uplink) is columnar: {"n": [payload lengths], "k": [metadata keys], "l": [value lengths,
+ * k.length per record]}, the values' text after all payloads (or {"n", "m": [metadata per record]} when the
+ * records' keys differ or a value is not a string); downlink [[msg, metadata, msgType], …].
  * A part's `k` is a string of one kind per record from `from`: 'r' (its value is the next of `r`), 'u'
  * (returned nothing), 'e' (threw: the next of `e`, {n, m, l, c}), 't' (stopped by the vm timeout). With `each`, every record is
  * its own guarded run and its own `part` frame: after a hard kill, Node-RED re-runs the unfinished rest
