@@ -15,7 +15,7 @@
  */
 import { processCpuUs } from './cpu';
 import { Worker } from 'node:worker_threads';
-import { ScriptEngine, UplinkInput } from '../lib/convert/sandbox';
+import { ScriptEngine, UplinkInput, uplinkHeader } from '../lib/convert/sandbox';
 import { VmEngine } from '../lib/convert/runner/vm-engine';
 import { Converter } from '../lib/convert/converter';
 
@@ -56,21 +56,13 @@ async function rate(name: string, n: number, fn: () => unknown, runnerPid?: () =
     return { name, recordsPerSecond: n / best, cpuUsPerRecord: median(cpu), runnerCpuUsPerRecord: runner.length ? median(runner) : undefined };
 }
 
-function encode(chunk: UplinkInput[]): { h: string; b: string } {
-    const h: unknown[] = [];
-    let b = '';
-    for (const inp of chunk) {
-        h.push([inp.codes.length, inp.metadata]);
-        b += inp.codes;
-    }
-    return { h: JSON.stringify(h), b };
-}
+const encode = uplinkHeader;
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { VmEngine } = require(workerData.engine);
 const e = new VmEngine({ direction: 'uplink', tbel: false, script: workerData.script, timeoutMs: 1000, integrationMetadata: { integrationName: 'bench' } });
-parentPort.on('message', (m) => { e.stage(m.h, m.b); const o = e.run(0, false); e.finish(); parentPort.postMessage(o.json); });
+parentPort.on('message', (m) => { e.stage(m.h, m.b); const o = e.run(0, false); e.finish(); parentPort.postMessage('{' + o.json + '}'); });
 `;
 
 export async function runConvertBench(N = 100_000): Promise<ConvertBenchRow[]> {
@@ -97,7 +89,8 @@ export async function runConvertBench(N = 100_000): Promise<ConvertBenchRow[]> {
             for (let i = 0; i < N; i += 4096) {
                 const { h, b } = encode(inputs.slice(i, i + 4096));
                 vmOnly.stage(h, b);
-                JSON.parse(vmOnly.run(0, false).json);
+                const o = vmOnly.run(0, false);
+                JSON.parse(`{${o.done ? o.json : ''}}`);
                 vmOnly.finish();
             }
         }),

@@ -123,7 +123,10 @@ export function payloadCodes(payload: unknown, scriptLang: ScriptLang): string {
     const p = toBuffer(payload);
     if (scriptLang === 'TBEL') return typeof p === 'string' ? Buffer.from(p, 'utf8').toString('latin1') : p.toString('latin1');
     if (typeof p === 'string') return p;
-    return isUtf8(p) ? p.toString('utf8') : p.toString('latin1');
+    // Decoding replaces every invalid sequence with U+FFFD: text without one came from valid UTF-8 (the
+    // full check only when the text has one, which valid UTF-8 may also carry).
+    const text = p.toString('utf8');
+    return text.indexOf('\ufffd') < 0 || isUtf8(p) ? text : p.toString('latin1');
 }
 
 /** A short, single-line description of an input for error messages (no more than ~100 chars; reads only its head). */

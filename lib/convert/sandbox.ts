@@ -26,7 +26,10 @@
  */
 import { findForbiddenSyntax } from './guard';
 import { translateTbel } from './tbel-syntax';
-import { RunnerProcess, Entry, DeathKind } from './runner/process';
+import { RunnerProcess, DeathKind } from './runner/process';
+import { applyPart, uplinkHeader } from './runner/frames';
+
+export { applyPart, uplinkHeader } from './runner/frames';
 import type { ScriptErrorInfo, Direction } from './runner/vm-engine';
 
 export type { Direction, ScriptErrorInfo } from './runner/vm-engine';
@@ -146,16 +149,6 @@ function runnerFailed(e: unknown): RawResult {
 /** Gives every record of results[from, from + n) that has none a result of its own from `make`. */
 function fillMissing(results: RawResult[], from: number, n: number, make: () => RawResult): void {
     for (let k = 0; k < n; k++) results[from + k] ??= make();
-}
-
-function entryResult(e: Entry | null | undefined, timeoutMs: number): RawResult {
-    if (!e || typeof e !== 'object') return { error: { kind: 'sandbox', name: 'Error', message: 'the converter runtime returned a malformed result' } };
-    if (e.t) return { error: { kind: 'timeout', name: 'TimeoutError', message: `did not finish within ${timeoutMs} ms (endless loop?)` } };
-    if (e.e) {
-        return { error: { kind: 'script', name: String(e.e.n).slice(0, 100), message: String(e.e.m).slice(0, 1024), line: e.e.l || undefined, column: e.e.c || undefined } };
-    }
-    if ('r' in e) return { value: e.r };
-    return {};
 }
 
 export class ScriptEngine {
@@ -308,9 +301,9 @@ export class ScriptEngine {
             let got = 0;
             const results = b.results;
             const timeoutMs = this.timeoutMs;
-            const end = await runner.run({ id: this.nextId++, n, h, b: body, each: false }, timeoutMs + RUNNER_MARGIN_MS, (start, entries) => {
-                for (let k = 0; k < entries.length && start + k < n; k++) results[from + start + k] = entryResult(entries[k], timeoutMs);
-                if (start === got) got = Math.min(n, start + entries.length);
+            const end = await runner.run({ id: this.nextId++, n, h, b: body, each: false }, timeoutMs + RUNNER_MARGIN_MS, (start, part) => {
+                const count = applyPart(results, from, n, start, part, timeoutMs);
+                if (start === got) got += count;
             });
             if (end.ok) {
                 fillMissing(results, from, n, noResult);
@@ -384,15 +377,7 @@ export class ScriptEngine {
     }
 
     private encode(chunk: EngineInput[]): { h: string; b: string } {
-        if (this.direction === 'uplink') {
-            const h: unknown[] = [];
-            let b = '';
-            for (const inp of chunk as UplinkInput[]) {
-                h.push([inp.codes.length, inp.metadata]);
-                b += inp.codes;
-            }
-            return { h: JSON.stringify(h), b };
-        }
+        if (this.direction === 'uplink') return uplinkHeader(chunk as UplinkInput[]);
         return { h: JSON.stringify((chunk as DownlinkInput[]).map((d) => [d.msg ?? null, d.metadata ?? {}, d.msgType ?? ''])), b: '' };
     }
 
@@ -412,9 +397,9 @@ export class ScriptEngine {
             const { h, b } = this.encode(sub);
             let got = 0;
             const base = offset + pos;
-            const end = await runner.run({ id: this.nextId++, n: sub.length, h, b, each: true }, this.timeoutMs + RUNNER_MARGIN_MS, (from, entries) => {
-                for (let k = 0; k < entries.length && from + k < sub.length; k++) results[base + from + k] = entryResult(entries[k], this.timeoutMs);
-                if (from === got) got = Math.min(sub.length, from + entries.length);
+            const end = await runner.run({ id: this.nextId++, n: sub.length, h, b, each: true }, this.timeoutMs + RUNNER_MARGIN_MS, (from, part) => {
+                const count = applyPart(results, base, sub.length, from, part, this.timeoutMs);
+                if (from === got) got += count;
             });
             if (end.ok) {
                 fillMissing(results, base, sub.length, noResult);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { ScriptEngine, ScriptCompileError, UplinkInput, RawResult } from '../../lib/convert/sandbox';
+import { ScriptEngine, ScriptCompileError, UplinkInput, RawResult, applyPart, uplinkHeader } from '../../lib/convert/sandbox';
 import { findForbiddenSyntax } from '../../lib/convert/guard';
 
 // Every engine runs its script in a runner process: they are closed after each test.
@@ -200,6 +200,47 @@ describe('convert sandbox', function () {
             const out = await e.runBatch([rec('a', { partitionKey: 'p1' }), rec('b', { partitionKey: 'p2' })]);
             assert.deepEqual(out[0].value, { integrationName: 'it', partitionKey: 'p1', touched: 'yes' });
             assert.deepEqual(out[1].value, { integrationName: 'it', partitionKey: 'p2', touched: 'yes' });
+        });
+
+        it('uplink metadata: records whose keys differ (row header) and alike (columnar) get their own values; a record key overrides a base key', async function () {
+            const e = uplink('metadata.touched = payload.length; return metadata;');
+            const mixed = [rec('a', { partitionKey: 'p1', sequenceNumber: '1' }), rec('bb'), rec('c', { sequenceNumber: '3', partitionKey: 'p3' }), rec('dd', { integrationName: 'own', k: 'v' })];
+            assert.ok(JSON.parse(uplinkHeader(mixed).h).m, 'keys differ: one metadata object per record');
+            assert.ok(JSON.parse(uplinkHeader([rec('a', { n: 1 as unknown as string })]).h).m, 'a value that is not a string: one metadata object per record');
+            assert.equal(uplinkHeader([rec('ab', { k: 'v\n' }), rec('c', { k: 'w' })]).b, 'abcv\nw', 'columnar: the values\' text after the payloads');
+            assert.deepEqual((await e.runBatch(mixed)).map((o) => o.value), [
+                { integrationName: 'it', partitionKey: 'p1', sequenceNumber: '1', touched: 1 },
+                { integrationName: 'it', touched: 2 },
+                { integrationName: 'it', sequenceNumber: '3', partitionKey: 'p3', touched: 1 },
+                { integrationName: 'own', k: 'v', touched: 2 },
+            ]);
+            const alike = Array.from({ length: 300 }, (_, i) => rec('x'.repeat(i % 7), { partitionKey: `p${i}`, integrationName: `n${i}` }));
+            const h = JSON.parse(uplinkHeader(alike).h);
+            assert.deepEqual([h.k, h.l.length, h.m], [['partitionKey', 'integrationName'], 600, undefined], 'same keys: columnar');
+            const out = await e.runBatch(alike);
+            out.forEach((o, i) => assert.deepEqual(o.value, { integrationName: `n${i}`, partitionKey: `p${i}`, touched: i % 7 }));
+        });
+
+        it('a part frame from the (untrusted) runner: a kind without its value or error, or an unknown kind, is a malformed result; nothing beyond the chunk is written', function () {
+            const results: RawResult[] = new Array(6);
+            const at = (k: number): RawResult | undefined => results[k];
+            const n = applyPart(results, 1, 5, 0, { k: 'reutxr r', r: [{ a: 1 }], e: [{ n: 'TypeError', m: 'x'.repeat(5000), l: -3, c: 'no' }] }, 100);
+            assert.equal(n, 5);
+            assert.equal(at(0), undefined);
+            assert.deepEqual(at(1), { value: { a: 1 } });
+            assert.equal(at(2)?.error?.kind, 'script');
+            assert.equal(at(2)?.error?.name, 'TypeError');
+            assert.equal(at(2)?.error?.message.length, 1024);
+            assert.equal(at(2)?.error?.line, undefined);
+            assert.deepEqual(at(3), {});
+            assert.equal(at(4)?.error?.kind, 'timeout');
+            assert.match(String(at(5)?.error?.message), /malformed/);
+            assert.equal(applyPart(results, 0, 5, 5, { k: 'r', r: [1], e: [] }, 100), 0, 'a part past the chunk is ignored');
+            assert.equal(applyPart(results, 0, 5, -1, { k: 'r', r: [1], e: [] }, 100), 0);
+            assert.equal(applyPart(results, 0, 5, 0.5, { k: 'r', r: [1], e: [] }, 100), 0);
+            applyPart(results, 0, 2, 0, { k: 'er', r: [], e: [null] }, 100);
+            assert.match(String(at(0)?.error?.message), /malformed/);
+            assert.match(String(at(1)?.error?.message), /malformed/);
         });
 
         it('payload: char codes in JavaScript, signed bytes in TBEL', async function () {

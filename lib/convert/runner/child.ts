@@ -4,7 +4,7 @@
  * addons), an empty environment and a heap limit. Talks newline-delimited JSON over stdin/stdout:
  *
  *   in:  {"t":"init", direction, tbel, script, timeoutMs, base}   → {"t":"ready", perm} | {"t":"compile", info}
- *   in:  {"t":"run", id, n, hn, bn, bj?, each} + raw text       → {"t":"part", id, from, r:[…]}… then {"t":"done", id}
+ *   in:  {"t":"run", id, n, hn, bn, bj?, each} + raw text       → {"t":"part", id, from, k, r, e}… then {"t":"done", id}
  *
  * The run frame's line is followed by `hn + bn` UTF-16 code units of raw text (no JSON escaping): the
  * batch header (JSON, `hn` long) then the concatenated payload text (`bn` long; when `bj` it is itself a
@@ -12,14 +12,17 @@
  * pipe would not carry). Node-RED may send the next run before this one is done: frames are handled in
  * order, one at a time.
  *
- * `r` holds one entry per record from `from`: {"r": value} | {"u":1} (returned nothing) |
- * {"e": {n, m, l, c}} (threw) | {"t":1} (stopped by the vm timeout). With `each`, every record is
+ * The batch header (uplink) is columnar: {"n": [payload lengths], "k": [metadata keys], "l": [value lengths,
+ * k.length per record]}, the values' text after all payloads (or {"n", "m": [metadata per record]} when the
+ * records' keys differ or a value is not a string); downlink [[msg, metadata, msgType], …].
+ * A part's `k` is a string of one kind per record from `from`: 'r' (its value is the next of `r`), 'u'
+ * (returned nothing), 'e' (threw: the next of `e`, {n, m, l, c}), 't' (stopped by the vm timeout). With `each`, every record is
  * its own guarded run and its own `part` frame: after a hard kill, Node-RED re-runs the unfinished rest
  * of a batch that way to learn which record hung or ran out of memory.
  *
  * Exits when stdin closes (Node-RED went away).
  */
-import { VmEngine, VmCompileError, Direction } from './vm-engine';
+import { VmEngine, VmCompileError, Direction, isFields, noFields } from './vm-engine';
 import { LineReader } from './lines';
 
 interface InitFrame {
@@ -39,8 +42,6 @@ interface RunFrame {
     bj?: boolean;
     each?: boolean;
 }
-
-const TIMEOUT_ENTRY = '{"t":1}';
 
 function send(line: string): void {
     process.stdout.write(line);
@@ -82,20 +83,24 @@ export function main(): void {
         let broken = '';
         while (from < f.n) {
             const o = engine.run(from, each);
-            if (o.json.charCodeAt(0) !== 0x5b /* [ */) {
-                broken = o.json.slice(0, 200);
-                break;
-            }
             if (o.done) {
-                out += `{"t":"part","id":${f.id},"from":${from},"r":${o.json}}\n`;
+                if (!isFields(o.json)) {
+                    broken = o.json.slice(0, 200);
+                    break;
+                }
+                out += `{"t":"part","id":${f.id},"from":${from},${o.json}}\n`;
                 if (!each) break;
                 from += 1;
             } else {
                 // Stopped by the vm timeout at record o.at: blame it when it ran for at least half the
                 // timeout (or alone), else resume at it with a fresh timeout (it had little time).
                 const blame = o.at === from || o.elapsedMs * 2 >= engine.timeoutMs;
-                const json = blame ? (o.json === '[]' ? `[${TIMEOUT_ENTRY}]` : `${o.json.slice(0, -1)},${TIMEOUT_ENTRY}]`) : o.json;
-                if (json !== '[]') out += `{"t":"part","id":${f.id},"from":${from},"r":${json}}\n`;
+                const json = engine.partial(blame);
+                if (!isFields(json)) {
+                    broken = json.slice(0, 200);
+                    break;
+                }
+                if (!noFields(json)) out += `{"t":"part","id":${f.id},"from":${from},${json}}\n`;
                 from = blame ? o.at + 1 : o.at;
             }
             if (each || out.length > 1 << 20) {

@@ -39,13 +39,18 @@ export interface RunnerLimits {
     startTimeoutMs?: number;
 }
 
-/** One result entry as the runner sends it. */
-export interface Entry {
-    r?: unknown;
-    u?: 1;
-    e?: { n: string; m: string; l: number; c: number };
-    t?: 1;
+/**
+ * The results of a part frame as the runner sends them (not trusted: checked where they are read): `k` one kind
+ * per record ('r' value: the next of `r`; 'u' returned nothing; 'e' threw: the next of `e`, `{n, m, l, c}`;
+ * 't' stopped by the vm timeout).
+ */
+export interface Part {
+    k: string;
+    r: unknown[];
+    e: unknown[];
 }
+
+const EMPTY_PART: Part = { k: '', r: [], e: [] };
 
 export type RunEnd = { ok: true; broken?: string } | { ok: false; death: DeathKind; detail: string };
 
@@ -199,24 +204,25 @@ export class RunnerProcess {
      * done, or when it died (watchdog, memory, crash). Batches may be sent while earlier ones run (the
      * runner takes them in order): each one's watchdog starts when the one before it is done.
      */
-    run(req: RunRequest, watchdogMs: number, onPart: (from: number, entries: Entry[]) => void): Promise<RunEnd> {
+    run(req: RunRequest, watchdogMs: number, onPart: (from: number, part: Part) => void): Promise<RunEnd> {
         // The texts go raw after the frame's line (no second JSON escaping); text that is not well-formed
         // UTF-16 (a lone surrogate) would not survive UTF-8 on the pipe, so it goes as a JSON string.
         const bj = !isWellFormed(req.b);
         const b = bj ? JSON.stringify(req.b) : req.b;
         const line = JSON.stringify({ t: 'run', id: req.id, n: req.n, hn: req.h.length, bn: b.length, bj, each: req.each });
-        return this.request(`${line}\n${req.h}${b}`, watchdogMs, (f, end, touch) => {
+        // Two writes: the batch text is not copied once more into one string with the line and header.
+        return this.request([`${line}\n${req.h}`, b], watchdogMs, (f, end, touch) => {
             if (f.id !== req.id) return;
             if (f.t === 'part') {
                 touch();
-                onPart(Number(f.from), Array.isArray(f.r) ? (f.r as Entry[]) : []);
+                onPart(Number(f.from), typeof f.k === 'string' && Array.isArray(f.r) && Array.isArray(f.e) ? (f as unknown as Part) : EMPTY_PART);
             } else if (f.t === 'done') {
                 end(typeof f.broken === 'string' ? { ok: true, broken: f.broken } : { ok: true });
             }
         });
     }
 
-    private request(text: string, watchdogMs: number, handle: Pending['handle']): Promise<RunEnd> {
+    private request(text: string | string[], watchdogMs: number, handle: Pending['handle']): Promise<RunEnd> {
         return new Promise<RunEnd>((resolve) => {
             if (!this.alive) return resolve({ ok: false, death: 'crash', detail: 'the runner is not running' });
             let ended = false;
@@ -238,7 +244,9 @@ export class RunnerProcess {
                 this.arm(watchdogMs);
                 this.startRssWatch();
             }
-            this.child!.stdin!.write(text);
+            const stdin = this.child!.stdin!;
+            if (typeof text === 'string') stdin.write(text);
+            else for (const t of text) if (t) stdin.write(t);
         });
     }
 

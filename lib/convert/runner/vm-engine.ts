@@ -122,21 +122,42 @@ const __kr = (function (${params}) {
     let B = '';
     let HDR = null;
     let OFFS = null;
+    let LENS = null;
+    let ROWS = null;
+    let KEYS = null;
+    let VLENS = null;
+    let VOFFS = null;
+    let TMPL = null;
     let F = null;
     let FACTORY = null;
-    // progress of the current run (read by the runner after a timeout)
-    let RES = '';
+    // progress of the current run (read by the runner after a timeout): kinds, values, errors so far
+    let KS = '';
+    let RV = '';
+    let RE = '';
     let FROM = 0;
     let I = 0;
     let T0 = 0;
-    function clip(s) { return s.length > MAX_TEXT ? s.slice(0, MAX_TEXT - 1) + '\\u2026' : s; }
+    function clip(s) { return s.length > MAX_TEXT ? s.slice(0, MAX_TEXT - 1) + '\u2026' : s; }
     function copyBase(extra) {
         const m = {};
         for (const k in BASE) m[k] = BASE[k];
         if (extra) for (const k in extra) m[k] = extra[k];
         return m;
     }
-    function errJson(e) {
+    // Uplink metadata of record i: a fresh object each time (the script may change it), base keys first.
+    function metaOf(i) {
+        if (ROWS !== null) return copyBase(ROWS[i]);
+        const m = { ...TMPL };
+        const K = KEYS.length;
+        let p = VOFFS[i];
+        for (let j = 0; j < K; j++) {
+            const len = VLENS[i * K + j];
+            m[KEYS[j]] = B.slice(p, p + len);
+            p += len;
+        }
+        return m;
+    }
+    function errText(e) {
         let name = 'Error';
         let message = '';
         let line = 0;
@@ -154,13 +175,22 @@ const __kr = (function (${params}) {
         } catch (x) {
             if (!message) message = 'the script threw a value that cannot be shown';
         }
-        return '{"e":' + stringify({ n: name, m: message, l: line, c: col }) + '}';
+        return stringify({ n: name, m: message, l: line, c: col });
     }
-    function out(r) {
+    function addError(text) { RE += (RE === '' ? '' : ',') + text; KS += 'e'; }
+    // One record's result: 'r' + its JSON in RV | 'u' (returned nothing) | 'e' + the error in RE.
+    function add(r) {
         const s = stringify(r);
-        if (s === undefined) return '{"u":1}';
-        if (s.length > MAX_RESULT) return '{"e":' + stringify({ n: 'RangeError', m: 'the result is too large (' + s.length + ' characters of JSON, at most ' + MAX_RESULT + ')', l: 0, c: 0 }) + '}';
-        return '{"r":' + s + '}';
+        if (s === undefined) { KS += 'u'; return; }
+        if (s.length > MAX_RESULT) { addError(stringify({ n: 'RangeError', m: 'the result is too large (' + s.length + ' characters of JSON, at most ' + MAX_RESULT + ')', l: 0, c: 0 })); return; }
+        RV += (RV === '' ? '' : ',') + s;
+        KS += 'r';
+    }
+    // The part frame's fields for the records so far ('t' appended: the running one was stopped by the timeout).
+    function fields(stopped) {
+        const r = '"k":"' + KS + (stopped ? 't' : '') + '","r":[' + RV + '],"e":[' + RE + ']';
+        KS = ''; RV = ''; RE = '';
+        return r;
     }
     const stage = function (h, b) { H = h; B = b; HDR = null; OFFS = null; };
     const define = function (factory) { FACTORY = factory; };
@@ -173,27 +203,47 @@ const __kr = (function (${params}) {
         FACTORY = null;
         return typeof F === 'function' ? 'ok' : 'no function';
     };
-    // Converts records from..end (or just record 'from' when each); returns their results as a JSON array text.
-    const run = function (from, each) {
-        if (HDR === null) {
-            try { HDR = parse(H); } catch (e) { return '"bad input"'; }
-            if (UPLINK) {
-                OFFS = [];
-                let p = 0;
-                for (let i = 0; i < HDR.length; i++) { OFFS[i] = p; p += HDR[i][0]; }
+    // Reads the staged header. Uplink: {n: [payload lengths], k: [metadata keys], l: [value lengths, k.length
+    // per record]} (columnar: the values' text follows the payloads) or {n, m: [metadata per record]};
+    // downlink: [[msg, metadata, msgType], …].
+    function load() {
+        HDR = parse(H);
+        if (!UPLINK) return HDR.length;
+        LENS = HDR.n;
+        const count = LENS.length;
+        ROWS = HDR.m === undefined ? null : HDR.m;
+        OFFS = new Array(count);
+        let p = 0;
+        for (let i = 0; i < count; i++) { OFFS[i] = p; p += LENS[i]; }
+        if (ROWS === null) {
+            KEYS = HDR.k;
+            VLENS = HDR.l;
+            const K = KEYS.length;
+            TMPL = copyBase(null);
+            for (let j = 0; j < K; j++) TMPL[KEYS[j]] = '';
+            VOFFS = new Array(count);
+            for (let i = 0; i < count; i++) {
+                VOFFS[i] = p;
+                for (let j = 0; j < K; j++) p += VLENS[i * K + j];
             }
         }
+        return count;
+    }
+    let COUNT = 0;
+    // Converts records from..end (or just record 'from' when each); returns the part frame's fields for them.
+    const run = function (from, each) {
+        if (HDR === null) {
+            try { COUNT = load(); } catch (e) { HDR = null; return '"bad input"'; }
+        }
         const b = B;
-        const stop = each ? Math.min(from + 1, HDR.length) : HDR.length;
-        RES = '';
+        const stop = each ? Math.min(from + 1, COUNT) : COUNT;
+        KS = ''; RV = ''; RE = '';
         FROM = from;
         for (I = from; I < stop; I++) {
-            const rec = HDR[I];
-            let part;
             T0 = now();
             try {
                 if (UPLINK) {
-                    const n = rec[0];
+                    const n = LENS[I];
                     const pos = OFFS[I];
                     const payload = new Array(n);
                     if (TBEL) {
@@ -201,23 +251,21 @@ const __kr = (function (${params}) {
                     } else {
                         for (let j = 0; j < n; j++) payload[j] = b.charCodeAt(pos + j);
                     }
-                    part = out(F(payload, copyBase(rec[1])));
+                    add(F(payload, metaOf(I)));
                 } else {
-                    part = out(F(rec[0], rec[1], rec[2], copyBase(null)));
+                    const rec = HDR[I];
+                    add(F(rec[0], rec[1], rec[2], copyBase(null)));
                 }
             } catch (e) {
-                part = errJson(e);
+                addError(errText(e));
             }
-            RES += (I > from ? ',' : '') + part;
         }
-        const r = '[' + RES + ']';
-        RES = '';
-        return r;
+        return fields(false);
     };
     // After a timeout: which record was running, for how long (ms), and the results of from..I-1.
     const state = function () { return I + ':' + (now() - T0) + ':' + FROM; };
-    const partial = function () { const r = '[' + RES + ']'; RES = ''; return r; };
-    const finish = function () { H = ''; B = ''; HDR = null; OFFS = null; };
+    const partial = function (stopped) { return fields(stopped); };
+    const finish = function () { H = ''; B = ''; HDR = null; OFFS = null; LENS = null; ROWS = null; KEYS = null; VLENS = null; VOFFS = null; TMPL = null; };
     return Object.freeze({ stage: stage, define: define, run: run, build: build, state: state, partial: partial, finish: finish });
 })(${args});
 const __kr_build = __kr.build;
@@ -258,12 +306,26 @@ export class VmCompileError extends Error {
 
 const BUILD = new vm.Script('__kr_build()', { filename: 'kinesis-convert-runner.js' });
 const STATE = new vm.Script('__kr_state()', { filename: 'kinesis-convert-runner.js' });
-const PARTIAL = new vm.Script('__kr_partial()', { filename: 'kinesis-convert-runner.js' });
+const PARTIAL = new vm.Script('__kr_partial(false)', { filename: 'kinesis-convert-runner.js' });
+const PARTIAL_STOPPED = new vm.Script('__kr_partial(true)', { filename: 'kinesis-convert-runner.js' });
 
-/** What one guarded run produced: the results of `from…` (a JSON array text), or where the timeout stopped it. */
+/**
+ * What one guarded run produced: the part frame's fields for records `from…` (`json`: `"k":"<kinds>","r":[…],"e":[…]`,
+ * or a JSON string literal when the batch could not be read), or where the timeout stopped it (then `partial`).
+ */
 export type RunOutcome =
     | { done: true; json: string }
-    | { done: false; json: string; at: number; elapsedMs: number };
+    | { done: false; at: number; elapsedMs: number };
+
+/** Whether `json` of a finished run is the part frame's fields (else it names what broke). */
+export function isFields(json: string): boolean {
+    return json.startsWith('"k":"');
+}
+
+/** The fields of a part frame with no record. */
+export function noFields(json: string): boolean {
+    return json.startsWith('"k":""');
+}
 
 export class VmEngine {
     readonly direction: Direction;
@@ -346,9 +408,16 @@ export class VmEngine {
             if (!isTimeoutError(e)) return { done: true, json: '"broken"' };
             const st = String(STATE.runInContext(this.ctx, { timeout: 1000 }));
             const [at, elapsed, start] = st.split(':').map(Number);
-            const json = String(PARTIAL.runInContext(this.ctx, { timeout: 1000 }));
             if (start !== from) return { done: true, json: '"broken"' };
-            return { done: false, json, at, elapsedMs: elapsed };
+            return { done: false, at, elapsedMs: elapsed };
         }
+    }
+
+    /**
+     * After a run stopped by the timeout: the part frame's fields of the records that finished before it,
+     * with a timeout entry for the running one when `blame` (else it is run again).
+     */
+    partial(blame: boolean): string {
+        return String((blame ? PARTIAL_STOPPED : PARTIAL).runInContext(this.ctx, { timeout: 1000 }));
     }
 }
