@@ -18,7 +18,7 @@
  * Hand-off requested / stop → stop reading, wait (bounded) for in-flight records, checkpoint, then
  * transfer / release the lease.
  */
-import { DescribeStreamSummaryCommand, KinesisClient, ChildShard } from '@aws-sdk/client-kinesis';
+import { DescribeStreamSummaryCommand, KinesisClient, ChildShard, Shard } from '@aws-sdk/client-kinesis';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { deaggregate, UserRecord } from '../kpl';
 import { Checkpointer, Ticket, isSentinel } from './checkpointer';
@@ -398,18 +398,29 @@ class ShardWorker {
     private toUserRecords(raw: ReadBatch['records'], lag: number | undefined): ConsumerRecord[] {
         const out: ConsumerRecord[] = [];
         const deagg = this.c.opts.deaggregate !== false;
+        const shardId = this.shardId;
         for (const r of raw) {
-            const users: UserRecord[] = deagg
-                ? deaggregate(r)
-                : [{
-                      data: Buffer.from(r.Data ?? new Uint8Array()),
-                      partitionKey: r.PartitionKey ?? '',
-                      sequenceNumber: r.SequenceNumber ?? '',
-                      subSequenceNumber: 0,
-                      approximateArrivalTimestamp: r.ApproximateArrivalTimestamp,
-                      aggregated: false,
-                  }];
-            for (const u of users) {
+            const d = r.Data;
+            // the usual record (not KPL-aggregated: no magic) is built here in one step, in one shape;
+            // what starts with the magic goes through deaggregate (which also checks the MD5)
+            if (!deagg || !d || d.length < 4 || d[0] !== 0xf3 || d[1] !== 0x89 || d[2] !== 0x9a || d[3] !== 0xc2) {
+                const sequenceNumber = r.SequenceNumber ?? '';
+                if (this.resumeSeq !== undefined) {
+                    if (sequenceNumber === this.resumeSeq) continue; // sub-sequence 0 ≤ any checkpoint's
+                    this.resumeSeq = undefined;
+                }
+                const data = d ? (Buffer.isBuffer(d) ? d : Buffer.from(d.buffer, d.byteOffset, d.byteLength)) : Buffer.alloc(0);
+                const ehk = deagg ? (r as { ExplicitHashKey?: string }).ExplicitHashKey : undefined;
+                out.push(
+                    ehk
+                        ? { data, partitionKey: r.PartitionKey ?? '', explicitHashKey: ehk, sequenceNumber, subSequenceNumber: 0,
+                            approximateArrivalTimestamp: r.ApproximateArrivalTimestamp, aggregated: false, shardId, millisBehindLatest: lag }
+                        : { data, partitionKey: r.PartitionKey ?? '', sequenceNumber, subSequenceNumber: 0,
+                            approximateArrivalTimestamp: r.ApproximateArrivalTimestamp, aggregated: false, shardId, millisBehindLatest: lag },
+                );
+                continue;
+            }
+            for (const u of deaggregate(r)) {
                 if (this.resumeSeq !== undefined) {
                     if (u.sequenceNumber === this.resumeSeq) {
                         if (u.subSequenceNumber <= this.resumeSub) continue;
@@ -418,7 +429,7 @@ class ShardWorker {
                     }
                 }
                 const cr = u as ConsumerRecord;
-                cr.shardId = this.shardId;
+                cr.shardId = shardId;
                 cr.millisBehindLatest = lag;
                 out.push(cr);
             }
@@ -665,35 +676,51 @@ export class KinesisConsumer {
 
     private async startup(): Promise<void> {
         let backoff = 0;
-        let action = 'kinesis:DescribeStreamSummary';
         while (!this.stopped) {
+            // steps run side by side: the first one that failed names the action (explain() words it)
+            let action: string | undefined;
+            const step = <T>(name: string, p: Promise<T>): Promise<T> =>
+                p.catch((err) => {
+                    action ??= name;
+                    throw err;
+                });
             try {
-                action = 'kinesis:DescribeStreamSummary';
+                const signal = this.abort.signal;
                 const isArn = this.opts.streamName.startsWith('arn:');
-                const d = await this.opts.kinesis.send(
-                    new DescribeStreamSummaryCommand(isArn ? { StreamARN: this.opts.streamName } : { StreamName: this.opts.streamName }),
-                    { abortSignal: this.abort.signal },
-                );
-                this.streamARN = d.StreamDescriptionSummary?.StreamARN;
-                if (this.opts.readMode === 'efo' && !this.opts.readerFactory) {
-                    action = 'kinesis:RegisterStreamConsumer';
-                    if (!this.streamARN) throw new Error('stream ARN unknown');
-                    const efo = await efoReaderFactory(this.opts.kinesis, this.streamARN, this.opts.consumerName || this.opts.tableName, {
-                        signal: this.abort.signal,
-                    });
-                    this.readerFactory = efo.factory;
-                }
-                action = 'dynamodb:DescribeTable, dynamodb:CreateTable';
-                await this.table.ensureTable({ signal: this.abort.signal });
+                // the stream and the lease table at once, then the shards beside the table's leases: the
+                // start costs the longest chain, not the sum of the calls. A missing table is created only
+                // once the stream answered (a misspelt stream name creates no table).
+                const stream = step(
+                    'kinesis:DescribeStreamSummary',
+                    this.opts.kinesis.send(
+                        new DescribeStreamSummaryCommand(isArn ? { StreamARN: this.opts.streamName } : { StreamName: this.opts.streamName }),
+                        { abortSignal: signal },
+                    ),
+                ).then(async (d) => {
+                    this.streamARN = d.StreamDescriptionSummary?.StreamARN;
+                    if (this.opts.readMode === 'efo' && !this.opts.readerFactory) {
+                        const arn = this.streamARN;
+                        const efo = await step(
+                            'kinesis:RegisterStreamConsumer',
+                            arn
+                                ? efoReaderFactory(this.opts.kinesis, arn, this.opts.consumerName || this.opts.tableName, { signal })
+                                : Promise.reject(new Error('stream ARN unknown')),
+                        );
+                        this.readerFactory = efo.factory;
+                    }
+                });
+                const table = step('dynamodb:DescribeTable, dynamodb:CreateTable', this.table.ensureTable({ signal, createAfter: stream }));
+                const shards = stream.then(() => step('kinesis:ListShards', listShards(this.opts.kinesis, this.streamRef(), signal)));
+                const leases = table.then(() => step('dynamodb:Scan', this.table.list(signal)));
+                const [, , known, held] = await Promise.all([stream, table, shards, leases]);
                 if (this.stopped) return;
-                action = 'kinesis:ListShards';
-                await this.syncShards();
+                await step('dynamodb:PutItem', this.syncShards({ shards: known, leases: held }));
                 if (this.stopped) return;
-                action = 'dynamodb:Scan';
+                action = undefined;
                 this.state = 'running';
                 this.lastError = undefined;
                 this.emit({ type: 'running' });
-                await this.coordinator.start();
+                await step('dynamodb:Scan', this.coordinator.start());
                 this.every(this.opts.checkpointIntervalMs ?? 5000, () => this.checkpointAll());
                 this.every(this.opts.shardSyncIntervalMs ?? 60_000, async () => {
                     if ((await this.syncShards()) > 0) await this.coordinator.runTaker();
@@ -701,11 +728,15 @@ export class KinesisConsumer {
                 return;
             } catch (err) {
                 if (this.stopped) return;
-                this.error(err, { action });
+                this.error(err, { action: action ?? 'kinesis:DescribeStreamSummary' });
                 backoff = Math.min(backoff ? backoff * 2 : 1000, 30_000);
                 await sleep(backoff, this.abort.signal);
             }
         }
+    }
+
+    private streamRef(): { streamName?: string; streamARN?: string } {
+        return this.opts.streamName.startsWith('arn:') ? { streamARN: this.opts.streamName } : { streamName: this.opts.streamName };
     }
 
     private every(ms: number, fn: () => Promise<unknown>): void {
@@ -720,11 +751,14 @@ export class KinesisConsumer {
         this.timers.push(setTimeout(tick, ms));
     }
 
-    /** ListShards + leases for what is missing; resolves the number of leases created. */
-    async syncShards(): Promise<number> {
-        const isArn = this.opts.streamName.startsWith('arn:');
-        const shards = await listShards(this.opts.kinesis, isArn ? { streamARN: this.opts.streamName } : { streamName: this.opts.streamName }, this.abort.signal);
-        const leases = await this.table.list(this.abort.signal);
+    /**
+     * ListShards + leases for what is missing; resolves the number of leases created. `known`: the
+     * shards and the table's leases, just read (the start reads them side by side).
+     */
+    async syncShards(known?: { shards: Shard[]; leases: Lease[] }): Promise<number> {
+        const [shards, leases] = known
+            ? [known.shards, known.leases]
+            : await Promise.all([listShards(this.opts.kinesis, this.streamRef(), this.abort.signal), this.table.list(this.abort.signal)]);
         const created = await syncLeases(this.table, shards, leases, this.opts.initialPosition, this.startedAt);
         if (leases.length) await cleanupFinishedLeases(this.table, leases).catch((err) => this.warn('removing finished leases failed', err));
         return created;
