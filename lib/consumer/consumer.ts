@@ -238,6 +238,36 @@ class ShardWorker {
         return { type: 'TRIM_HORIZON' };
     }
 
+    /**
+     * While the lease is being taken: opens the reader and lets it prepare its first read (the shard
+     * iterator), so the first GetRecords follows the take at once. False when the reader has nothing
+     * to prepare (it is not kept). Nothing is read or emitted before `run()`.
+     */
+    prepare(): boolean {
+        const reader = this.openReader();
+        if (typeof reader.prepare !== 'function') {
+            void reader.close().catch(() => undefined);
+            return false;
+        }
+        this.reader = reader;
+        reader.prepare();
+        return true;
+    }
+
+    /** Prepared for `lease` as scanned: still right for the lease as taken (same checkpoint)? */
+    preparedFor(lease: Lease): boolean {
+        return this.lease.checkpoint === lease.checkpoint && this.lease.checkpointSubSequenceNumber === lease.checkpointSubSequenceNumber
+            && this.lease.initialTimestamp === lease.initialTimestamp;
+    }
+
+    /** A prepared worker whose take did not happen. */
+    discard(): void {
+        this.running = false;
+        const r = this.reader;
+        this.reader = undefined;
+        void r?.close().catch(() => undefined);
+    }
+
     private openReader(): ShardReader {
         const o = this.c.opts;
         const stream = o.streamName.startsWith('arn:') ? { streamARN: o.streamName } : { streamName: o.streamName, streamARN: this.c.streamARN };
@@ -591,6 +621,8 @@ export class KinesisConsumer {
     readonly table: LeaseTable;
     readonly coordinator: Coordinator;
     readonly workers = new Map<string, ShardWorker>();
+    /** Workers of leases being taken, preparing their first read (see ShardWorker.prepare). */
+    private readonly preparing = new Map<string, ShardWorker>();
     readonly workerId: string;
     readonly startedAt = Date.now();
     readerFactory: ShardReaderFactory;
@@ -625,6 +657,8 @@ export class KinesisConsumer {
             maxLeasesForWorker: opts.maxLeasesForWorker,
             handlers: {
                 acquired: (lease) => this.acquired(lease),
+                taking: (lease) => this.taking(lease),
+                notTaken: (shardId) => this.notTaken(shardId),
                 lost: (shardId) => this.lost(shardId),
                 handOffRequested: (shardId, to) => {
                     this.handOff(shardId, to).catch((err) => this.warn(`handing ${shardId} over failed`, err));
@@ -764,10 +798,29 @@ export class KinesisConsumer {
         return created;
     }
 
+    /** A take is on its way: its worker prepares the first read beside it (polling: the shard iterator). */
+    private taking(lease: Lease): void {
+        if (this.stopped || this.workers.has(lease.leaseKey)) return;
+        this.preparing.get(lease.leaseKey)?.discard();
+        const w = new ShardWorker(this, lease);
+        if (w.prepare()) this.preparing.set(lease.leaseKey, w);
+        else this.preparing.delete(lease.leaseKey);
+    }
+
+    private notTaken(shardId: string): void {
+        const w = this.preparing.get(shardId);
+        this.preparing.delete(shardId);
+        w?.discard();
+    }
+
     /** A lease taken (reported only while the coordinator runs: a stop ends that before anything else). */
     private acquired(lease: Lease): void {
         this.workers.get(lease.leaseKey)?.stopLost();
-        const w = new ShardWorker(this, lease);
+        const ready = this.preparing.get(lease.leaseKey);
+        this.preparing.delete(lease.leaseKey);
+        const prepared = ready && ready.preparedFor(lease) ? ready : undefined;
+        if (ready && !prepared) ready.discard();
+        const w = prepared ?? new ShardWorker(this, lease);
         this.workers.set(lease.leaseKey, w);
         this.emit({ type: 'acquired', shardId: lease.leaseKey });
         w.run().catch((err) => this.error(err, { action: this.readAction(), shardId: lease.leaseKey }));
@@ -843,6 +896,12 @@ export class KinesisConsumer {
         for (const t of this.timers) clearTimeout(t);
         this.timers = [];
         this.coordinator.halt();
+        this.discardPrepared();
+    }
+
+    private discardPrepared(): void {
+        for (const w of this.preparing.values()) w.discard();
+        this.preparing.clear();
     }
 
     /**
@@ -858,6 +917,7 @@ export class KinesisConsumer {
         for (const t of this.timers) clearTimeout(t);
         this.timers = [];
         await this.coordinator.stopTaking();
+        this.discardPrepared();
         const timeout = opts.timeoutMs ?? this.opts.drainTimeoutMs ?? 5000;
         const workers = [...this.workers.entries()];
         this.workers.clear();
