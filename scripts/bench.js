@@ -190,6 +190,7 @@ async function main() {
         BENCH_BACKLOG_RECORDS: String(BACKLOG),
         BENCH_LIFION: lifion ?? '',
         BENCH_QUICK: quick ? '1' : '',
+        BENCH_KINESIS_PID: String(kinesalite.child.pid ?? ''),
     };
     const record = (key, r) => {
         (results.runs[key] ??= []).push(r);
@@ -260,6 +261,11 @@ function summarise(runs, machine, load0, prior) {
     f.library_first_record_s = med('library', 'first_record_s');
     f.lifion_first_record_s = med('lifion', 'first_record_s');
     f.raw_first_record_s = med('raw', 'first_record_s');
+    // kinesalite's CPU over each read's run time (it is single-threaded): ≈ 1 = the reader waited on the backend all along
+    f.raw_backend_busy = med('raw', 'backend_busy');
+    f.lifion_backend_busy = med('lifion', 'backend_busy');
+    f.library_backend_busy = med('library', 'backend_busy');
+    f.consumer_backend_busy = med('node', 'backend_busy');
     f.hook_tax_us_per_message = med('hook', 'tax_us_per_message_hop');
     f.converter_records_per_s = med('convert', 'library_records_per_s');
     f.converter_plain_records_per_s = med('convert', 'plain_records_per_s');
@@ -309,6 +315,9 @@ function summarise(runs, machine, load0, prior) {
     console.log(`\nmachine: ${machine}; loadavg at end ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} (shared machine: absolute figures are noisy, ratios are from the same run)`);
     console.log(`${RECORDS} records × ~210 B, ${SHARDS} shards on kinesalite, medians of ${REPS}\n`);
     for (const [label, a, b, unit] of rows) console.log(`${label.padEnd(36)} ${fmt(f[a]).padStart(9)}  ${fmt(f[b]).padStart(7)}   (${unit})`);
+    if (f.raw_backend_busy !== null) {
+        console.log(`kinesalite busy (its CPU / the run's time): raw ${fmt(f.raw_backend_busy)}, lifion ${fmt(f.lifion_backend_busy)}, library ${fmt(f.library_backend_busy)}, kinesis-in ${fmt(f.consumer_backend_busy)}`);
+    }
     console.log('');
     const goalKeys = ['consumer_vs_raw', 'consumer_vs_lifion', 'consumer_cpu_vs_lifion', 'consumer_first_record_s', 'hook_tax_us_per_message', 'converter_records_per_s',
         'converter_vs_plain', 'converter_node_vs_library', 'producer_vs_raw', 'producer_cpu_vs_raw', 'producer_own_cpu_vs_raw', 'backlog_rss_growth_mb', 'efo_latency_p50_ms', 'efo_latency_p99_ms', ...FIGURES];

@@ -19,14 +19,40 @@ import { KinesisConsumer } from '../../lib/consumer/consumer';
 import { createAwsClients } from '../../lib/aws/clients';
 import { awsEnv, env, main, Meter, rawKinesis, within } from './common';
 import { configNode, onTab, startRed } from './red';
+import fs from 'node:fs';
 
 const mode = process.argv[2];
+
+/**
+ * CPU seconds the Kinesis backend (kinesalite, its own process: BENCH_KINESIS_PID) has used so far, from
+ * /proc (Linux; undefined elsewhere). Over a read, next to its wall time: kinesalite is single-threaded,
+ * so backend CPU ≈ the run's time means the backend was busy all along — the reader waited on it, not
+ * the other way round.
+ */
+function backendCpuS(): number | undefined {
+    const pid = Number(process.env.BENCH_KINESIS_PID);
+    if (!pid) return undefined;
+    try {
+        const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+        return (Number(rest[11]) + Number(rest[12])) / 100; // utime + stime, in clock ticks (USER_HZ 100)
+    } catch {
+        return undefined;
+    }
+}
+
+/** Adds backend_cpu_s and backend_busy (backend CPU / the run's seconds) to a Meter's result. */
+function withBackend(r: ReturnType<Meter['result']>, cpu0: number | undefined, cpu1: number | undefined): Record<string, unknown> {
+    if (cpu0 === undefined || cpu1 === undefined) return r;
+    return { ...r, backend_cpu_s: cpu1 - cpu0, backend_busy: (cpu1 - cpu0) / r.seconds };
+}
 const N = env.records;
 const LIMIT_MS = 10 * 60_000;
 const app = `bench-${mode}-${env.rep}-${process.pid}`;
 
 async function raw(): Promise<Record<string, unknown>> {
     const kinesis = rawKinesis();
+    const b0 = backendCpuS();
     const m = new Meter(N);
     const shards = (await kinesis.send(new ListShardsCommand({ StreamName: env.stream }))).Shards ?? [];
     await Promise.all(shards.map(async (s) => {
@@ -41,14 +67,16 @@ async function raw(): Promise<Record<string, unknown>> {
         }
     }));
     if (m.count < N) throw new Error(`raw loop read ${m.count} of ${N}`);
+    const b1 = backendCpuS();
     kinesis.destroy();
-    return m.result();
+    return withBackend(m.result(), b0, b1);
 }
 
 async function lifion(): Promise<Record<string, unknown>> {
     if (!env.lifion) throw new Error('BENCH_LIFION (path of lifion-kinesis) not set');
     const Kinesis = require(env.lifion);
     const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+    const b0 = backendCpuS();
     const m = new Meter(N);
     const k = new Kinesis({
         streamName: env.stream,
@@ -71,12 +99,13 @@ async function lifion(): Promise<Record<string, unknown>> {
     k.on('data', (chunk: { records: unknown[] }) => m.seen(chunk.records.length));
     await k.startConsumer();
     await within('lifion-kinesis reading', m.done, LIMIT_MS);
-    const r = m.result();
+    const r = withBackend(m.result(), b0, backendCpuS());
     k.stopConsumer();
     return r;
 }
 
 async function library(): Promise<Record<string, unknown>> {
+    const b0 = backendCpuS();
     const clients = createAwsClients({ region: env.region, kinesisEndpoint: env.kinesis, dynamodbEndpoint: env.dynamodb, credentialMode: 'static', accessKeyId: 'local', secretAccessKey: 'local', env: {} });
     const m = new Meter(N);
     const c = new KinesisConsumer({
@@ -93,7 +122,7 @@ async function library(): Promise<Record<string, unknown>> {
     });
     await c.start();
     await within('KinesisConsumer reading', m.done, LIMIT_MS);
-    const r = m.result();
+    const r = withBackend(m.result(), b0, backendCpuS());
     await c.stop({ timeoutMs: 2000 });
     clients.destroy();
     return r;
@@ -106,6 +135,7 @@ async function node(): Promise<Record<string, unknown>> {
         done();
         m.seen();
     };
+    const b0 = backendCpuS();
     m = new Meter(N); // the clock starts at the deploy
     await red.deploy(onTab([
         configNode(),
@@ -114,7 +144,7 @@ async function node(): Promise<Record<string, unknown>> {
         { id: 'sink', type: 'bench-sink', wires: [] },
     ]));
     await within('kinesis-in reading', m.done, LIMIT_MS);
-    const r = m.result();
+    const r = withBackend(m.result(), b0, backendCpuS());
     await red.stop();
     return r;
 }

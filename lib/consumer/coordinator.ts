@@ -33,6 +33,13 @@ import { Lease, LeaseTable, SHARD_END } from './lease-table';
 export interface CoordinatorHandlers {
     /** A lease was taken (or adopted / handed over): start reading it. */
     acquired(lease: Lease): void;
+    /**
+     * A take of `lease` (as scanned) is being sent: the consumer may prepare its reading (read-only
+     * calls, nothing emitted) beside it. Followed by `acquired` or by `notTaken`.
+     */
+    taking?(lease: Lease): void;
+    /** The take announced by `taking` did not happen (someone else's, or it failed). */
+    notTaken?(shardId: string): void;
     /** A lease was lost (stolen, expired locally, or its renewal failed): stop emitting it now. */
     lost(shardId: string): void;
     /** Another worker asked for this lease: finish, checkpoint and `transfer` it. */
@@ -402,8 +409,10 @@ export class Coordinator {
     private async take(l: Lease, steal = false): Promise<void> {
         if (this.held.has(l.leaseKey) || !this.running) return;
         const t0 = this.clock();
+        this.opts.handlers.taking?.(l);
+        let r: Lease | undefined;
         try {
-            const r = await this.opts.table.take(l, this.workerId);
+            r = await this.opts.table.take(l, this.workerId);
             if (!r) return;
             this.handOffPending.delete(l.leaseKey);
             // Taken in DynamoDB: held even when a stop began meanwhile, so that stop releases it
@@ -414,8 +423,11 @@ export class Coordinator {
             this.held.set(l.leaseKey, h);
             this.seen.set(l.leaseKey, { counter: r.leaseCounter, owner: r.leaseOwner, changedAt: t0.mono });
             if (this.running) this.opts.handlers.acquired(r);
+            else this.opts.handlers.notTaken?.(l.leaseKey);
         } catch (err) {
             this.opts.handlers.warn?.(`taking lease ${l.leaseKey} failed`, err);
+        } finally {
+            if (!r) this.opts.handlers.notTaken?.(l.leaseKey);
         }
     }
 
@@ -430,6 +442,11 @@ export class Coordinator {
         if (h.emitAfter !== undefined) {
             if (this.now() < h.emitAfter) return false;
             h.emitAfter = undefined;
+        }
+        // the real clocks read in place (called per record: no object per call), the same rule as leaseFresh
+        if (this.clock === realClock) {
+            const r = h.renewed;
+            return performance.now() - r.mono <= this.fenceMs && Date.now() - r.wall <= this.fenceMs;
         }
         return leaseFresh(h.renewed, this.clock(), this.fenceMs);
     }

@@ -113,9 +113,11 @@ export class LeaseTable {
 
     /**
      * Creates the table on demand (PAY_PER_REQUEST) and waits until it is ACTIVE.
-     * Resolves true when this call created it (a fresh table).
+     * Resolves true when this call created it (a fresh table). `createAfter`: a missing table is
+     * created only once this resolved (the consumer's start: the stream must exist first), and
+     * ensureTable rejects with its error when it rejects.
      */
-    async ensureTable(opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<boolean> {
+    async ensureTable(opts: { signal?: AbortSignal; timeoutMs?: number; createAfter?: Promise<unknown> } = {}): Promise<boolean> {
         const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
         let created = false;
         let status: string | undefined;
@@ -124,6 +126,7 @@ export class LeaseTable {
             status = d.Table?.TableStatus;
         } catch (err) {
             if (!isNotFound(err)) throw err;
+            if (opts.createAfter) await opts.createAfter;
             try {
                 await this.dynamodb.send(
                     new CreateTableCommand({

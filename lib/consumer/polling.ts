@@ -65,6 +65,8 @@ class PollingReader implements ShardReader {
     readonly shardId: string;
     private readonly kinesis: KinesisClient;
     private iterator: string | undefined;
+    /** The first iterator, asked for by prepare() before the first next(). */
+    private prepared: Promise<string | undefined> | undefined;
     private lastSeq: string | undefined;
     private caughtUp = false;
     private ended = false;
@@ -109,6 +111,12 @@ class PollingReader implements ShardReader {
         }
     }
 
+    prepare(): void {
+        if (this.iterator || this.prepared || this.closed) return;
+        this.prepared = this.newIterator();
+        this.prepared.catch(() => undefined); // next() asks again
+    }
+
     async next(opts?: { maxRecords?: number }): Promise<ReadBatch> {
         const limit = Math.max(1, Math.min(this.opts.maxRecords, Math.floor(opts?.maxRecords ?? Infinity)));
         if (this.ended) return { records: [] };
@@ -118,7 +126,9 @@ class PollingReader implements ShardReader {
             let out: GetRecordsCommandOutput;
             try {
                 if (!this.iterator) {
-                    this.iterator = await this.newIterator();
+                    const early = this.prepared;
+                    this.prepared = undefined;
+                    this.iterator = early ? await early.catch(() => this.newIterator()) : await this.newIterator();
                     if (!this.iterator) {
                         this.ended = true;
                         return { records: [], shardEnd: { childShards: [] } };

@@ -33,6 +33,11 @@ export interface ShardReader {
      * consumer's byte bound on what is read ahead of delivery); Enhanced Fan-Out ignores it.
      */
     next(opts?: { maxRecords?: number }): Promise<ReadBatch>;
+    /**
+     * Optional: starts what the first `next()` needs without reading records (polling: the shard
+     * iterator), e.g. while the lease is still being taken. Read-only; a failure here is left to `next()`.
+     */
+    prepare?(): void;
     /** Stops reading and releases the connection/subscription. Idempotent. */
     close(): Promise<void>;
 }

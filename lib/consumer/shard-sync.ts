@@ -65,6 +65,25 @@ function parentsFirst(shards: Shard[]): Shard[] {
 }
 
 /**
+ * `shards` (parents first) cut into generations: a shard comes one generation after the latest of its
+ * parents in the list (a shard whose parents are not in the list is of generation 0). Order kept within one.
+ */
+function generations(shards: Shard[]): Shard[][] {
+    const genOf = new Map<string, number>();
+    const out: Shard[][] = [];
+    for (const s of shards) {
+        let g = 0;
+        for (const p of parentsOf(s)) {
+            const pg = genOf.get(p);
+            if (pg !== undefined && pg + 1 > g) g = pg + 1;
+        }
+        genOf.set(s.ShardId!, g);
+        (out[g] ??= []).push(s);
+    }
+    return out.filter((gen) => gen !== undefined);
+}
+
+/**
  * Creates the leases that are missing. Resolves the number created by this call.
  * `leases` = the current table content.
  */
@@ -80,9 +99,12 @@ export async function syncLeases(
     const ordered = parentsFirst(shards);
     if (leases.length === 0) {
         const wanted = position.type === 'LATEST' ? ordered.filter((s) => !s.SequenceNumberRange?.EndingSequenceNumber) : ordered;
-        for (const s of wanted) {
-            if (await table.create(initialLease(s, position, now))) created++;
-            have.add(s.ShardId!);
+        // one generation at a time (parents before children, as a scan may see the table half-made),
+        // the shards of a generation at once: a fresh table's leases cost one round trip per generation
+        for (const gen of generations(wanted)) {
+            const made = await Promise.all(gen.map((s) => table.create(initialLease(s, position, now))));
+            for (const ok of made) if (ok) created++;
+            for (const s of gen) have.add(s.ShardId!);
         }
         return created;
     }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { uniqueName, waitFor, sleep, rawDynamo, rawKinesis } from '../helpers/stack';
 import { LeaseTable, SHARD_END } from '../../lib/consumer/lease-table';
 import { aggregate } from '../../lib/kpl';
@@ -212,6 +213,48 @@ describe('consumer (single instance, kinesis-local + dynalite)', function () {
         assert.ok(col.events.some((e) => e.startsWith('restarted:')));
     });
 
+    it('prepares the first read beside the take: the shard iterator is asked before the lease is held, and that reader reads', async () => {
+        const stream = uniqueName('cin-prep');
+        await createTestStream(stream, 2);
+        const ids = await putRecords(stream, 'p', 30);
+        const log: string[] = [];
+        let made = 0;
+        const factory: ShardReaderFactory = (o) => {
+            const inner = createPollingReader(o);
+            const id = `${o.shardId}#${++made}`;
+            return {
+                shardId: inner.shardId,
+                prepare: () => {
+                    log.push(`prepare ${id}`);
+                    inner.prepare!();
+                },
+                next: (x) => {
+                    log.push(`next ${id}`);
+                    return inner.next(x);
+                },
+                close: () => inner.close(),
+            };
+        };
+        const col = collectingConsumer(stream, stream, {
+            readerFactory: factory,
+            onEvent: (e) => {
+                if (e.type === 'acquired') log.push(`acquired ${e.shardId}`);
+            },
+        });
+        running.push(col.consumer);
+        await col.consumer.start();
+        await waitFor('all records', () => ids.every((id) => col.ids.has(id)));
+        const shards = [...new Set(col.records.map((r) => r.shardId))];
+        assert.equal(shards.length, 2, 'both shards read');
+        assert.equal(made, 2, `one reader per shard, the prepared one (${log.join(', ')})`);
+        for (const shard of shards) {
+            const prep = log.findIndex((l) => l.startsWith(`prepare ${shard}#`));
+            const reader = log[prep].slice('prepare '.length);
+            assert.ok(prep >= 0 && prep < log.indexOf(`acquired ${shard}`), `${shard}: prepared before the lease was held (${log.join(', ')})`);
+            assert.ok(log.indexOf(`acquired ${shard}`) < log.indexOf(`next ${reader}`), `${shard}: the first read only once held (${log.join(', ')})`);
+        }
+    });
+
     it('ordered: one record in flight per shard', async () => {
         const stream = uniqueName('cin-ord');
         await createTestStream(stream, 1);
@@ -311,5 +354,7 @@ describe('consumer: errors in words', function () {
         c2.crash();
         assert.equal(errs2[0].status, 'stream not found');
         assert.match(errs2[0].message, new RegExp(missing));
+        // the lease table is looked up beside the stream, but created only once the stream answered
+        await assert.rejects(rawDynamo().send(new DescribeTableCommand({ TableName: missing })), /ResourceNotFound|not found/i);
     });
 });

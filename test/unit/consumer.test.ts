@@ -140,6 +140,42 @@ describe('consumer: lease taking', () => {
         assert.ok(!c.held.has('c2'), 'child of a parent still reading waits');
     });
 
+    it('announces each take before it is sent (taking), then acquired or notTaken once it is known', async () => {
+        const t = new MemoryTable();
+        for (const k of ['a', 'b']) await t.create(newLease(k, 'TRIM_HORIZON'));
+        const log: string[] = [];
+        const realTake = t.take.bind(t);
+        // b's take loses the race: another worker's write lands between the scan and the take
+        t.take = async (l: Lease, owner: string) => {
+            log.push(`sent ${l.leaseKey}`);
+            if (l.leaseKey === 'b') t.bump('b', 'w2');
+            return realTake(l, owner);
+        };
+        const c = new Coordinator({
+            table: t as unknown as LeaseTable,
+            workerId: 'w1',
+            failoverTimeMs: 60_000,
+            renewIntervalMs: 60_000,
+            takerIntervalMs: 60_000,
+            handlers: {
+                acquired: (l) => log.push(`acquired ${l.leaseKey}`),
+                taking: (l) => log.push(`taking ${l.leaseKey} at ${l.leaseCounter}`),
+                notTaken: (k) => log.push(`notTaken ${k}`),
+                lost: () => undefined,
+                handOffRequested: () => undefined,
+            },
+        });
+        await c.start();
+        c.halt();
+        assert.deepEqual([...c.held.keys()], ['a']);
+        for (const k of ['a', 'b']) {
+            const i = log.indexOf(`taking ${k} at 0`);
+            assert.ok(i >= 0 && i < log.indexOf(`sent ${k}`), `${k}: announced before the take is sent (${log.join(', ')})`);
+        }
+        assert.ok(log.includes('acquired a') && !log.includes('notTaken a'), log.join(', '));
+        assert.ok(log.includes('notTaken b') && !log.includes('acquired b'), log.join(', '));
+    });
+
     it('target = ceil(leases / workers): a second worker steals one at a time from the most loaded', async () => {
         const t = new MemoryTable();
         for (const k of ['s1', 's2', 's3', 's4', 's5']) await t.create(newLease(k, 'TRIM_HORIZON'));
