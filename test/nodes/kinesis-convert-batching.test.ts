@@ -6,18 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { nodeRedHelper, nodeModule } from '../helpers/nodered';
+import { waitFor } from '../helpers/stack';
 
 const helper = nodeRedHelper();
 const convertNode = nodeModule('kinesis-convert');
 
 /** Resolves when `cond()` holds (polled), or rejects naming `what` after a generous limit. */
-async function until(what: string, cond: () => boolean, limitMs = 60_000): Promise<void> {
-    const deadline = Date.now() + limitMs;
-    while (!cond()) {
-        if (Date.now() > deadline) throw new Error(`not reached: ${what}`);
-        await new Promise((r) => setTimeout(r, 10));
-    }
-}
+const until = (what: string, cond: () => boolean) => waitFor(what, cond, 60_000, 10);
 
 /** Decoder: payload "i" → device "d<i>"; i % 97 === 5 throws, i % 101 === 7 returns no name, "loop" never ends. */
 const SCRIPT = `var s = String.fromCharCode.apply(null, payload);

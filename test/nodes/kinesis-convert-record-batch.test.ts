@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { nodeRedHelper, nodeModule } from '../helpers/nodered';
 import { createStream, flow, put, useNodeRed } from '../helpers/kinesis-in-flow';
-import { uniqueName } from '../helpers/stack';
+import { uniqueName, waitFor } from '../helpers/stack';
 
 const helper = nodeRedHelper();
 const convertNode = nodeModule('kinesis-convert');
@@ -16,12 +16,20 @@ const configNode = nodeModule('kinesis-config');
 const inNode = nodeModule('kinesis-in');
 
 /** Resolves when `cond()` holds (polled), or rejects naming `what` after a generous limit. */
-async function until(what: string, cond: () => boolean, limitMs = 60_000): Promise<void> {
-    const deadline = Date.now() + limitMs;
-    while (!cond()) {
-        if (Date.now() > deadline) throw new Error(`not reached: ${what}`);
-        await new Promise((r) => setTimeout(r, 10));
-    }
+const until = (what: string, cond: () => boolean) => waitFor(what, cond, 60_000, 10);
+
+/** Deploys kinesis-convert `c1` (uplink, SCRIPT, two outputs) with `props`; collects what reaches each output. */
+async function loadTwoOutputs(props: Record<string, unknown> = {}): Promise<{ c1: any; ok: any[]; bad: any[] }> {
+    await helper.load(convertNode, [
+        { id: 'c1', type: 'kinesis-convert', direction: 'uplink', script: SCRIPT, outputs: 2, wires: [['ok'], ['bad']], ...props },
+        { id: 'ok', type: 'helper' },
+        { id: 'bad', type: 'helper' },
+    ]);
+    const ok: any[] = [];
+    const bad: any[] = [];
+    helper.getNode('ok').on('input', (m: any) => ok.push(m));
+    helper.getNode('bad').on('input', (m: any) => bad.push(m));
+    return { c1: helper.getNode('c1'), ok, bad };
 }
 
 /** Decoder: payload "i" → device "d<i>" with the record's metadata as telemetry (numeric strings are cast, as ThingsBoard does); i % 7 === 3 throws; i % 11 === 4 returns null (no result). */
@@ -76,16 +84,7 @@ describe('kinesis-convert node: record batches (kinesis-in batch output)', funct
     });
 
     it('failed records (outputs 2): the converted ones on output 1, the failed ones cut down on output 2 with their indexes', async function () {
-        await helper.load(convertNode, [
-            { id: 'c1', type: 'kinesis-convert', direction: 'uplink', script: SCRIPT, outputs: 2, wires: [['ok'], ['bad']] },
-            { id: 'ok', type: 'helper' },
-            { id: 'bad', type: 'helper' },
-        ]);
-        const ok: any[] = [];
-        const bad: any[] = [];
-        helper.getNode('ok').on('input', (m: any) => ok.push(m));
-        helper.getNode('bad').on('input', (m: any) => bad.push(m));
-        const c1: any = helper.getNode('c1');
+        const { c1, ok, bad } = await loadTwoOutputs();
         c1.receive(batch(0, 100));
         c1.receive(batch(100, 100));
         await until('both batches answered', () => ok.length >= 2 && bad.length >= 2);
@@ -126,16 +125,7 @@ describe('kinesis-convert node: record batches (kinesis-in batch output)', funct
     });
 
     it('a batch whose records do not match its payloads fails with kind input; a batch too big for the queue fails whole; the node goes on', async function () {
-        await helper.load(convertNode, [
-            { id: 'c1', type: 'kinesis-convert', direction: 'uplink', script: SCRIPT, outputs: 2, maxQueue: 40, wires: [['ok'], ['bad']] },
-            { id: 'ok', type: 'helper' },
-            { id: 'bad', type: 'helper' },
-        ]);
-        const ok: any[] = [];
-        const bad: any[] = [];
-        helper.getNode('ok').on('input', (m: any) => ok.push(m));
-        helper.getNode('bad').on('input', (m: any) => bad.push(m));
-        const c1: any = helper.getNode('c1');
+        const { c1, ok, bad } = await loadTwoOutputs({ maxQueue: 40 });
         const broken = batch(0, 5);
         broken.kinesis.records.pop();
         c1.receive(broken);
