@@ -27,8 +27,12 @@ const RESULT = Symbol('kinesisRed.putRecordsResult');
 const EMPTY_JSON = new Uint8Array([0x7b, 0x7d]); // "{}"
 const ENCODE = 'kinesisRedPutRecordsEncode';
 
+/** The wire protocol this codec writes and reads (the SDK's protocol for Kinesis today). */
+const JSON_1_1 = 'aws.protocols#awsJson1_1';
+
 /** The parts of an SDK client this needs (KinesisClient has them). */
 interface MiddlewareClient {
+    config?: { protocol?: { getShapeId?: () => string } };
     middlewareStack: {
         // eslint-disable-next-line @typescript-eslint/no-explicit-any
         add(mw: (next: any, context: any) => (args: any) => Promise<any>, opts: { step: string; priority?: string; name?: string }): void;
@@ -82,11 +86,27 @@ function readBody(body: unknown): Promise<Buffer> | undefined {
 }
 
 /**
+ * The client's wire protocol when the SDK names it (schema-based clients: `config.protocol`), else
+ * undefined (older clients, whose Kinesis protocol is JSON 1.1).
+ */
+function protocolOf(client: MiddlewareClient): string | undefined {
+    const p = client.config?.protocol;
+    try {
+        return typeof p?.getShapeId === 'function' ? String(p.getShapeId()) : undefined;
+    } catch {
+        return 'unknown';
+    }
+}
+
+/**
  * Adds the PutRecords codec to an SDK Kinesis client (once; a client without a middleware stack,
- * e.g. a test's stand-in, is left alone). Returns whether the client has it.
+ * e.g. a test's stand-in, is left alone; so is a client whose SDK speaks another wire protocol than
+ * JSON 1.1 — a later SDK release may — which then serialises as it does). Returns whether the client has it.
  */
 export function usePutRecordsCodec(client: unknown): boolean {
     if (!isMiddlewareClient(client)) return false;
+    const protocol = protocolOf(client);
+    if (protocol !== undefined && protocol !== JSON_1_1) return false;
     if (installed.has(client)) return true;
     installed.add(client);
     const stack = client.middlewareStack;

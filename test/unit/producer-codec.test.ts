@@ -143,4 +143,23 @@ describe('producer: PutRecords codec (real SDK client, loopback stub)', function
         assert.equal(usePutRecordsCodec({ send: async () => ({}) }), false);
         assert.equal(usePutRecordsCodec(undefined), false);
     });
+
+    it('is added only when the client speaks JSON 1.1: another wire protocol keeps the SDK\'s serializer and still sends every record', async function () {
+        const c = client(stub);
+        assert.equal((c.config as any).protocol.getShapeId(), 'aws.protocols#awsJson1_1', 'the SDK names its protocol (else this test checks nothing)');
+        const other = client(stub);
+        const real = (other.config as any).protocol;
+        (other.config as any).protocol = Object.assign(Object.create(Object.getPrototypeOf(real)), real, { getShapeId: () => 'smithy.protocols#rpcv2Cbor' });
+        const codecSteps = (k: KinesisClient) => k.middlewareStack.identify().filter((m) => /kinesisRedPutRecords/.test(m));
+        assert.equal(usePutRecordsCodec(other), false);
+        assert.deepEqual(codecSteps(other), [], 'nothing added to its middleware stack');
+        (other.config as any).protocol = real; // the stub answers JSON: the request still goes out, through the SDK alone
+        await other.send(new PutRecordsCommand(INPUT));
+        const sent = JSON.parse(stub.requests[stub.requests.length - 1].body);
+        assert.equal(sent.Records.length, INPUT.Records!.length, 'every record in the body the SDK built');
+        assert.equal(usePutRecordsCodec(c), true);
+        assert.equal(codecSteps(c).length, 3, 'the codec\'s three steps on a JSON 1.1 client');
+        c.destroy();
+        other.destroy();
+    });
 });
