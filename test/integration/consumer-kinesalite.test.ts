@@ -79,53 +79,67 @@ describe('consumer: bytes read ahead of delivery (maxBufferedBytes)', function (
         for (const c of running.splice(0)) c.crash();
     });
 
-    it('reads ask for no more records than the shard share of maxBufferedBytes allows, and nothing is lost', async () => {
-        const DATA = 1000;
-        const BUDGET = 64 * 1024; // one shard: the whole budget
-        const TOTAL = 400;
-        const asked: number[] = [];
+    /**
+     * A reader that serves `total` records of `dataBytes` bytes (sequence numbers 1000…), at most what each
+     * read asks for and at most `perAnswer` per answer, noting in `asked` what each read asked for; caught
+     * up, it waits 50 ms as the idle wait does.
+     */
+    function scriptedReader(total: number, perAnswer: number, dataBytes: number, asked: number[]): ShardReaderFactory {
         let next = 0;
-        // a reader that serves TOTAL records of DATA bytes, as many as each read asks for
-        const sized: ShardReaderFactory = (o) => ({
+        return (o) => ({
             shardId: o.shardId,
             next: async (opts?: { maxRecords?: number }) => {
-                // like GetRecords: at most what was asked for, and at most 50 per answer here
-                const n = Math.min(opts?.maxRecords ?? o.maxRecords, o.maxRecords, 50, TOTAL - next);
-                if (next < TOTAL) asked.push(opts?.maxRecords ?? o.maxRecords);
-                else await new Promise((r) => setTimeout(r, 50)); // caught up: as the idle wait does
-                const records = Array.from({ length: n }, () => {
-                    const seq = String(1000 + next++);
-                    return { SequenceNumber: seq, PartitionKey: 'k', Data: Buffer.alloc(DATA, 120) };
-                });
-                return { records, millisBehindLatest: TOTAL - next };
+                const n = Math.min(opts?.maxRecords ?? o.maxRecords, perAnswer, total - next);
+                if (next < total) asked.push(opts?.maxRecords ?? o.maxRecords);
+                else await new Promise((r) => setTimeout(r, 50));
+                const records = Array.from({ length: n }, () => ({ SequenceNumber: String(1000 + next++), PartitionKey: 'k', Data: Buffer.alloc(dataBytes, 120) }));
+                return { records, millisBehindLatest: total - next };
             },
             close: async () => undefined,
         });
-        const stream = uniqueName('kl-bytes');
+    }
+
+    /**
+     * Reads `total` records through a consumer (`options`) on a fresh one-shard stream whose flow, the slow
+     * part, finishes what is in flight every `everyMs` ms; resolves the sequence numbers in the order seen.
+     */
+    async function readThroughSlowFlow(prefix: string, total: number, options: Parameters<typeof collectingConsumer>[2], everyMs: number, timeoutMs?: number): Promise<string[]> {
+        const stream = uniqueName(prefix);
         const seen: string[] = [];
         const pendingDone: Array<() => void> = [];
         const col = collectingConsumer(stream, stream, {
-            readerFactory: sized,
-            maxBufferedBytes: BUDGET,
-            maxRecords: 10_000,
-            maxInFlight: 10,
+            ...options,
             onRecord: (r, done) => {
                 seen.push(r.sequenceNumber);
                 pendingDone.push(() => done());
             },
         });
-        // the slow part of the flow: finishes what is in flight every few milliseconds
-        const timer = setInterval(() => pendingDone.splice(0).forEach((d) => d()), 5);
+        const timer = setInterval(() => pendingDone.splice(0).forEach((d) => d()), everyMs);
         running.push(col.consumer);
         try {
             // the stream must exist for the shard list: one shard on the test stack
             await createTestStream(stream, 1);
             await col.consumer.start();
-            await waitFor('every record', () => seen.length === TOTAL);
+            await waitFor('every record', () => seen.length === total, timeoutMs);
             await deleteTestStreams();
         } finally {
             clearInterval(timer);
         }
+        return seen;
+    }
+
+    it('reads ask for no more records than the shard share of maxBufferedBytes allows, and nothing is lost', async () => {
+        const DATA = 1000;
+        const BUDGET = 64 * 1024; // one shard: the whole budget
+        const TOTAL = 400;
+        const asked: number[] = [];
+        // like GetRecords: at most what was asked for, and at most 50 per answer here
+        const seen = await readThroughSlowFlow('kl-bytes', TOTAL, {
+            readerFactory: scriptedReader(TOTAL, 50, DATA, asked),
+            maxBufferedBytes: BUDGET,
+            maxRecords: 10_000,
+            maxInFlight: 10,
+        }, 5);
         const perRecord = DATA + 512;
         assert.ok(asked.length > 2);
         for (const n of asked) assert.ok(n * perRecord <= BUDGET, `a read asked for ${n} records (${n * perRecord} B) over a ${BUDGET} B budget`);
@@ -134,43 +148,9 @@ describe('consumer: bytes read ahead of delivery (maxBufferedBytes)', function (
 
     it('a slow flow paces the reads: at most 2 s of its records/s ahead (not the whole byte share), and nothing is lost', async () => {
         const TOTAL = 1800;
-        const PER_ANSWER = 600;
         const asked: number[] = [];
-        let next = 0;
-        const reader: ShardReaderFactory = (o) => ({
-            shardId: o.shardId,
-            next: async (opts?: { maxRecords?: number }) => {
-                const n = Math.min(opts?.maxRecords ?? o.maxRecords, PER_ANSWER, TOTAL - next);
-                if (next < TOTAL) asked.push(opts?.maxRecords ?? o.maxRecords);
-                else await new Promise((r) => setTimeout(r, 50));
-                const records = Array.from({ length: n }, () => ({ SequenceNumber: String(1000 + next++), PartitionKey: 'k', Data: Buffer.alloc(100, 120) }));
-                return { records, millisBehindLatest: TOTAL - next };
-            },
-            close: async () => undefined,
-        });
-        const stream = uniqueName('kl-pace');
-        const seen: string[] = [];
-        const pendingDone: Array<() => void> = [];
-        const col = collectingConsumer(stream, stream, {
-            readerFactory: reader,
-            maxRecords: 4000,
-            maxInFlight: 4,
-            onRecord: (r, done) => {
-                seen.push(r.sequenceNumber);
-                pendingDone.push(() => done());
-            },
-        });
         // the flow takes at most 4 records per 10 ms: ≤ 400 records/s, so 2 s of it ≤ 800 (+ rounding)
-        const timer = setInterval(() => pendingDone.splice(0).forEach((d) => d()), 10);
-        running.push(col.consumer);
-        try {
-            await createTestStream(stream, 1);
-            await col.consumer.start();
-            await waitFor('every record', () => seen.length === TOTAL, 60_000);
-            await deleteTestStreams();
-        } finally {
-            clearInterval(timer);
-        }
+        const seen = await readThroughSlowFlow('kl-pace', TOTAL, { readerFactory: scriptedReader(TOTAL, 600, 100, asked), maxRecords: 4000, maxInFlight: 4 }, 10, 60_000);
         assert.ok(asked.length >= 3, `reads: ${asked.join(', ')}`);
         assert.deepEqual(asked.slice(0, 2), [4000, 4000], 'before a batch was delivered: bounded by maxRecords / bytes only');
         for (const n of asked.slice(2)) assert.ok(n >= 500 && n <= 1000, `a read after a slow batch asked for ${n} records (reads: ${asked.join(', ')})`);

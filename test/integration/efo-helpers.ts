@@ -8,7 +8,9 @@ import {
     Shard,
     SubscribeToShardCommand,
 } from '@aws-sdk/client-kinesis';
+import { ensureStreamConsumer } from '../../lib/consumer/efo';
 import type { ReadBatch, ShardReader } from '../../lib/consumer/reader';
+import { createStream, uniqueName } from '../helpers/stack';
 
 export async function streamArnOf(client: KinesisClient, name: string): Promise<string> {
     const d = await client.send(new DescribeStreamSummaryCommand({ StreamName: name }));
@@ -20,6 +22,19 @@ export async function streamArnOf(client: KinesisClient, name: string): Promise<
 export async function shardsOf(client: KinesisClient, name: string): Promise<Shard[]> {
     const out = await client.send(new ListShardsCommand({ StreamName: name }));
     return out.Shards ?? [];
+}
+
+/**
+ * A fresh one-shard stream (`prefix` + random) with a registered, ACTIVE stream consumer. `consumerClient`
+ * registers the consumer (e.g. an HTTP/2 client); the stream is made through `client`.
+ */
+export async function efoStream(client: KinesisClient, prefix: string, consumerName = 'app', consumerClient = client): Promise<{ stream: string; shardId: string; consumerARN: string; streamARN: string }> {
+    const stream = uniqueName(prefix);
+    await createStream(stream, 1, client);
+    const streamARN = await streamArnOf(client, stream);
+    const shardId = (await shardsOf(client, stream))[0].ShardId!;
+    const consumerARN = await ensureStreamConsumer(consumerClient, streamARN, consumerName, { pollMs: 100 });
+    return { stream, shardId, consumerARN, streamARN };
 }
 
 /** Puts `count` records with ids `${prefix}-0 …` (data = the id), one partition key: one shard, in order. */

@@ -10,9 +10,9 @@ import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { NodeHttp2Handler } from '@smithy/node-http-handler';
-import { createEfoReaderFactory, EfoShardReader, ensureStreamConsumer } from '../../lib/consumer/efo';
-import { createStream, localEndpoints, rawKinesis, uniqueName, waitFor } from '../helpers/stack';
-import { assertExactly, collect, putIds, shardsOf, streamArnOf } from './efo-helpers';
+import { createEfoReaderFactory, EfoShardReader } from '../../lib/consumer/efo';
+import { localEndpoints, rawKinesis, waitFor } from '../helpers/stack';
+import { assertExactly, collect, efoStream, putIds } from './efo-helpers';
 
 interface H2Front {
     url: string;
@@ -115,11 +115,7 @@ describe('EFO over HTTP/2 (NodeHttp2Handler → local h2c front → kinesis-loca
     it('registers the consumer and reads a shard across several subscriptions, all over HTTP/2', async function () {
         const k1 = raw();
         try {
-            const stream = uniqueName('efo-h2');
-            await createStream(stream, 1, k1);
-            const streamARN = await streamArnOf(k1, stream);
-            const shardId = (await shardsOf(k1, stream))[0].ShardId!;
-            const consumerARN = await ensureStreamConsumer(h2, streamARN, 'h2-app', { pollMs: 100 });
+            const { stream, shardId, consumerARN, streamARN } = await efoStream(k1, 'efo-h2', 'h2-app', h2);
             assert.ok(front.seen.includes('Kinesis_20131202.RegisterStreamConsumer'), 'registration went through the HTTP/2 front');
             const reader = createEfoReaderFactory(consumerARN, { minSubscribeIntervalMs: 0, retryBaseMs: 50, retryMaxMs: 400, maxSubscriptionMs: 1_500 })({
                 kinesis: h2, streamARN, shardId, start: { type: 'TRIM_HORIZON' }, maxRecords: 10_000, idleTimeMs: 1000,
@@ -147,11 +143,7 @@ describe('EFO over HTTP/2 (NodeHttp2Handler → local h2c front → kinesis-loca
     it('a slow consumer over HTTP/2 loses nothing when its subscriptions expire while it is busy', async function () {
         const k1 = raw();
         try {
-            const stream = uniqueName('efo-h2slow');
-            await createStream(stream, 1, k1);
-            const streamARN = await streamArnOf(k1, stream);
-            const shardId = (await shardsOf(k1, stream))[0].ShardId!;
-            const consumerARN = await ensureStreamConsumer(h2, streamARN, 'h2-slow', { pollMs: 100 });
+            const { stream, shardId, consumerARN, streamARN } = await efoStream(k1, 'efo-h2slow', 'h2-slow', h2);
             const reader = createEfoReaderFactory(consumerARN, { minSubscribeIntervalMs: 0, retryBaseMs: 50, retryMaxMs: 400, maxSubscriptionMs: 1_500, watchdogMs: 1_800 })({
                 kinesis: h2, streamARN, shardId, start: { type: 'TRIM_HORIZON' }, maxRecords: 10_000, idleTimeMs: 1000,
             }) as EfoShardReader;

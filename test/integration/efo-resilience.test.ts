@@ -4,10 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { DeregisterStreamConsumerCommand, DescribeStreamConsumerCommand, KinesisClient } from '@aws-sdk/client-kinesis';
-import { createEfoReaderFactory, EfoReaderOptions, EfoShardReader, ensureStreamConsumer, ReaderClosedError } from '../../lib/consumer/efo';
+import { createEfoReaderFactory, EfoReaderOptions, EfoShardReader, ReaderClosedError } from '../../lib/consumer/efo';
 import type { ShardReader, ShardReaderOptions } from '../../lib/consumer/reader';
-import { createStream, rawKinesis, uniqueName, waitFor } from '../helpers/stack';
-import { assertExactly, collect, faultyClient, putIds, shardsOf, stallAfter, streamArnOf } from './efo-helpers';
+import { rawKinesis, uniqueName, waitFor } from '../helpers/stack';
+import { assertExactly, collect, efoStream, faultyClient, putIds, stallAfter } from './efo-helpers';
 
 const FAST: EfoReaderOptions = { minSubscribeIntervalMs: 0, retryBaseMs: 50, retryMaxMs: 400 };
 
@@ -17,14 +17,7 @@ describe('EFO reader resilience (kinesis-local)', function () {
     const readers: ShardReader[] = [];
 
     /** A fresh one-shard stream with a registered consumer. */
-    async function setup(prefix: string, consumerName = 'app'): Promise<{ stream: string; shardId: string; consumerARN: string; streamARN: string }> {
-        const stream = uniqueName(prefix);
-        await createStream(stream, 1, kinesis);
-        const streamARN = await streamArnOf(kinesis, stream);
-        const shardId = (await shardsOf(kinesis, stream))[0].ShardId!;
-        const consumerARN = await ensureStreamConsumer(kinesis, streamARN, consumerName, { pollMs: 100 });
-        return { stream, shardId, consumerARN, streamARN };
-    }
+    const setup = (prefix: string, consumerName = 'app') => efoStream(kinesis, prefix, consumerName);
 
     function open(consumerARN: string, options: Partial<ShardReaderOptions> & Pick<ShardReaderOptions, 'shardId'>, opts: EfoReaderOptions = {}): EfoShardReader {
         const reader = createEfoReaderFactory(consumerARN, { ...FAST, ...opts })({
@@ -262,11 +255,7 @@ describe('EFO reader: close() leaves nothing behind (child process)', function (
         const path = await import('node:path');
         const kinesis = rawKinesis();
         try {
-            const stream = uniqueName('efo-exit');
-            await createStream(stream, 1, kinesis);
-            const streamARN = await streamArnOf(kinesis, stream);
-            const shardId = (await shardsOf(kinesis, stream))[0].ShardId!;
-            const consumerARN = await ensureStreamConsumer(kinesis, streamARN, 'app', { pollMs: 100 });
+            const { stream, shardId, consumerARN } = await efoStream(kinesis, 'efo-exit');
             await putIds(kinesis, stream, 'x', 3);
             const efoModule = path.resolve(__dirname, '../../lib/consumer/efo.js');
             // The child reads, leaves a next() pending, closes, destroys its client and must then exit

@@ -8,7 +8,7 @@ import { GetRecordsCommand, KinesisClient, SplitShardCommand, SubscribeToShardCo
 import { createEfoReaderFactory, EfoShardReader, ensureStreamConsumer } from '../../lib/consumer/efo';
 import type { ShardReader } from '../../lib/consumer/reader';
 import { createStream, rawKinesis, uniqueName, waitFor } from '../helpers/stack';
-import { assertExactly, collect, faultyClient, putIds, shardsOf, streamArnOf } from './efo-helpers';
+import { assertExactly, collect, efoStream, faultyClient, putIds, shardsOf, streamArnOf } from './efo-helpers';
 import type { SendFn } from './efo-helpers';
 
 describe('EFO reader: end of shard (kinesis-local)', function () {
@@ -54,11 +54,7 @@ describe('EFO reader: end of shard (kinesis-local)', function () {
     });
 
     it('an event with no continuation and ChildShards ends the shard at once (as AWS sends it)', async function () {
-        const stream = uniqueName('efo-end');
-        await createStream(stream, 1, kinesis);
-        const streamARN = await streamArnOf(kinesis, stream);
-        const shardId = (await shardsOf(kinesis, stream))[0].ShardId!;
-        const consumerARN = await ensureStreamConsumer(kinesis, streamARN, 'app', { pollMs: 100 });
+        const { stream, shardId, consumerARN } = await efoStream(kinesis, 'efo-end');
         const children = [
             { ShardId: 'shardId-000000000001', ParentShards: [shardId], HashKeyRange: { StartingHashKey: '0', EndingHashKey: '1' } },
             { ShardId: 'shardId-000000000002', ParentShards: [shardId], HashKeyRange: { StartingHashKey: '2', EndingHashKey: '3' } },
@@ -111,11 +107,7 @@ describe('EFO reader: end of shard (kinesis-local)', function () {
         assert.deepEqual(b.shardEnd, { childShards: [] });
     });
     it('the shard-end probe runs beside the reading: records that arrive while it waits are handed out at once', async function () {
-        const stream = uniqueName('efo-probe');
-        await createStream(stream, 1, kinesis);
-        const streamARN = await streamArnOf(kinesis, stream);
-        const shardId = (await shardsOf(kinesis, stream))[0].ShardId!;
-        const consumerARN = await ensureStreamConsumer(kinesis, streamARN, 'app', { pollMs: 100 });
+        const { stream, shardId, consumerARN, streamARN } = await efoStream(kinesis, 'efo-probe');
         // GetRecords (only the probe calls it on EFO) waits until the test releases it
         let release!: () => void;
         const gate = new Promise<void>((r) => (release = r));

@@ -6,7 +6,7 @@ import { DescribeStreamConsumerCommand, KinesisClient } from '@aws-sdk/client-ki
 import { createEfoReaderFactory, ensureStreamConsumer } from '../../lib/consumer/efo';
 import type { ShardReader } from '../../lib/consumer/reader';
 import { createStream, rawKinesis, uniqueName } from '../helpers/stack';
-import { assertExactly, collect, putIds, shardsOf, streamArnOf } from './efo-helpers';
+import { assertExactly, collect, efoStream, putIds, shardsOf, streamArnOf } from './efo-helpers';
 
 /** Short timings for the local stack (kinesis-local does not enforce AWS's 5-second rule). */
 const FAST = { minSubscribeIntervalMs: 0, retryBaseMs: 50, retryMaxMs: 500 };
@@ -78,11 +78,7 @@ describe('EFO: ensureStreamConsumer + reader (kinesis-local)', function () {
     });
 
     it('AT_SEQUENCE_NUMBER starts at the record, AFTER_SEQUENCE_NUMBER after it', async function () {
-        const s2 = uniqueName('efo-at');
-        await createStream(s2, 1, kinesis);
-        const arn2 = await streamArnOf(kinesis, s2);
-        const shard2 = (await shardsOf(kinesis, s2))[0].ShardId!;
-        const c2 = await ensureStreamConsumer(kinesis, arn2, 'at-app', { pollMs: 100 });
+        const { stream: s2, shardId: shard2, consumerARN: c2 } = await efoStream(kinesis, 'efo-at', 'at-app');
         const ids = await putIds(kinesis, s2, 'at', 20);
         const factory = createEfoReaderFactory(c2, FAST);
         const all = factory({ kinesis, streamName: s2, shardId: shard2, start: { type: 'TRIM_HORIZON' }, maxRecords: 10_000, idleTimeMs: 1000 });
