@@ -15,7 +15,8 @@
  */
 import { processCpuUs } from './cpu';
 import { Worker } from 'node:worker_threads';
-import { ScriptEngine, UplinkInput, uplinkHeader } from '../lib/convert/sandbox';
+import { ScriptEngine, UplinkInput } from '../lib/convert/sandbox';
+import { uplinkHeader } from '../lib/convert/runner/frames';
 import { VmEngine } from '../lib/convert/runner/vm-engine';
 import { Converter } from '../lib/convert/converter';
 

@@ -28,8 +28,6 @@ import { findForbiddenSyntax } from './guard';
 import { translateTbel } from './tbel-syntax';
 import { RunnerProcess, DeathKind } from './runner/process';
 import { applyPart, uplinkHeader } from './runner/frames';
-
-export { applyPart, uplinkHeader } from './runner/frames';
 import type { ScriptErrorInfo, Direction } from './runner/vm-engine';
 
 export type { Direction, ScriptErrorInfo } from './runner/vm-engine';

@@ -37,15 +37,12 @@ export class MicroBatcher<T, S> {
 
     /** Queues `item` (`bytes`: its payload size); false (nothing queued) when the bound is reached. */
     push(item: T, bytes: number): boolean {
-        if (this.pending >= this.o.maxMessages || (this.pending > 0 && this.pendingBytes + bytes > this.o.maxBytes)) return false;
+        if (!this.fits(1, bytes)) return false;
         this.pending++;
         this.pendingBytes += bytes;
         this.queue.push(item);
         this.sizes.push(bytes);
-        if (!this.scheduled) {
-            this.scheduled = true;
-            setImmediate(this.flushTurn);
-        }
+        this.schedule();
         return true;
     }
 
@@ -56,18 +53,27 @@ export class MicroBatcher<T, S> {
     pushAll(items: T[], bytes: number[]): boolean {
         let total = 0;
         for (const b of bytes) total += b;
-        if (this.pending + items.length > this.o.maxMessages || (this.pending > 0 && this.pendingBytes + total > this.o.maxBytes)) return false;
+        if (!this.fits(items.length, total)) return false;
         this.pending += items.length;
         this.pendingBytes += total;
         for (let i = 0; i < items.length; i++) {
             this.queue.push(items[i]);
             this.sizes.push(bytes[i]);
         }
-        if (!this.scheduled && items.length) {
-            this.scheduled = true;
-            setImmediate(this.flushTurn);
-        }
+        if (items.length) this.schedule();
         return true;
+    }
+
+    /** Whether `count` more items of `bytes` in all stay within the bound (one item always fits an empty queue's bytes). */
+    private fits(count: number, bytes: number): boolean {
+        return this.pending + count <= this.o.maxMessages && (this.pending === 0 || this.pendingBytes + bytes <= this.o.maxBytes);
+    }
+
+    /** One flush per event-loop turn. */
+    private schedule(): void {
+        if (this.scheduled) return;
+        this.scheduled = true;
+        setImmediate(this.flushTurn);
     }
 
     /** Items queued and not yet sent to the converter. */
@@ -84,10 +90,7 @@ export class MicroBatcher<T, S> {
     private readonly flushTurn = (): void => {
         this.scheduled = false;
         this.flush();
-        if (this.queued && !this.scheduled) {
-            this.scheduled = true;
-            setImmediate(this.flushTurn);
-        }
+        if (this.queued) this.schedule();
     };
 
     private flush(): void {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { ScriptEngine, ScriptCompileError, UplinkInput, RawResult, applyPart, uplinkHeader } from '../../lib/convert/sandbox';
+import { ScriptEngine, ScriptCompileError, UplinkInput, RawResult } from '../../lib/convert/sandbox';
+import { applyPart, uplinkHeader } from '../../lib/convert/runner/frames';
 import { findForbiddenSyntax } from '../../lib/convert/guard';
 
 // Every engine runs its script in a runner process: they are closed after each test.
