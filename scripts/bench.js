@@ -11,7 +11,9 @@
  *   npm run bench -- --quick           # 10 k records, 1 repetition, 100 k backlog (smoke run)
  *   npm run bench -- read convert      # only these measurements (read hook convert produce backlog efo)
  *   options: --records N, --reps N, --backlog N, --out FILE, --from FILE (summarise the runs of an
- *   earlier result file again, measuring nothing)
+ *   earlier result file again, measuring nothing), --efo-push-tick MS (default 10; 1000 = kinesis-local
+ *   as shipped: it pushes SubscribeToShard events once a second, which then sets the EFO latency whoever
+ *   reads — scripts/kinesis-local-push-tick.js)
  *
  * lifion-kinesis 1.3.3 (the anchor; it pulls the v2 AWS SDK) is installed on first use into
  * bench/.cache/ (not a dependency of the package).
@@ -35,6 +37,7 @@ const REPS = Number(argValue('--reps', quick ? 1 : 3));
 const BACKLOG = Number(argValue('--backlog', quick ? 100_000 : 1_000_000));
 const OUT = path.resolve(argValue('--out', path.join(root, 'bench', 'results', 'latest.json')));
 const SHARDS = 4;
+const EFO_PUSH_TICK_MS = Number(argValue('--efo-push-tick', 10));
 const ALL = ['read', 'hook', 'convert', 'produce', 'backlog', 'efo'];
 const valueArgs = new Set(['--records', '--reps', '--backlog', '--out', '--from']);
 const named = process.argv.slice(2).filter((a, i, all) => !a.startsWith('-') && !valueArgs.has(all[i - 1]));
@@ -167,7 +170,7 @@ async function main() {
     const load0 = os.loadavg();
     const machine = `${os.cpus().length} cores (${os.cpus()[0]?.model?.trim() ?? '?'}), loadavg ${load0.map((x) => x.toFixed(2)).join(' ')} at start, node ${process.version}, ${os.platform()} ${os.release()}`;
     console.log(`machine: ${machine}`);
-    console.log(`records ${RECORDS}, repetitions ${REPS}, backlog ${BACKLOG}${quick ? ' (--quick)' : ''}; measurements: ${wanted.join(' ')}`);
+    console.log(`records ${RECORDS}, repetitions ${REPS}, backlog ${BACKLOG}${quick ? ' (--quick)' : ''}; measurements: ${wanted.join(' ')}${wanted.includes('efo') ? `; kinesis-local SubscribeToShard push tick ${EFO_PUSH_TICK_MS} ms${EFO_PUSH_TICK_MS === 1000 ? ' (as shipped)' : ''}` : ''}`);
 
     const from = argValue('--from', '');
     if (from) {
@@ -175,7 +178,8 @@ async function main() {
         return summarise(prior.runs, machine, load0, prior);
     }
     const lifion = wanted.includes('read') ? lifionPath() : null;
-    const stack = await startLocalStack({ kinesisPort: 0, dynamodbPort: 0, streams: 'bench-efo:1' });
+    // kinesis-local serves only the EFO measurement here: its push tick shortened unless asked for as shipped
+    const stack = await startLocalStack({ kinesisPort: 0, dynamodbPort: 0, streams: 'bench-efo:1', ...(EFO_PUSH_TICK_MS !== 1000 ? { pushTickMs: EFO_PUSH_TICK_MS } : {}) });
     const kinesalite = await startKinesalite({ streams: `bench-100k:${SHARDS},bench-backlog:${SHARDS},bench-out:${SHARDS},bench-out-raw:${SHARDS},bench-idle:1`, nodeArgs: ['--max-old-space-size=8192'] });
     const client = new KinesisClient({ region: 'us-east-1', endpoint: kinesalite.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, requestHandler: new NodeHttpHandler() });
     const results = { runs: {} };
@@ -339,7 +343,7 @@ function summarise(runs, machine, load0, prior) {
         ...f,
         goals: Object.fromEntries(Object.entries(GOALS).map(([k, g]) => [k, { goal: g[1], verdict: verdicts[k] ?? 'not measured' }])),
         machine: { cores: os.cpus().length, loadavg_start: load0, loadavg_end: os.loadavg(), node: process.version, platform: `${os.platform()} ${os.release()}`, note: 'shared machine under load' },
-        settings: { records: RECORDS, repetitions: REPS, shards: SHARDS, backlog: BACKLOG, quick, measurements: wanted, backends: 'kinesalite (polling), kinesis-local (EFO), dynalite (leases)' },
+        settings: { records: RECORDS, repetitions: REPS, shards: SHARDS, backlog: BACKLOG, quick, measurements: wanted, backends: 'kinesalite (polling), kinesis-local (EFO), dynalite (leases)', efo_backend_push_tick_ms: EFO_PUSH_TICK_MS },
         ...(efoFloor ? { efo_note: efoFloor } : {}),
         runs: results.runs,
         errors,

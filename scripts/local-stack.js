@@ -153,7 +153,9 @@ function stopChild(child, signal = 'SIGTERM', graceMs = 1000) {
  *  region, log (function for server output), readyTimeoutMs,
  *  dataDir (persist both servers' data there across restarts; default in memory),
  *  ownProcessGroup (true: a Ctrl-C in the terminal does not reach the servers; the caller stops them
- *  with stop(), after whatever still writes to them — `npm start` stops Node-RED first).
+ *  with stop(), after whatever still writes to them — `npm start` stops Node-RED first),
+ *  pushTickMs (the benchmark only: kinesis-local looks for new records to push to a SubscribeToShard
+ *  subscription every pushTickMs instead of once a second — scripts/kinesis-local-push-tick.js).
  * Resolves to { kinesisEndpoint, dynamodbEndpoint, region, kinesisPort, kinesisTlsPort, dynamodbPort, env, stop() }
  * (kinesis-local also serves HTTPS, self-signed, on kinesisTlsPort).
  */
@@ -177,8 +179,10 @@ async function startLocalStack(options = {}) {
         PERSIST_FILE_NAME: 'kinesis-data.json',
         PERSIST_INTERVAL: '1s',
     } : { SHOULD_PERSIST_DATA: 'false', LOAD_DATA_IF_EXISTS: 'false' };
-    const kinesis = spawnServer('kinesis-local', ['--require', path.join(__dirname, 'loopback-only.js'), path.join(kDir, 'main.js')], {
+    const pushTick = options.pushTickMs !== undefined ? ['--require', path.join(__dirname, 'kinesis-local-push-tick.js')] : [];
+    const kinesis = spawnServer('kinesis-local', ['--require', path.join(__dirname, 'loopback-only.js'), ...pushTick, path.join(kDir, 'main.js')], {
         ...persist,
+        ...(options.pushTickMs !== undefined ? { KINESIS_LOCAL_PUSH_TICK_MS: String(options.pushTickMs) } : {}),
         KINESIS_MOCK_CERT_PATH: path.join(kDir, 'server.json'),
         KINESIS_MOCK_PLAIN_PORT: String(kinesisPort),
         KINESIS_MOCK_TLS_PORT: String(kinesisTlsPort),

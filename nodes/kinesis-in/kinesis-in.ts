@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { KinesisConsumer, ConsumerRecord, DoneCallback, ConsumerOptions, resolveWorkerId, parseTimestamp } from '../../lib/consumer/consumer';
 import { FailurePolicy, FailureAction, FailureInfo, DEFAULT_FAILURE_POLICY, deadLetterRecord } from '../../lib/consumer/failure-policy';
 import { Producer } from '../../lib/producer/producer';
-import { Track, TrackOwner, acquireTracker, findHooks } from './tracking';
+import { Track, TrackOwner, acquireTracker, findHooks, findRuntimeView } from './tracking';
 import { MetricsCollector } from './metrics';
 import type { InitialPosition } from '../../lib/consumer/shard-sync';
 import { KinesisConfigNode, STATUS, compactNumber, shortStatus } from '../shared/types';
@@ -126,15 +126,30 @@ export = function (RED: NodeAPI): void {
 
         // ---- sending, completion tracking (./tracking.ts) and the failure policy ----
         if (!whenSent && !hooks) node.warn(RED._('kinesis-in.warn.noHooks'));
-        const shared = hooks ? acquireTracker(hooks) : undefined;
+        const shared = hooks ? acquireTracker(hooks, findRuntimeView(RED)) : undefined;
         const tracker = shared?.tracker;
         let policy: FailurePolicy<Item> | undefined;
+        /** Records whose message a deploy dropped (reported once per deploy). */
+        let lostByDeploy = 0;
         const owner: TrackOwner<Item> = {
             failOnCatch,
             finished(t: Track<Item>) {
                 if (t.error === undefined || t.error === null) t.done();
                 else if (policy) policy.failed({ item: t.item, shardId: t.shardId, error: t.error, attempt: t.attempt, done: t.done });
                 else t.done(t.error);
+            },
+            // a copy was dropped by a deploy that stopped the node holding it: not a failure of the flow, the
+            // record simply did not finish — sent again now (same attempt) while the shard is ours; otherwise
+            // left unchecked (done with an error: delivered again after the restart / by the next owner)
+            lost(t: Track<Item>) {
+                if (lostByDeploy++ === 0) {
+                    setImmediate(() => {
+                        node.warn(RED._('kinesis-in.warn.lostByDeploy', { count: lostByDeploy }));
+                        lostByDeploy = 0;
+                    });
+                }
+                if (!closing && consumer !== undefined && consumer.canEmit(t.shardId)) resend(t.item, t.attempt, t.done);
+                else t.done(new Error('dropped by a deploy'));
             },
         };
 
@@ -204,6 +219,12 @@ export = function (RED: NodeAPI): void {
         };
 
         const messageOf = (item: Item) => (Array.isArray(item) ? batchMessage(item) : recordMessage(item));
+        /** A record (or batch) sent again as a new message; `msg.kinesis.attempt` from the second attempt on. */
+        const resend = (item: Item, attempt: number, done: DoneCallback): void => {
+            const msg = messageOf(item);
+            if (attempt > 1) (msg as unknown as { kinesis: { attempt: number } }).kinesis.attempt = attempt;
+            send(msg, item, shardOf(item), attempt, done);
+        };
         const shardOf = (item: Item) => (Array.isArray(item) ? item[0].shardId : item.shardId);
         const positionOf = (item: Item) => {
             const r = Array.isArray(item) ? item[0] : item;
@@ -226,11 +247,7 @@ export = function (RED: NodeAPI): void {
                 },
                 {
                     canEmit: (shardId) => !closing && consumer !== undefined && consumer.canEmit(shardId),
-                    resend: (item, attempt, done) => {
-                        const msg = messageOf(item);
-                        (msg as unknown as { kinesis: { attempt: number } }).kinesis.attempt = attempt;
-                        send(msg, item, shardOf(item), attempt, done);
-                    },
+                    resend,
                     toOutput: (item, error, attempts) => {
                         const msg = messageOf(item) as NodeMessage & { error: FailureInfo; attempts: number };
                         msg.error = error;

@@ -12,12 +12,27 @@
  * node of the runtime and it is registered only while a message is tracked (removed after 1 s with
  * nothing tracked). Each hook call starts with one Map lookup of the message id. postReceive is
  * added only once a tracked message reached a node without `done` (rare: most flows never pay it).
+ *
+ * Messages lost by a deploy: a partial deploy (Modified Nodes / Modified Flows) stops and replaces some
+ * nodes while kinesis-in keeps running; what a stopped node held (a function node's timers, a delay
+ * node's queue) is dropped without `done`, so its records would never finish and the shard's checkpoint
+ * would stay behind them for good. At 'flows:stopping' the tracker notes, for every tracked copy, the node
+ * object that holds it (RED.nodes.getNode); at 'flows:started' a copy whose node is no longer that object
+ * (stopped, replaced or removed) is lost, and its record goes to its owner's `lost` (kinesis-in sends it
+ * again). Only at deploys: nothing on the message path. A node that cannot be looked up by id (inside a
+ * subflow instance) is not judged.
  */
 import type { DoneCallback } from '../../lib/consumer/consumer';
 
 export interface Hooks {
     add(name: string, fn: (ev: unknown) => unknown): void;
     remove(name: string): void;
+}
+
+/** What the tracker needs of the runtime to find messages lost by a deploy (RED.events, RED.nodes.getNode). */
+export interface RuntimeView {
+    events: { on(event: string, fn: (...args: unknown[]) => void): unknown; removeListener(event: string, fn: (...args: unknown[]) => void): unknown };
+    getNode(id: string): unknown;
 }
 
 interface HookEvent {
@@ -58,6 +73,8 @@ export class Track<T = unknown> {
     /** Received by these node ids, not yet completed. */
     active: Ids = undefined;
     error: unknown = undefined;
+    /** A copy was dropped by a deploy that stopped the node holding it. */
+    lost = false;
     constructor(
         readonly owner: TrackOwner<T>,
         readonly item: T,
@@ -71,6 +88,8 @@ export interface TrackOwner<T> {
     readonly failOnCatch: boolean;
     /** Called once when no copy of the message is left (t.error set when it failed). */
     finished(t: Track<T>): void;
+    /** Called instead of `finished` when a copy was dropped by a deploy (t.lost): the record did not finish. */
+    lost(t: Track<T>): void;
 }
 
 const IDLE_REMOVE_MS = 1000;
@@ -83,8 +102,15 @@ export class MessageTracker {
     private postReceive = false;
     private idleTimer: NodeJS.Timeout | undefined;
     private readonly label = `kinesisIn${Math.random().toString(36).slice(2, 10)}`;
+    /** At the last 'flows:stopping': each tracked copy with the node object that held it. */
+    private holders: Array<{ msgid: string; t: Track<unknown>; id: string; node: unknown }> = [];
+    private readonly onStopping = (): void => this.noteHolders();
+    private readonly onStarted = (): void => this.dropLost();
 
-    constructor(private readonly hooks: Hooks) {}
+    constructor(private readonly hooks: Hooks, private readonly runtime?: RuntimeView) {
+        runtime?.events.on('flows:stopping', this.onStopping);
+        runtime?.events.on('flows:started', this.onStarted);
+    }
 
     /** Messages tracked now (all nodes). */
     get size(): number {
@@ -116,7 +142,51 @@ export class MessageTracker {
     private finish(id: string, t: Track<unknown>): void {
         this.tracks.delete(id);
         if (this.tracks.size === 0) this.scheduleIdle();
-        t.owner.finished(t);
+        if (t.lost) t.owner.lost(t);
+        else t.owner.finished(t);
+    }
+
+    /** 'flows:stopping': which node object holds each tracked copy (nodes not found by id are left out). */
+    private noteHolders(): void {
+        const runtime = this.runtime;
+        if (!runtime) return;
+        const holders: MessageTracker['holders'] = [];
+        const note = (msgid: string, t: Track<unknown>, ids: Ids): void => {
+            if (ids === undefined) return;
+            for (const id of typeof ids === 'string' ? [ids] : ids) {
+                const node = runtime.getNode(id);
+                if (node !== undefined && node !== null) holders.push({ msgid, t, id, node });
+            }
+        };
+        for (const [msgid, t] of this.tracks) {
+            note(msgid, t, t.transit);
+            note(msgid, t, t.active);
+        }
+        this.holders = holders;
+    }
+
+    /** 'flows:started': copies whose node was stopped by the deploy are gone; their records are lost. */
+    private dropLost(): void {
+        const runtime = this.runtime;
+        const holders = this.holders;
+        this.holders = [];
+        if (!runtime || holders.length === 0) return;
+        const touched = new Map<string, Track<unknown>>();
+        for (const h of holders) {
+            const t = h.t;
+            if (this.tracks.get(h.msgid) !== t || runtime.getNode(h.id) === h.node) continue;
+            // the copy at h.id: on its way there (never delivered) or inside it (never completed)
+            const inTransit = removeId(t.transit, h.id);
+            if (inTransit !== false) t.transit = inTransit;
+            else {
+                const inNode = removeId(t.active, h.id);
+                if (inNode === false) continue; // it moved on meanwhile
+                t.active = inNode;
+            }
+            t.lost = true;
+            touched.set(h.msgid, t);
+        }
+        for (const [msgid, t] of touched) if (t.transit === undefined && t.active === undefined && this.tracks.get(msgid) === t) this.finish(msgid, t);
     }
 
     private scheduleIdle(): void {
@@ -197,6 +267,9 @@ export class MessageTracker {
 
     /** Removes the hooks now (no node left). */
     dispose(): void {
+        this.runtime?.events.removeListener('flows:stopping', this.onStopping);
+        this.runtime?.events.removeListener('flows:started', this.onStarted);
+        this.holders = [];
         if (this.idleTimer) clearTimeout(this.idleTimer);
         this.idleTimer = undefined;
         this.tracks.clear();
@@ -206,11 +279,14 @@ export class MessageTracker {
 
 const trackers = new WeakMap<Hooks, { tracker: MessageTracker; users: number }>();
 
-/** The shared tracker of a runtime's hooks; `release()` when the node closes. */
-export function acquireTracker(hooks: Hooks): { tracker: MessageTracker; release(): void } {
+/**
+ * The shared tracker of a runtime's hooks; `release()` when the node closes. `runtime` (RED.events and
+ * RED.nodes.getNode, when the runtime has them) lets it find messages lost by a deploy.
+ */
+export function acquireTracker(hooks: Hooks, runtime?: RuntimeView): { tracker: MessageTracker; release(): void } {
     let e = trackers.get(hooks);
     if (!e) {
-        e = { tracker: new MessageTracker(hooks), users: 0 };
+        e = { tracker: new MessageTracker(hooks, runtime), users: 0 };
         trackers.set(hooks, e);
     }
     e.users++;
@@ -244,4 +320,13 @@ export function findHooks(RED: unknown): Hooks | undefined {
         if (m && m.util === util && m.hooks && typeof m.hooks.add === 'function') return m.hooks;
     }
     return undefined;
+}
+
+/** RED.events and RED.nodes.getNode, when the runtime has them (the test helper's mock runtime may not). */
+export function findRuntimeView(RED: unknown): RuntimeView | undefined {
+    const r = RED as { events?: Partial<RuntimeView['events']>; nodes?: { getNode?: (id: string) => unknown } };
+    const events = r.events;
+    const getNode = r.nodes?.getNode;
+    if (!events || typeof events.on !== 'function' || typeof events.removeListener !== 'function' || typeof getNode !== 'function') return undefined;
+    return { events: events as RuntimeView['events'], getNode: (id) => getNode.call(r.nodes, id) };
 }

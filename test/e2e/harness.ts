@@ -164,9 +164,12 @@ export class AdminApi {
         return { status: res.status, body: parsed, text };
     }
 
-    /** Full deploy (replaces every flow), as the editor's Deploy button does. */
-    async deploy(flows: FlowNode[]): Promise<void> {
-        const r = await this.request('POST', '/flows', { flows }, { 'Node-RED-API-Version': 'v2', 'Node-RED-Deployment-Type': 'full' });
+    /**
+     * Deploy as the editor's Deploy button does: 'full' (replaces every flow), 'nodes' (Modified Nodes:
+     * only changed nodes are stopped and started), 'flows' (Modified Flows).
+     */
+    async deploy(flows: FlowNode[], type: 'full' | 'nodes' | 'flows' = 'full'): Promise<void> {
+        const r = await this.request('POST', '/flows', { flows }, { 'Node-RED-API-Version': 'v2', 'Node-RED-Deployment-Type': type });
         if (r.status !== 200) throw new Error(`deploy failed: HTTP ${r.status} ${r.text}`);
     }
 
@@ -225,11 +228,11 @@ export class NodeRedProcess extends AdminApi {
         return red;
     }
 
-    /** Full deploy; resolves once the runtime has started the new flows (or is waiting for types). */
-    override async deploy(flows: FlowNode[]): Promise<void> {
+    /** Deploy (default full); resolves once the runtime has started the new flows (or is waiting for types). */
+    override async deploy(flows: FlowNode[], type: 'full' | 'nodes' | 'flows' = 'full'): Promise<void> {
         const from = this.log.length;
-        await super.deploy(flows);
-        await this.waitForLog(/Started flows|Waiting for missing types/, 60_000, from);
+        await super.deploy(flows, type);
+        await this.waitForLog(/Started flows|Started modified (nodes|flows)|Waiting for missing types/, 60_000, from);
     }
 
     async waitForLog(re: RegExp, timeoutMs: number, from = 0): Promise<string> {

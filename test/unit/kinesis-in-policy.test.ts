@@ -3,6 +3,7 @@ import { Checkpointer } from '../../lib/consumer/checkpointer';
 import type { ConsumerRecord, DoneCallback } from '../../lib/consumer/consumer';
 import { FailurePolicy, FailurePolicyOptions, FailureInfo, retryDelay, describeFailure, deadLetterRecord, clip } from '../../lib/consumer/failure-policy';
 import { MetricsCollector } from '../../nodes/kinesis-in/metrics';
+import { EventEmitter } from 'node:events';
 import { MessageTracker, Track, Hooks } from '../../nodes/kinesis-in/tracking';
 import { waitFor } from '../helpers/stack';
 
@@ -169,7 +170,7 @@ describe('kinesis-in: message tracker (hooks only while tracking)', () => {
         const tracker = new MessageTracker(hooks);
         assert.equal(fns.size, 0);
         const finished: Array<Track<string>> = [];
-        const owner = { failOnCatch: true, finished: (t: Track<string>) => finished.push(t) };
+        const owner = { failOnCatch: true, finished: (t: Track<string>) => finished.push(t), lost: () => assert.fail('nothing lost') };
         const t = new Track<string>(owner, 'item', 'sh', 1, () => undefined);
         tracker.track('m1', t);
         assert.deepEqual([...fns.keys()].map((k) => k.split('.')[0]).sort(), ['onComplete', 'onReceive', 'preDeliver'], 'postReceive only when needed');
@@ -194,7 +195,7 @@ describe('kinesis-in: message tracker (hooks only while tracking)', () => {
         const { hooks, fns, fire } = fakeHooks();
         const tracker = new MessageTracker(hooks);
         const finished: Array<Track<string>> = [];
-        const owner = { failOnCatch: false, finished: (t: Track<string>) => finished.push(t) };
+        const owner = { failOnCatch: false, finished: (t: Track<string>) => finished.push(t), lost: () => assert.fail('nothing lost') };
         tracker.track('m1', new Track<string>(owner, 'item', 'sh', 1, () => undefined));
         fire('preDeliver', { msg: { _msgid: 'm1' }, destination: { id: 'a' } });
         const a = { type: 'function', _expectedDoneCount: 1 };
@@ -216,5 +217,53 @@ describe('kinesis-in: message tracker (hooks only while tracking)', () => {
         assert.equal(fns.size, 3, 'registered again without postReceive');
         tracker.dispose();
         assert.equal(fns.size, 0);
+    });
+    it('a deploy that stops the node holding a copy: that record is lost (sent again), the others finish as usual', () => {
+        const { hooks, fire } = fakeHooks();
+        const events = new EventEmitter();
+        const live = new Map<string, object>([['a', { v: 1 }], ['b', { v: 1 }], ['c', { v: 1 }]]);
+        const tracker = new MessageTracker(hooks, { events, getNode: (id) => live.get(id) });
+        const finished: string[] = [];
+        const lost: string[] = [];
+        const owner = { failOnCatch: false, finished: (t: Track<string>) => finished.push(t.item), lost: (t: Track<string>) => lost.push(t.item) };
+        for (const m of ['m1', 'm2', 'm3', 'm4']) tracker.track(m, new Track<string>(owner, m, 'sh', 1, () => undefined));
+        const into = (m: string, id: string): void => {
+            fire('preDeliver', { msg: { _msgid: m }, destination: { id } });
+            fire('onReceive', { msg: { _msgid: m }, destination: { id, node: { type: 'function' } } });
+        };
+        into('m1', 'a'); // inside a: a is replaced by the deploy → lost
+        into('m2', 'b'); // inside b: b stays → finishes later
+        fire('preDeliver', { msg: { _msgid: 'm3' }, destination: { id: 'a' } }); // on its way to a → lost
+        into('m4', 'a'); // fanned out: one copy in a (lost), one in b (still running)
+        into('m4', 'b');
+        events.emit('flows:stopping', { type: 'nodes' });
+        live.set('a', { v: 2 }); // a stopped and started again: a new object with the same id
+        events.emit('flows:started', { type: 'nodes' });
+        assert.deepEqual(lost.sort(), ['m1', 'm3'], 'the copies a held are gone');
+        fire('onComplete', { msg: { _msgid: 'm2' }, node: { id: 'b' } });
+        assert.deepEqual(finished, ['m2']);
+        fire('onComplete', { msg: { _msgid: 'm4' }, node: { id: 'b' } });
+        assert.deepEqual(lost.sort(), ['m1', 'm3', 'm4'], 'm4 lost its copy in a: not finished when b is done with the other');
+        assert.deepEqual(finished, ['m2']);
+        // a message that entered the new a after the deploy completes normally; a deploy that replaces nothing loses nothing
+        tracker.track('m5', new Track<string>(owner, 'm5', 'sh', 1, () => undefined));
+        into('m5', 'a');
+        events.emit('flows:stopping', { type: 'nodes' });
+        events.emit('flows:started', { type: 'nodes' });
+        fire('onComplete', { msg: { _msgid: 'm5' }, node: { id: 'a' } });
+        assert.deepEqual(finished, ['m2', 'm5']);
+        // removed node (getNode undefined after the deploy) → lost; a node never found by id (subflow inside) → not judged
+        tracker.track('m6', new Track<string>(owner, 'm6', 'sh', 1, () => undefined));
+        tracker.track('m7', new Track<string>(owner, 'm7', 'sh', 1, () => undefined));
+        into('m6', 'c');
+        into('m7', 'sub-1-inner');
+        events.emit('flows:stopping', { type: 'nodes' });
+        live.delete('c');
+        events.emit('flows:started', { type: 'nodes' });
+        assert.deepEqual(lost.sort(), ['m1', 'm3', 'm4', 'm6']);
+        fire('onComplete', { msg: { _msgid: 'm7' }, node: { id: 'sub-1-inner' } });
+        assert.deepEqual(finished, ['m2', 'm5', 'm7']);
+        tracker.dispose();
+        assert.equal(events.listenerCount('flows:stopping') + events.listenerCount('flows:started'), 0, 'listeners removed');
     });
 });
