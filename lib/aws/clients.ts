@@ -37,6 +37,8 @@ export interface AwsConnectionOptions extends CredentialOptions {
     dynamodbEndpoint?: string;
     /** SDK retry attempts for one call (the SDK's own retry of throttling / 5xx). Default 3. */
     maxAttempts?: number;
+    /** A DynamoDB call fails (and is retried) after this long without a byte from the server. Default DYNAMODB_SOCKET_TIMEOUT_MS. */
+    dynamodbSocketTimeoutMs?: number;
     /** Environment to read the standard variables from (default process.env; tests pass their own). */
     env?: NodeJS.ProcessEnv;
     /** HTTP proxy URL (http://host:port); empty = HTTPS_PROXY / HTTP_PROXY (NO_PROXY applies to both). */
@@ -175,20 +177,32 @@ export class AwsConfigError extends Error {
 const AWS_HOST = /(^|\.)(amazonaws\.com|amazonaws\.com\.cn|api\.aws)$/i;
 
 /**
+ * DynamoDB calls (lease renewals, checkpoints, takes, shard sync) fail after this long without a byte
+ * from the server, and the SDK retries them (a TimeoutError is transient). Without it a connection that
+ * went dead without a FIN or RST (a NAT or firewall dropping an idle flow, a host gone) keeps a lease
+ * write waiting forever — and every later write of that lease waits behind it. DynamoDB answers in
+ * milliseconds; a Scan of a large lease table streams. Kinesis keeps its own timers (the reader's
+ * watchdog; Enhanced Fan-Out subscriptions must stay quiet while a slow flow holds the events back).
+ */
+export const DYNAMODB_SOCKET_TIMEOUT_MS = 10_000;
+
+/**
  * The request handler for an endpoint override. AWS itself keeps the SDK default (HTTP/2 for
  * Kinesis, needed by SubscribeToShard there). Any other endpoint (kinesis-local, dynalite, a proxy)
  * gets HTTP/1.1 with keep-alive: kinesis-local and dynalite speak only HTTP/1.1 on plain ports, and
  * kinesis-local's HTTPS port garbles some HTTP/2 answers ("Protocol error") while serving every
  * call, SubscribeToShard included, over HTTP/1.1.
  */
-export function httpHandlerFor(endpoint: string | undefined, proxy?: ProxySettings): NodeHttpHandler | undefined {
+export function httpHandlerFor(endpoint: string | undefined, proxy?: ProxySettings, socketTimeout?: number): NodeHttpHandler | undefined {
     if (!endpoint) return undefined;
+    const idle = socketTimeout ? { socketTimeout } : {};
     if (proxy) {
         return new NodeHttpHandler({
             httpAgent: new ProxyHttpAgent(proxy, { keepAlive: true, maxSockets: 64 }),
             httpsAgent: new ProxyHttpsAgent(proxy, { keepAlive: true, maxSockets: 64 }),
             connectionTimeout: 10_000,
             requestTimeout: 0,
+            ...idle,
         });
     }
     let url: URL;
@@ -202,13 +216,16 @@ export function httpHandlerFor(endpoint: string | undefined, proxy?: ProxySettin
             httpAgent: new HttpAgent({ keepAlive: true, maxSockets: 64 }),
             connectionTimeout: 5_000,
             requestTimeout: 0,
+            ...idle,
         });
     }
-    if (url.protocol === 'https:' && !AWS_HOST.test(url.hostname)) {
+    if (url.protocol === 'https:' && (socketTimeout || !AWS_HOST.test(url.hostname))) {
+        // AWS itself keeps the SDK's default handler unless a socket timeout is wanted (DynamoDB)
         return new NodeHttpHandler({
             httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets: 64 }),
             connectionTimeout: 5_000,
             requestTimeout: 0,
+            ...idle,
         });
     }
     return undefined;
@@ -232,6 +249,8 @@ export function proxiedHandler(
     opts: AwsConnectionOptions,
 ): { handler?: NodeHttpHandler | NodeHttp2Handler; proxy?: ProxySettings } {
     const proxy = resolveProxy(endpoint ?? awsEndpoint(service, region), opts);
+    // DynamoDB: always a handler of ours, with the socket timeout (AWS's endpoint too)
+    if (service === 'dynamodb') return { proxy, handler: httpHandlerFor(endpoint ?? awsEndpoint(service, region), proxy, opts.dynamodbSocketTimeoutMs ?? DYNAMODB_SOCKET_TIMEOUT_MS) };
     if (!proxy) return { handler: service === 'sts' ? undefined : httpHandlerFor(endpoint) };
     if (!endpoint && service === 'kinesis') {
         return {

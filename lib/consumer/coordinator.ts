@@ -95,6 +95,11 @@ interface Held {
     handOffAsked?: boolean;
     /** Stolen from a live owner: nothing is emitted before this monotonic time. */
     emitAfter?: number;
+    /**
+     * Writes on this lease that failed without an answer (a timeout, a dropped connection): each may have
+     * been applied and moved leaseCounter. Reset by the next write that lands.
+     */
+    unanswered?: number;
 }
 
 interface PendingHandOff {
@@ -276,7 +281,13 @@ export class Coordinator {
             let r: Lease | undefined;
             try {
                 r = await this.opts.table.renew(held.lease, this.workerId);
+                if (!r) {
+                    // moved by our own earlier writes that got no answer? then renew on what they left
+                    const own = await this.ownUnanswered(held, shardId);
+                    if (own) r = await this.opts.table.renew((held.lease = own), this.workerId);
+                }
             } catch (err) {
+                held.unanswered = (held.unanswered ?? 0) + 1;
                 if (!leaseFresh(held.renewed, this.clock(), this.opts.failoverTimeMs)) {
                     this.opts.handlers.warn?.(`lease ${shardId} could not be renewed within the failover time; dropping it`, err);
                     this.drop(shardId);
@@ -291,12 +302,29 @@ export class Coordinator {
             }
             held.lease = r;
             held.renewed = t0;
+            held.unanswered = 0;
             if (r.checkpointOwner && r.checkpointOwner !== this.workerId && !held.handOffAsked) {
                 held.handOffAsked = true;
                 this.opts.handlers.handOffRequested(shardId, r.checkpointOwner);
             }
             return true;
         }).then((ok) => ok === true);
+    }
+
+    /**
+     * After a conditional failure: the lease as it is now, when what moved its counter can only be this
+     * worker's own writes that got no answer (its owner is us, the counter moved by at most their number);
+     * undefined otherwise. A renewal that timed out after DynamoDB applied it must not cost the lease (and
+     * must not look like another worker with our id).
+     */
+    private async ownUnanswered(h: Held, shardId: string): Promise<Lease | undefined> {
+        const n = h.unanswered ?? 0;
+        if (n === 0) return undefined;
+        const current = await this.opts.table.get(shardId).catch(() => undefined);
+        if (!current || current.leaseOwner !== this.workerId) return undefined;
+        if (current.leaseCounter <= h.lease.leaseCounter || current.leaseCounter > h.lease.leaseCounter + n) return undefined;
+        h.unanswered = 0;
+        return current;
     }
 
     /** A conditional write on a held lease failed: drop it; say so when our own worker id took it. */
@@ -481,13 +509,22 @@ export class Coordinator {
     async checkpoint(shardId: string, checkpoint: string, subSequenceNumber: number, childShardIds?: string[]): Promise<boolean> {
         const r = await this.withLease(shardId, async (h) => {
             const t0 = this.clock();
-            const updated = await this.opts.table.checkpoint(h.lease, this.workerId, checkpoint, subSequenceNumber, childShardIds);
+            const write = (lease: Lease) => this.opts.table.checkpoint(lease, this.workerId, checkpoint, subSequenceNumber, childShardIds).catch((err) => {
+                h.unanswered = (h.unanswered ?? 0) + 1;
+                throw err;
+            });
+            let updated = await write(h.lease);
+            if (!updated) {
+                const own = await this.ownUnanswered(h, shardId);
+                if (own) updated = await write((h.lease = own));
+            }
             if (!updated) {
                 await this.lostConditionally(shardId, h.lease);
                 return false;
             }
             h.lease = updated;
             h.renewed = t0;
+            h.unanswered = 0;
             return true;
         });
         return r === true;

@@ -11,6 +11,8 @@ export interface LocalStack {
     kinesisTlsPort: number;
     dynamodbEndpoint: string;
     region: string;
+    /** The two server processes (to pause or kill them in a test). */
+    processes: { kinesis: import('node:child_process').ChildProcess; dynalite: import('node:child_process').ChildProcess };
     stop(): Promise<void>;
 }
 

@@ -133,6 +133,43 @@ describe('consumer: fencing on the emit path (coordinator)', () => {
         t.renew = renew;
     });
 
+    it('writes that DynamoDB applied but never answered (a timeout) cost neither the lease nor a duplicate-id alarm; another writer still does', async () => {
+        const { t, clock, c } = await holding();
+        const renew = t.renew.bind(t);
+        const timeout = () => Object.assign(new Error('socket timed out'), { name: 'TimeoutError' });
+        // applied, then the answer is lost: twice in a row
+        t.renew = async (l, owner) => { await renew(l, owner); throw timeout(); };
+        clock.advance(3000);
+        await c.renewAll();
+        clock.advance(3000);
+        await c.renewAll();
+        assert.equal(c.holds('a'), true, 'no answer, within the failover time: kept');
+        t.renew = renew;
+        const before = t.leases.get('a')!.leaseCounter;
+        clock.advance(2000);
+        assert.equal(c.canEmit('a'), false, 'stale: 8 s since the last renewal it knows of');
+        assert.equal(await c.confirm('a'), true, 'renewed on what its own unanswered writes left');
+        assert.equal(t.leases.get('a')!.leaseCounter, before + 1);
+        assert.equal(await c.checkpoint('a', '42', 0), true, 'and checkpoints go on');
+        assert.deepEqual(c.log.events, ['+a'], 'never lost');
+        assert.deepEqual(c.log.duplicates, []);
+        // a checkpoint applied without an answer, then a renewal
+        const checkpoint = t.checkpoint.bind(t);
+        t.checkpoint = async (...args: Parameters<typeof checkpoint>) => { await checkpoint(...args); throw timeout(); };
+        await assert.rejects(c.checkpoint('a', '43', 0));
+        t.checkpoint = checkpoint;
+        assert.equal(t.leases.get('a')!.checkpoint, '43', 'the unanswered checkpoint was applied');
+        assert.equal(await c.checkpoint('a', '44', 0), true, 'the next checkpoint goes on from it');
+        assert.equal(t.leases.get('a')!.checkpoint, '44');
+        assert.deepEqual(c.log.events, ['+a']);
+        // with no unanswered write of ours, a counter moved under our own id is another worker with it
+        t.bump('a');
+        await c.renewAll();
+        assert.equal(c.holds('a'), false);
+        assert.deepEqual(c.log.events, ['+a', '-a']);
+        assert.deepEqual(c.log.duplicates, ['a'], 'a twin with our worker id: reported');
+    });
+
     it('a plain steal (graceful hand-off off) waits the fence time before it emits', async () => {
         const t = new MemoryTable();
         for (const k of ['a', 'b']) await t.create(newLease(k, 'TRIM_HORIZON', { leaseOwner: 'w1', leaseCounter: 1 }));

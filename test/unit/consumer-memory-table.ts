@@ -24,6 +24,7 @@ export class MemoryTable {
     async take(l: Lease, owner: string) { return this.cas(l, (c) => ({ ...c, leaseOwner: owner, checkpointOwner: undefined })); }
     async renew(l: Lease, owner: string) { return this.cas(l, (c) => (c.leaseOwner === owner ? c : undefined)); }
     async transfer(l: Lease, owner: string, to: string) { return this.cas(l, (c) => (c.leaseOwner === owner ? { ...c, leaseOwner: to, checkpointOwner: undefined } : undefined)); }
+    async checkpoint(l: Lease, owner: string, checkpoint: string, sub: number) { return this.cas(l, (c) => (c.leaseOwner === owner ? { ...c, checkpoint, checkpointSubSequenceNumber: sub } : undefined)); }
     async release(l: Lease, owner: string) { return this.cas(l, (c) => (c.leaseOwner === owner ? { ...c, leaseOwner: undefined, checkpointOwner: undefined } : undefined)); }
     /** Another worker's write on a lease (its take or renewal): a new counter, maybe a new owner. */
     bump(key: string, owner?: string): void {
