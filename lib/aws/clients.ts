@@ -39,6 +39,8 @@ export interface AwsConnectionOptions extends CredentialOptions {
     maxAttempts?: number;
     /** A DynamoDB call fails (and is retried) after this long without a byte from the server. Default DYNAMODB_SOCKET_TIMEOUT_MS. */
     dynamodbSocketTimeoutMs?: number;
+    /** The same for the producer's PutRecords calls. Default PRODUCER_SOCKET_TIMEOUT_MS. */
+    producerSocketTimeoutMs?: number;
     /** Environment to read the standard variables from (default process.env; tests pass their own). */
     env?: NodeJS.ProcessEnv;
     /** HTTP proxy URL (http://host:port); empty = HTTPS_PROXY / HTTP_PROXY (NO_PROXY applies to both). */
@@ -187,6 +189,14 @@ const AWS_HOST = /(^|\.)(amazonaws\.com|amazonaws\.com\.cn|api\.aws)$/i;
 export const DYNAMODB_SOCKET_TIMEOUT_MS = 10_000;
 
 /**
+ * The producer's Kinesis client (PutRecords / PutRecord only): its calls fail after this long without a
+ * byte from the server, and the producer retries the records (a TimeoutError is retryable). Without it a
+ * connection that died silently would hold a request — and its records, their messages, one of the
+ * producer's in-flight slots — forever. It speaks HTTP/1.1 (keep-alive) to AWS too: it never subscribes.
+ */
+export const PRODUCER_SOCKET_TIMEOUT_MS = 20_000;
+
+/**
  * The request handler for an endpoint override. AWS itself keeps the SDK default (HTTP/2 for
  * Kinesis, needed by SubscribeToShard there). Any other endpoint (kinesis-local, dynalite, a proxy)
  * gets HTTP/1.1 with keep-alive: kinesis-local and dynalite speak only HTTP/1.1 on plain ports, and
@@ -285,16 +295,16 @@ export function createAwsClients(opts: AwsConnectionOptions): AwsClients {
     const maxAttempts = opts.maxAttempts ?? 3;
     const kinesisRoute = proxiedHandler('kinesis', kinesisEndpoint, region, opts);
     const dynamoHandler = proxiedHandler('dynamodb', dynamodbEndpoint, region, opts).handler;
-    const kinesisClient = (attempts: number) => new KinesisClient({
+    const kinesisClient = (attempts: number, handler: NodeHttpHandler | NodeHttp2Handler | undefined) => new KinesisClient({
         ...(region ? { region } : {}),
         ...(kinesisEndpoint ? { endpoint: kinesisEndpoint } : {}),
         // a handler per client: destroying one client must not close the other's connections
-        ...(kinesisRoute.handler ? { requestHandler: proxiedHandler('kinesis', kinesisEndpoint, region, opts).handler } : {}),
+        ...(handler ? { requestHandler: handler } : {}),
         credentials,
         maxAttempts: attempts,
         logger: QUIET_LOGGER,
     });
-    const kinesis = kinesisClient(maxAttempts);
+    const kinesis = kinesisClient(maxAttempts, kinesisRoute.handler);
     let producerKinesis: KinesisClient | undefined;
     const dynamodb = new DynamoDBClient({
         ...(region ? { region } : {}),
@@ -307,7 +317,7 @@ export function createAwsClients(opts: AwsConnectionOptions): AwsClients {
     return {
         kinesis,
         get producerKinesis() {
-            producerKinesis ??= kinesisClient(1);
+            producerKinesis ??= kinesisClient(1, httpHandlerFor(kinesisEndpoint ?? awsEndpoint('kinesis', region), kinesisRoute.proxy, opts.producerSocketTimeoutMs ?? PRODUCER_SOCKET_TIMEOUT_MS));
             return producerKinesis;
         },
         dynamodb,
