@@ -22,7 +22,7 @@
  *
  * Exits when stdin closes (Node-RED went away).
  */
-import { VmEngine, VmCompileError, Direction, isFields, noFields } from './vm-engine';
+import { VmEngine, VmCompileError, Direction, noFields } from './vm-engine';
 import { LineReader } from './lines';
 
 interface InitFrame {
@@ -62,12 +62,14 @@ export function main(): void {
     // A rejection nothing handles (possible only after a vm escape) must not end the runner mid-batch.
     process.on('unhandledRejection', () => undefined);
 
-    const handleRun = (f: RunFrame, raw: string): void => {
+    const handleRun = (f: RunFrame, raw: Buffer): void => {
         if (!engine) {
             send(`${JSON.stringify({ t: 'done', id: f.id, broken: 'not initialised' })}\n`);
             return;
         }
-        let body = raw.slice(f.hn);
+        // UTF-8 decoded once, into two flat strings (ASCII text: one byte per char)
+        const header = raw.toString('utf8', 0, f.hn);
+        let body = raw.toString('utf8', f.hn, f.hn + f.bn);
         if (f.bj) {
             try {
                 body = String(JSON.parse(body));
@@ -76,7 +78,7 @@ export function main(): void {
                 return;
             }
         }
-        engine.stage(raw.slice(0, f.hn), body);
+        engine.stage(header, body);
         const each = !!f.each;
         let from = 0;
         let out = '';
@@ -84,8 +86,8 @@ export function main(): void {
         while (from < f.n) {
             const o = engine.run(from, each);
             if (o.done) {
-                if (!isFields(o.json)) {
-                    broken = o.json.slice(0, 200);
+                if (o.json === undefined) {
+                    broken = o.broken;
                     break;
                 }
                 out += `{"t":"part","id":${f.id},"from":${from},${o.json}}\n`;
@@ -96,10 +98,6 @@ export function main(): void {
                 // timeout (or alone), else resume at it with a fresh timeout (it had little time).
                 const blame = o.at === from || o.elapsedMs * 2 >= engine.timeoutMs;
                 const json = engine.partial(blame);
-                if (!isFields(json)) {
-                    broken = json.slice(0, 200);
-                    break;
-                }
                 if (!noFields(json)) out += `{"t":"part","id":${f.id},"from":${from},${json}}\n`;
                 from = blame ? o.at + 1 : o.at;
             }
@@ -136,15 +134,14 @@ export function main(): void {
             return hn + bn; // the raw text follows the line
         }
     };
-    const onRaw = (raw: string): void => {
+    const onRaw = (raw: Buffer): void => {
         const f = pendingRun;
         pendingRun = undefined;
         if (f) handleRun(f, raw);
     };
 
     const reader = new LineReader(onLine, undefined, undefined, onRaw);
-    process.stdin.setEncoding('utf8');
-    process.stdin.on('data', (c: string) => reader.push(c));
+    process.stdin.on('data', (c: Buffer) => reader.push(c));
     process.stdin.on('end', () => process.exit(0));
 }
 

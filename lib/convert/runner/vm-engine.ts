@@ -233,7 +233,7 @@ const __kr = (function (${params}) {
     // Converts records from..end (or just record 'from' when each); returns the part frame's fields for them.
     const run = function (from, each) {
         if (HDR === null) {
-            try { COUNT = load(); } catch (e) { HDR = null; return '"bad input"'; }
+            try { COUNT = load(); } catch (e) { HDR = null; return 0; }
         }
         const b = B;
         const stop = each ? Math.min(from + 1, COUNT) : COUNT;
@@ -310,17 +310,15 @@ const PARTIAL = new vm.Script('__kr_partial(false)', { filename: 'kinesis-conver
 const PARTIAL_STOPPED = new vm.Script('__kr_partial(true)', { filename: 'kinesis-convert-runner.js' });
 
 /**
- * What one guarded run produced: the part frame's fields for records `from…` (`json`: `"k":"<kinds>","r":[…],"e":[…]`,
- * or a JSON string literal when the batch could not be read), or where the timeout stopped it (then `partial`).
+ * What one guarded run produced: the part frame's fields for records `from…` (`json`: `"k":"<kinds>","r":[…],"e":[…]`),
+ * what broke when the batch could not be read (`broken`), or where the timeout stopped it (then `partial`).
+ * The run's answer is told apart by its type (a string of fields or not), never by reading its text: that
+ * would flatten the string once more before it is written.
  */
 export type RunOutcome =
-    | { done: true; json: string }
+    | { done: true; json: string; broken?: undefined }
+    | { done: true; json?: undefined; broken: string }
     | { done: false; at: number; elapsedMs: number };
-
-/** Whether `json` of a finished run is the part frame's fields (else it names what broke). */
-export function isFields(json: string): boolean {
-    return json.startsWith('"k":"');
-}
 
 /** The fields of a part frame with no record. */
 export function noFields(json: string): boolean {
@@ -403,12 +401,12 @@ export class VmEngine {
         }
         try {
             const json = s.runInContext(this.ctx, { timeout: this.timeoutMs });
-            return { done: true, json: typeof json === 'string' ? json : '"no result"' };
+            return typeof json === 'string' ? { done: true, json } : { done: true, broken: json === 0 ? 'bad input' : 'no result' };
         } catch (e) {
-            if (!isTimeoutError(e)) return { done: true, json: '"broken"' };
+            if (!isTimeoutError(e)) return { done: true, broken: 'broken' };
             const st = String(STATE.runInContext(this.ctx, { timeout: 1000 }));
             const [at, elapsed, start] = st.split(':').map(Number);
-            if (start !== from) return { done: true, json: '"broken"' };
+            if (start !== from) return { done: true, broken: 'broken' };
             return { done: false, at, elapsedMs: elapsed };
         }
     }
