@@ -6,11 +6,11 @@
  *   in:  {"t":"init", direction, tbel, script, timeoutMs, base}   → {"t":"ready", perm} | {"t":"compile", info}
  *   in:  {"t":"run", id, n, hn, bn, bj?, each} + raw text       → {"t":"part", id, from, k, r, e}… then {"t":"done", id}
  *
- * The run frame's line is followed by `hn + bn` UTF-16 code units of raw text (no JSON escaping): the
- * batch header (JSON, `hn` long) then the concatenated payload text (`bn` long; when `bj` it is itself a
- * JSON string literal: the parent does that for text that is not well-formed UTF-16, which UTF-8 on the
- * pipe would not carry). Node-RED may send the next run before this one is done: frames are handled in
- * order, one at a time.
+ * The run frame's line is followed by `hn + bn` BYTES: the batch header (JSON, UTF-8) then the batch text
+ * (UTF-8: the concatenated payloads, then the metadata values; when `bj` it is itself a JSON string literal: the
+ * parent does that for text that is not well-formed UTF-16, which UTF-8 would not carry). Both are decoded once,
+ * into flat strings. Node-RED may send the next run before this one is done: frames are handled in order, one
+ * at a time.
  *
  * The batch header (uplink) is columnar: {"n": [payload lengths], "k": [metadata keys], "l": [value lengths,
  * k.length per record]}, the values' text after all payloads (or {"n", "m": [metadata per record]} when the
@@ -43,8 +43,24 @@ interface RunFrame {
     each?: boolean;
 }
 
-function send(line: string): void {
-    process.stdout.write(line);
+/**
+ * Frames go out through one reused buffer (UTF-8 written into it, then written to the pipe): a string written
+ * as it is gets a fresh native buffer of 3 bytes per char, mapped and unmapped every part. The buffer is
+ * replaced when the pipe did not take all of it at once (the stream still holds it) and not used for texts that
+ * may not fit.
+ */
+const OUT_BYTES = 1 << 20;
+let outBuf = Buffer.allocUnsafe(OUT_BYTES);
+
+function send(text: string): void {
+    const out = process.stdout;
+    if (text.length * 3 > OUT_BYTES) {
+        out.write(text);
+        return;
+    }
+    const n = outBuf.write(text);
+    out.write(outBuf.subarray(0, n));
+    if (out.writableLength > 0) outBuf = Buffer.allocUnsafe(OUT_BYTES);
 }
 
 function permissionOn(): boolean {
