@@ -5,7 +5,7 @@
  *   worker      — the same vm layer in a worker_thread with resourceLimits, one message per batch
  *                 (the alternative that was measured and not chosen: see DESIGN.md "Converter isolation")
  *   runner, per record — the runner process with one round trip per record (maxBatch 1)
- *   runner, batched    — the runner process, adaptive chunks (up to 4096), two in flight: what the node does
+ *   runner, batched    — the runner process, adaptive chunks (up to 4096), three in flight: what the node does
  *   converter   — batched + ThingsBoard validation/normalisation (Converter.uplink, 4096 per call), protection on
  * The runner rows use two processes (two cores when the machine has them idle): besides records/s each
  * row gives the CPU time per record of this process and of the runner (from /proc, Linux), which a
