@@ -3,7 +3,8 @@
  * ThingsBoard results or one error per message out. No Node-RED import.
  */
 import { isUtf8 } from 'node:buffer';
-import { ScriptEngine, ScriptLang, Direction, RawResult, ScriptErrorInfo, formatScriptError, ScriptCompileError, EngineIncident } from './sandbox';
+import { bytesAsCodes } from './runner/frames';
+import { ScriptEngine, ScriptLang, Direction, RawResult, ScriptErrorInfo, formatScriptError, ScriptCompileError, EngineIncident, UplinkInput } from './sandbox';
 import { clipText } from '../aws/errors';
 import { normaliseUplink, normaliseDownlink, OutputError, UplinkEntity, DownlinkRecord } from './validate';
 import { UpdateOnlyKeysFilter } from './registry';
@@ -120,13 +121,18 @@ function toBuffer(payload: unknown): Buffer | string {
  * bytes (the sandbox makes them Java's signed bytes).
  */
 export function payloadCodes(payload: unknown, scriptLang: ScriptLang): string {
+    const p = payloadInput(payload, scriptLang);
+    return typeof p === 'string' ? p : bytesAsCodes(p, scriptLang === 'TBEL');
+}
+
+/**
+ * The payload as the engine takes it (`UplinkInput.codes`): bytes as they are (read as `payloadCodes` reads
+ * them, in the batch, without a string per record), a string's UTF-16 code units in JavaScript, its UTF-8
+ * bytes in TBEL.
+ */
+function payloadInput(payload: unknown, scriptLang: ScriptLang): string | Uint8Array {
     const p = toBuffer(payload);
-    if (scriptLang === 'TBEL') return typeof p === 'string' ? Buffer.from(p, 'utf8').toString('latin1') : p.toString('latin1');
-    if (typeof p === 'string') return p;
-    // Decoding replaces every invalid sequence with U+FFFD: text without one came from valid UTF-8 (the
-    // full check only when the text has one, which valid UTF-8 may also carry).
-    const text = p.toString('utf8');
-    return text.indexOf('\ufffd') < 0 || isUtf8(p) ? text : p.toString('latin1');
+    return typeof p === 'string' && scriptLang === 'TBEL' ? Buffer.from(p, 'utf8') : p;
 }
 
 /** A short, single-line description of an input for error messages (no more than ~100 chars; reads only its head). */
@@ -282,7 +288,7 @@ export class Converter {
         const parts: Promise<void>[] = [];
         for (let s = 0, size = FIRST_PART; s < requests.length; s += size, size = PIPELINE_PART) {
             if (s > 0) await new Promise<void>((r) => setImmediate(r)); // lets the previous part reach the runner
-            const inputs: { codes: string; metadata: Record<string, string> }[] = [];
+            const inputs: UplinkInput[] = [];
             const index: number[] = [];
             for (let i = s; i < Math.min(requests.length, s + size); i++) {
                 const req = requests[i];
@@ -296,7 +302,7 @@ export class Converter {
                         if (k.streamName !== undefined) md.streamName = String(k.streamName);
                     }
                     if (req.metadata) Object.assign(md, stringMap(req.metadata));
-                    inputs.push({ codes: payloadCodes(req.payload, this.scriptLang), metadata: md });
+                    inputs.push({ codes: payloadInput(req.payload, this.scriptLang), metadata: md });
                     index.push(i);
                 } catch (e) {
                     outcomes[i] = { error: inputError(e) };

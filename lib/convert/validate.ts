@@ -37,7 +37,6 @@ export interface DownlinkRecord {
 }
 
 const NUMERIC = /^-?(\d+(\.\d+)?|\.\d+)$/;
-const OPTIONAL_STRINGS = ['customerName', 'groupName'] as const;
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
     return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -62,47 +61,71 @@ export function castValue(v: unknown): unknown {
     return v;
 }
 
-/** Copies a key/value object: nulls skipped, numeric strings cast, nested objects/arrays kept as JSON values. */
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/**
+ * Copies a key/value object: nulls skipped, numeric strings cast, nested objects/arrays kept as JSON values.
+ * Hot path (every value of every record): one pass, no key array.
+ */
 export function cleanValues(obj: Record<string, unknown>): Record<string, unknown> {
-    const out: Record<string, unknown> = {};
-    const keys = Object.keys(obj); // no [key, value] pair per entry (hot path: every value of every record)
-    for (let i = 0; i < keys.length; i++) {
-        const k = keys[i];
+    return cleaned(obj) ?? {};
+}
+
+/** cleanValues, or undefined when no value is kept (no second pass to count them). */
+function cleaned(obj: Record<string, unknown>): Record<string, unknown> | undefined {
+    let out: Record<string, unknown> | undefined;
+    for (const k in obj) {
+        if (!hasOwn.call(obj, k)) continue; // own keys only, as Object.keys
         const v = obj[k];
         if (v === null || v === undefined || k === '__proto__') continue; // '__proto__' would set the prototype
+        out ??= {};
         out[k] = typeof v === 'string' ? castValue(v) : v;
     }
     return out;
 }
 
-function toTs(v: unknown, where: string): number {
+/**
+ * Where in the result a check failed, for the message: `result` or `result[i]`, then `.telemetry` and
+ * `[j]`. Built only when a check fails (the hot path builds no text).
+ */
+function entityPath(ent: number): string {
+    return ent < 0 ? 'result' : `result[${ent}]`;
+}
+
+function telemetryPath(ent: number, entry: number): string {
+    return `${entityPath(ent)}.telemetry${entry < 0 ? '' : `[${entry}]`}`;
+}
+
+function toTs(v: unknown, ent: number, entry: number): number {
     const n = typeof v === 'string' && NUMERIC.test(v) ? Number(v) : v;
-    if (typeof n !== 'number' || !Number.isFinite(n)) throw new OutputError(`${where}.ts must be a number (milliseconds since 1970), got ${short(v)}`);
+    if (typeof n !== 'number' || !Number.isFinite(n)) throw new OutputError(`${telemetryPath(ent, entry)}.ts must be a number (milliseconds since 1970), got ${short(v)}`);
     return Math.trunc(n);
 }
 
-function telemetryOf(t: unknown, now: number, where: string): TelemetryEntry[] {
+/** One telemetry entry (`{ts, values}` or an object of values), or undefined when it keeps no value. */
+function entryOf(e: unknown, now: number, ent: number, entry: number): TelemetryEntry | undefined {
+    if (!isPlainObject(e)) throw new OutputError(`${telemetryPath(ent, entry)} must be an object of values or {ts, values}, got ${short(e)}`);
+    if ('ts' in e && 'values' in e) {
+        if (!isPlainObject(e.values)) throw new OutputError(`${telemetryPath(ent, entry)}.values must be an object, got ${short(e.values)}`);
+        const ts = toTs(e.ts, ent, entry);
+        const values = cleaned(e.values);
+        return values ? { ts, values } : undefined;
+    }
+    const values = cleaned(e);
+    return values ? { ts: now, values } : undefined;
+}
+
+function telemetryOf(t: unknown, now: number, ent: number): TelemetryEntry[] {
     if (t === null || t === undefined) return [];
-    const one = (e: unknown, w: string): TelemetryEntry | undefined => {
-        if (!isPlainObject(e)) throw new OutputError(`${w} must be an object of values or {ts, values}, got ${short(e)}`);
-        let entry: TelemetryEntry;
-        if ('ts' in e && 'values' in e) {
-            if (!isPlainObject(e.values)) throw new OutputError(`${w}.values must be an object, got ${short(e.values)}`);
-            entry = { ts: toTs(e.ts, w), values: cleanValues(e.values) };
-        } else {
-            entry = { ts: now, values: cleanValues(e) };
-        }
-        return Object.keys(entry.values).length ? entry : undefined;
-    };
     if (Array.isArray(t)) {
         const out: TelemetryEntry[] = [];
-        t.forEach((e, i) => {
-            const x = one(e, `${where}[${i}]`);
+        for (let i = 0; i < t.length; i++) {
+            const x = entryOf(t[i], now, ent, i);
             if (x) out.push(x);
-        });
+        }
         return out;
     }
-    const x = one(t, where);
+    const x = entryOf(t, now, ent, -1);
     return x ? [x] : [];
 }
 
@@ -121,11 +144,11 @@ function optionalString(v: unknown, key: string): string | undefined {
     throw new OutputError(`${key} must be a string, got ${short(v)}`);
 }
 
-function entityOf(r: Record<string, unknown>, now: number, where: string): UplinkEntity {
+function entityOf(r: Record<string, unknown>, now: number, ent: number): UplinkEntity {
     const hasDevice = r.deviceName !== undefined && r.deviceName !== null;
     const hasAsset = r.assetName !== undefined && r.assetName !== null;
-    if (hasDevice && hasAsset) throw new OutputError(`${where} has both deviceName and assetName: return exactly one of them`);
-    if (!hasDevice && !hasAsset) throw new OutputError(`${where} must contain deviceName or assetName, got ${short(r)}`);
+    if (hasDevice && hasAsset) throw new OutputError(`${entityPath(ent)} has both deviceName and assetName: return exactly one of them`);
+    if (!hasDevice && !hasAsset) throw new OutputError(`${entityPath(ent)} must contain deviceName or assetName, got ${short(r)}`);
     const e = {} as UplinkEntity;
     if (hasDevice) {
         e.deviceName = nameOf(r.deviceName, 'deviceName');
@@ -135,21 +158,19 @@ function entityOf(r: Record<string, unknown>, now: number, where: string): Uplin
     } else {
         e.assetName = nameOf(r.assetName, 'assetName');
         const type = optionalString(r.assetType, 'assetType');
-        if (type === undefined) throw new OutputError(`${where}: assetType is required for asset "${e.assetName}"`);
+        if (type === undefined) throw new OutputError(`${entityPath(ent)}: assetType is required for asset "${e.assetName}"`);
         e.assetType = type;
         const label = optionalString(r.assetLabel, 'assetLabel');
         if (label !== undefined) e.assetLabel = label;
     }
-    for (const k of OPTIONAL_STRINGS) {
-        const v = optionalString(r[k], k);
-        if (v !== undefined) e[k] = v;
-    }
-    e.telemetry = telemetryOf(r.telemetry, now, `${where}.telemetry`);
-    e.attributes = {};
-    if (r.attributes !== undefined && r.attributes !== null) {
-        if (!isPlainObject(r.attributes)) throw new OutputError(`${where}.attributes must be an object, got ${short(r.attributes)}`);
-        e.attributes = cleanValues(r.attributes);
-    }
+    const customer = optionalString(r.customerName, 'customerName');
+    if (customer !== undefined) e.customerName = customer;
+    const group = optionalString(r.groupName, 'groupName');
+    if (group !== undefined) e.groupName = group;
+    e.telemetry = telemetryOf(r.telemetry, now, ent);
+    const a = r.attributes;
+    if (a !== undefined && a !== null && !isPlainObject(a)) throw new OutputError(`${entityPath(ent)}.attributes must be an object, got ${short(a)}`);
+    e.attributes = a === undefined || a === null ? {} : cleanValues(a);
     return e;
 }
 
@@ -160,13 +181,16 @@ function entityOf(r: Record<string, unknown>, now: number, where: string): Uplin
  */
 export function normaliseUplink(value: unknown, now: number): UplinkEntity[] {
     if (Array.isArray(value)) {
-        return value.map((r, i) => {
+        const out: UplinkEntity[] = new Array(value.length);
+        for (let i = 0; i < value.length; i++) {
+            const r: unknown = value[i];
             if (!isPlainObject(r)) throw new OutputError(`result[${i}] must be an object, got ${short(r)}`);
-            return entityOf(r, now, `result[${i}]`);
-        });
+            out[i] = entityOf(r, now, i);
+        }
+        return out;
     }
     if (!isPlainObject(value)) return [];
-    return [entityOf(value, now, 'result')];
+    return [entityOf(value, now, -1)];
 }
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2,3})?$/;

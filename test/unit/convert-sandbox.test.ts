@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { ScriptEngine, ScriptCompileError, UplinkInput, RawResult } from '../../lib/convert/sandbox';
-import { applyPart, uplinkHeader } from '../../lib/convert/runner/frames';
+import { applyPart, uplinkBatch } from '../../lib/convert/runner/frames';
 import { findForbiddenSyntax } from '../../lib/convert/guard';
 
 // Every engine runs its script in a runner process: they are closed after each test.
@@ -206,9 +206,9 @@ describe('convert sandbox', function () {
         it('uplink metadata: records whose keys differ (row header) and alike (columnar) get their own values; a record key overrides a base key', async function () {
             const e = uplink('metadata.touched = payload.length; return metadata;');
             const mixed = [rec('a', { partitionKey: 'p1', sequenceNumber: '1' }), rec('bb'), rec('c', { sequenceNumber: '3', partitionKey: 'p3' }), rec('dd', { integrationName: 'own', k: 'v' })];
-            assert.ok(JSON.parse(uplinkHeader(mixed).h).m, 'keys differ: one metadata object per record');
-            assert.ok(JSON.parse(uplinkHeader([rec('a', { n: 1 as unknown as string })]).h).m, 'a value that is not a string: one metadata object per record');
-            assert.equal(uplinkHeader([rec('ab', { k: 'v\n' }), rec('c', { k: 'w' })]).b, 'abcv\nw', 'columnar: the values\' text after the payloads');
+            assert.ok(JSON.parse(uplinkBatch(mixed).h).m, 'keys differ: one metadata object per record');
+            assert.ok(JSON.parse(uplinkBatch([rec('a', { n: 1 as unknown as string })]).h).m, 'a value that is not a string: one metadata object per record');
+            assert.equal(uplinkBatch([rec('ab', { k: 'v\n' }), rec('c', { k: 'w' })]).b.toString(), 'abcv\nw', 'columnar: the values\' text after the payloads');
             assert.deepEqual((await e.runBatch(mixed)).map((o) => o.value), [
                 { integrationName: 'it', partitionKey: 'p1', sequenceNumber: '1', touched: 1 },
                 { integrationName: 'it', touched: 2 },
@@ -216,7 +216,7 @@ describe('convert sandbox', function () {
                 { integrationName: 'own', k: 'v', touched: 2 },
             ]);
             const alike = Array.from({ length: 300 }, (_, i) => rec('x'.repeat(i % 7), { partitionKey: `p${i}`, integrationName: `n${i}` }));
-            const h = JSON.parse(uplinkHeader(alike).h);
+            const h = JSON.parse(uplinkBatch(alike).h);
             assert.deepEqual([h.k, h.l.length, h.m], [['partitionKey', 'integrationName'], 600, undefined], 'same keys: columnar');
             const out = await e.runBatch(alike);
             out.forEach((o, i) => assert.deepEqual(o.value, { integrationName: `n${i}`, partitionKey: `p${i}`, touched: i % 7 }));
@@ -258,6 +258,32 @@ describe('convert sandbox', function () {
             // a batch without a lone surrogate goes without the JSON fallback: the same answer
             const clean = await e.runBatch(texts.slice(0, 3).map((t) => rec(t, { k: 'v\n' })));
             assert.deepEqual(clean.map((o) => o.value), texts.slice(0, 3).map((t) => Array.from({ length: t.length }, (_, i) => t.charCodeAt(i))));
+        });
+
+        it('payload bytes cross as they are: ASCII, UTF-8 and binary bytes, mixed with text in one batch, in JavaScript and TBEL', async function () {
+            const bytes = [Buffer.from('{"a":1}'), Buffer.from('é€😀'), Buffer.from([0xff, 0x41, 0xc3]), new Uint8Array([0x62, 0x63]), Buffer.alloc(0)];
+            const inputs: UplinkInput[] = [
+                ...bytes.map((b, i) => ({ codes: b, metadata: { partitionKey: `p${i}`, seq: i % 2 ? 'ü' : `${i}` } })),
+                { codes: 'tëxt', metadata: { partitionKey: 'p5', seq: '5' } },
+            ];
+            const codes = (s: string) => Array.from({ length: s.length }, (_, i) => s.charCodeAt(i));
+            const js = uplink('return [payload, metadata.partitionKey, metadata.seq];');
+            assert.deepEqual((await js.runBatch(inputs)).map((o) => o.value), [
+                [codes('{"a":1}'), 'p0', '0'],
+                [codes('é€😀'), 'p1', 'ü'],
+                [[0xff, 0x41, 0xc3], 'p2', '2'], // not UTF-8: the bytes
+                [[0x62, 0x63], 'p3', 'ü'],
+                [[], 'p4', '4'],
+                [codes('tëxt'), 'p5', '5'],
+            ]);
+            // all ASCII: the batch's bytes as they are; a lone surrogate in a value: the JSON fallback, same answer
+            const ascii = (await js.runBatch([inputs[0], inputs[3]])).map((o) => o.value);
+            assert.deepEqual(ascii, [[codes('{"a":1}'), 'p0', '0'], [[0x62, 0x63], 'p3', 'ü']]);
+            const lone = (await js.runBatch([{ codes: Buffer.from('xy'), metadata: { partitionKey: 'q\ud800', seq: 's' } }, inputs[1]])).map((o) => o.value);
+            assert.deepEqual(lone, [[codes('xy'), 'q\ud800', 's'], [codes('é€😀'), 'p1', 'ü']]);
+            const tbel = await started({ direction: 'uplink', scriptLang: 'TBEL', script: 'return payload;' });
+            const signed = (b: Uint8Array) => Array.from(b, (x) => (x > 127 ? x - 256 : x));
+            assert.deepEqual((await tbel.runBatch(inputs.slice(0, 5))).map((o) => o.value), bytes.map(signed));
         });
 
         it('downlink gets msg, metadata, msgType and integrationMetadata', async function () {

@@ -6,11 +6,11 @@
  *   in:  {"t":"init", direction, tbel, script, timeoutMs, base}   → {"t":"ready", perm} | {"t":"compile", info}
  *   in:  {"t":"run", id, n, hn, bn, bj?, each} + raw text       → {"t":"part", id, from, k, r, e}… then {"t":"done", id}
  *
- * The run frame's line is followed by `hn + bn` UTF-16 code units of raw text (no JSON escaping): the
- * batch header (JSON, `hn` long) then the concatenated payload text (`bn` long; when `bj` it is itself a
- * JSON string literal: the parent does that for text that is not well-formed UTF-16, which UTF-8 on the
- * pipe would not carry). Node-RED may send the next run before this one is done: frames are handled in
- * order, one at a time.
+ * The run frame's line is followed by `hn + bn` BYTES: the batch header (JSON, UTF-8) then the batch text
+ * (UTF-8: the concatenated payloads, then the metadata values; when `bj` it is itself a JSON string literal: the
+ * parent does that for text that is not well-formed UTF-16, which UTF-8 would not carry). Both are decoded once,
+ * into flat strings. Node-RED may send the next run before this one is done: frames are handled in order, one
+ * at a time.
  *
  * The batch header (uplink) is columnar: {"n": [payload lengths], "k": [metadata keys], "l": [value lengths,
  * k.length per record]}, the values' text after all payloads (or {"n", "m": [metadata per record]} when the
@@ -22,7 +22,7 @@
  *
  * Exits when stdin closes (Node-RED went away).
  */
-import { VmEngine, VmCompileError, Direction, isFields, noFields } from './vm-engine';
+import { VmEngine, VmCompileError, Direction, noFields } from './vm-engine';
 import { LineReader } from './lines';
 
 interface InitFrame {
@@ -43,8 +43,24 @@ interface RunFrame {
     each?: boolean;
 }
 
-function send(line: string): void {
-    process.stdout.write(line);
+/**
+ * Frames go out through one reused buffer (UTF-8 written into it, then written to the pipe): a string written
+ * as it is gets a fresh native buffer of 3 bytes per char, mapped and unmapped every part. The buffer is
+ * replaced when the pipe did not take all of it at once (the stream still holds it) and not used for texts that
+ * may not fit.
+ */
+const OUT_BYTES = 1 << 20;
+let outBuf = Buffer.allocUnsafe(OUT_BYTES);
+
+function send(text: string): void {
+    const out = process.stdout;
+    if (text.length * 3 > OUT_BYTES) {
+        out.write(text);
+        return;
+    }
+    const n = outBuf.write(text);
+    out.write(outBuf.subarray(0, n));
+    if (out.writableLength > 0) outBuf = Buffer.allocUnsafe(OUT_BYTES);
 }
 
 function permissionOn(): boolean {
@@ -62,12 +78,14 @@ export function main(): void {
     // A rejection nothing handles (possible only after a vm escape) must not end the runner mid-batch.
     process.on('unhandledRejection', () => undefined);
 
-    const handleRun = (f: RunFrame, raw: string): void => {
+    const handleRun = (f: RunFrame, raw: Buffer): void => {
         if (!engine) {
             send(`${JSON.stringify({ t: 'done', id: f.id, broken: 'not initialised' })}\n`);
             return;
         }
-        let body = raw.slice(f.hn);
+        // UTF-8 decoded once, into two flat strings (ASCII text: one byte per char)
+        const header = raw.toString('utf8', 0, f.hn);
+        let body = raw.toString('utf8', f.hn, f.hn + f.bn);
         if (f.bj) {
             try {
                 body = String(JSON.parse(body));
@@ -76,7 +94,7 @@ export function main(): void {
                 return;
             }
         }
-        engine.stage(raw.slice(0, f.hn), body);
+        engine.stage(header, body);
         const each = !!f.each;
         let from = 0;
         let out = '';
@@ -84,8 +102,8 @@ export function main(): void {
         while (from < f.n) {
             const o = engine.run(from, each);
             if (o.done) {
-                if (!isFields(o.json)) {
-                    broken = o.json.slice(0, 200);
+                if (o.json === undefined) {
+                    broken = o.broken;
                     break;
                 }
                 out += `{"t":"part","id":${f.id},"from":${from},${o.json}}\n`;
@@ -96,10 +114,6 @@ export function main(): void {
                 // timeout (or alone), else resume at it with a fresh timeout (it had little time).
                 const blame = o.at === from || o.elapsedMs * 2 >= engine.timeoutMs;
                 const json = engine.partial(blame);
-                if (!isFields(json)) {
-                    broken = json.slice(0, 200);
-                    break;
-                }
                 if (!noFields(json)) out += `{"t":"part","id":${f.id},"from":${from},${json}}\n`;
                 from = blame ? o.at + 1 : o.at;
             }
@@ -136,15 +150,14 @@ export function main(): void {
             return hn + bn; // the raw text follows the line
         }
     };
-    const onRaw = (raw: string): void => {
+    const onRaw = (raw: Buffer): void => {
         const f = pendingRun;
         pendingRun = undefined;
         if (f) handleRun(f, raw);
     };
 
     const reader = new LineReader(onLine, undefined, undefined, onRaw);
-    process.stdin.setEncoding('utf8');
-    process.stdin.on('data', (c: string) => reader.push(c));
+    process.stdin.on('data', (c: Buffer) => reader.push(c));
     process.stdin.on('end', () => process.exit(0));
 }
 

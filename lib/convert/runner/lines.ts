@@ -1,47 +1,68 @@
 /**
- * Newline-delimited JSON frames over a pipe (runner ⇄ Node-RED). Every frame is one `JSON.stringify`
- * line, so a frame never contains a raw newline. Splitting is linear: each chunk is scanned once.
+ * Newline-delimited JSON frames over a pipe (runner ⇄ Node-RED), read as bytes. Every frame is one
+ * `JSON.stringify` line, so a frame never contains a raw newline; a line is split at the byte 0x0A
+ * (never inside a UTF-8 sequence: their bytes are ≥ 0x80) and decoded once, as a whole. Splitting is
+ * linear: each chunk is scanned once.
  *
- * A frame may announce a raw block that follows its line (Node-RED → runner only: the batch text, sent
- * without a second round of JSON escaping): `onLine` returns its length in UTF-16 code units and the
- * next that many code units go to `onRaw` as one string, newlines and all. The stream must be decoded
- * with `setEncoding('utf8')` (whole characters per chunk), so lengths counted on both sides agree.
+ * A frame may announce a raw block that follows its line (Node-RED → runner only: the batch, its header
+ * and its text, sent without a second round of JSON escaping): `onLine` returns its length in BYTES and
+ * the next that many bytes go to `onRaw` as one Buffer (a view of the chunk when it lies in one).
  */
 export class LineReader {
-    private buf = '';
+    /** Bytes of the current line that came in earlier chunks. */
+    private parts: Buffer[] = [];
+    private partBytes = 0;
     private rawLeft = 0;
-    private rawParts: string[] = [];
-    /** Longest line accepted; a longer one calls `onOverflow` and the reader drops input until the next newline. */
+    private rawParts: Buffer[] = [];
+    private dropping = false;
+    /** Longest line accepted (bytes); a longer one calls `onOverflow` and the reader drops input until the next newline. */
     constructor(
         private readonly onLine: (line: string) => number | void,
         private readonly maxLine = 512 * 1024 * 1024,
         private readonly onOverflow?: () => void,
-        private readonly onRaw?: (text: string) => void,
+        private readonly onRaw?: (raw: Buffer) => void,
     ) {}
 
-    push(chunk: string): void {
+    push(chunk: Buffer): void {
         let start = 0;
         const len = chunk.length;
         while (start < len) {
             if (this.rawLeft > 0) {
                 const take = Math.min(this.rawLeft, len - start);
-                this.rawParts.push(start === 0 && take === len ? chunk : chunk.slice(start, start + take));
+                this.rawParts.push(start === 0 && take === len ? chunk : chunk.subarray(start, start + take));
                 start += take;
                 this.rawLeft -= take;
                 if (this.rawLeft === 0) this.flushRaw();
                 continue;
             }
-            const nl = chunk.indexOf('\n', start);
+            const nl = chunk.indexOf(0x0a, start);
             if (nl < 0) {
-                this.buf += start === 0 ? chunk : chunk.slice(start);
-                if (this.buf.length > this.maxLine) {
-                    this.buf = '';
-                    this.onOverflow?.();
+                if (!this.dropping) {
+                    this.parts.push(start === 0 ? chunk : chunk.subarray(start));
+                    this.partBytes += len - start;
+                    if (this.partBytes > this.maxLine) {
+                        this.parts = [];
+                        this.partBytes = 0;
+                        this.dropping = true;
+                        this.onOverflow?.();
+                    }
                 }
                 return;
             }
-            const line = this.buf ? this.buf + chunk.slice(start, nl) : chunk.slice(start, nl);
-            this.buf = '';
+            let line: string;
+            if (this.dropping) {
+                this.dropping = false;
+                start = nl + 1;
+                continue;
+            }
+            if (this.partBytes) {
+                this.parts.push(chunk.subarray(start, nl));
+                line = Buffer.concat(this.parts, this.partBytes + nl - start).toString('utf8');
+                this.parts = [];
+                this.partBytes = 0;
+            } else {
+                line = chunk.toString('utf8', start, nl);
+            }
             start = nl + 1;
             const raw = this.onLine(line);
             if (typeof raw === 'number' && raw >= 0 && this.onRaw) {
@@ -54,6 +75,6 @@ export class LineReader {
     private flushRaw(): void {
         const parts = this.rawParts;
         this.rawParts = [];
-        this.onRaw?.(parts.length === 1 ? parts[0] : parts.join(''));
+        this.onRaw?.(parts.length === 1 ? parts[0] : Buffer.concat(parts));
     }
 }

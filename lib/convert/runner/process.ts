@@ -60,12 +60,16 @@ interface Pending {
     end: (e: RunEnd) => void;
 }
 
-/** A batch as it is sent: the JSON header of the records and their concatenated payload text. */
+/**
+ * A batch as it is sent: the JSON header of the records and their text as UTF-8 bytes (`frames.ts` builds
+ * it); `bj`: the text is a JSON string literal (text that is not well-formed UTF-16 would not survive UTF-8).
+ */
 export interface RunRequest {
     id: number;
     n: number;
     h: string;
-    b: string;
+    b: Uint8Array;
+    bj: boolean;
     each: boolean;
 }
 
@@ -104,19 +108,6 @@ export function runnerArgs(memoryLimitMb: number): string[] {
         '--disallow-code-generation-from-strings',
         require.resolve('./child'),
     ];
-}
-
-function isWellFormed(s: string): boolean {
-    const f = (s as unknown as { isWellFormed?: () => boolean }).isWellFormed;
-    if (f) return f.call(s);
-    for (let i = 0; i < s.length; i++) {
-        const c = s.charCodeAt(i);
-        if (c < 0xd800 || c > 0xdfff) continue;
-        if (c > 0xdbff || i + 1 >= s.length) return false;
-        const d = s.charCodeAt(++i);
-        if (d < 0xdc00 || d > 0xdfff) return false;
-    }
-    return true;
 }
 
 export class RunnerProcess {
@@ -166,8 +157,7 @@ export class RunnerProcess {
             windowsHide: true,
         });
         this.child = child;
-        child.stdout!.setEncoding('utf8');
-        child.stdout!.on('data', (c: string) => this.reader.push(c));
+        child.stdout!.on('data', (c: Buffer) => this.reader.push(c));
         child.stderr!.setEncoding('utf8');
         child.stderr!.on('data', (c: string) => {
             this.stderrTail = (this.stderrTail + c).slice(-4096);
@@ -205,13 +195,10 @@ export class RunnerProcess {
      * runner takes them in order): each one's watchdog starts when the one before it is done.
      */
     run(req: RunRequest, watchdogMs: number, onPart: (from: number, part: Part) => void): Promise<RunEnd> {
-        // The texts go raw after the frame's line (no second JSON escaping); text that is not well-formed
-        // UTF-16 (a lone surrogate) would not survive UTF-8 on the pipe, so it goes as a JSON string.
-        const bj = !isWellFormed(req.b);
-        const b = bj ? JSON.stringify(req.b) : req.b;
-        const line = JSON.stringify({ t: 'run', id: req.id, n: req.n, hn: req.h.length, bn: b.length, bj, each: req.each });
-        // Two writes: the batch text is not copied once more into one string with the line and header.
-        return this.request([`${line}\n${req.h}`, b], watchdogMs, (f, end, touch) => {
+        // The header and the text go raw after the frame's line (no second JSON escaping), their lengths in bytes.
+        const line = JSON.stringify({ t: 'run', id: req.id, n: req.n, hn: Buffer.byteLength(req.h), bn: req.b.length, bj: req.bj, each: req.each });
+        // Two writes: the batch's bytes are not copied once more into one buffer with the line and header.
+        return this.request([`${line}\n${req.h}`, req.b], watchdogMs, (f, end, touch) => {
             if (f.id !== req.id) return;
             if (f.t === 'part') {
                 touch();
@@ -222,7 +209,7 @@ export class RunnerProcess {
         });
     }
 
-    private request(text: string | string[], watchdogMs: number, handle: Pending['handle']): Promise<RunEnd> {
+    private request(text: string | (string | Uint8Array)[], watchdogMs: number, handle: Pending['handle']): Promise<RunEnd> {
         return new Promise<RunEnd>((resolve) => {
             if (!this.alive) return resolve({ ok: false, death: 'crash', detail: 'the runner is not running' });
             let ended = false;
@@ -246,7 +233,7 @@ export class RunnerProcess {
             }
             const stdin = this.child!.stdin!;
             if (typeof text === 'string') stdin.write(text);
-            else for (const t of text) if (t) stdin.write(t);
+            else for (const t of text) if (t.length) stdin.write(t);
         });
     }
 

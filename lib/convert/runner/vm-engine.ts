@@ -114,6 +114,7 @@ const __kr = (function (${params}) {
     const parse = JSON.parse;
     const Str = String;
     const now = Date.now;
+    const repeat = Function.prototype.call.bind(String.prototype.repeat);
     const MAX_TEXT = ${MAX_ERROR_TEXT};
     const MAX_RESULT = ${MAX_RESULT_CHARS};
     const BASE = parse(${JSON.stringify(JSON.stringify(base))});
@@ -132,11 +133,15 @@ const __kr = (function (${params}) {
     let FACTORY = null;
     // progress of the current run (read by the runner after a timeout): kinds, values, errors so far
     let KS = '';
+    // 'r' kinds since the last other kind: counted, written out once (most records return a value)
+    let NR = 0;
     let RV = '';
     let RE = '';
     let FROM = 0;
     let I = 0;
+    // when the running record started, ms after T00 (the run's start): a small integer, no number object per record
     let T0 = 0;
+    let T00 = 0;
     function clip(s) { return s.length > MAX_TEXT ? s.slice(0, MAX_TEXT - 1) + '\u2026' : s; }
     function copyBase(extra) {
         const m = {};
@@ -177,19 +182,20 @@ const __kr = (function (${params}) {
         }
         return stringify({ n: name, m: message, l: line, c: col });
     }
-    function addError(text) { RE += (RE === '' ? '' : ',') + text; KS += 'e'; }
+    function kind(k) { KS += NR ? repeat('r', NR) + k : k; NR = 0; }
+    function addError(text) { RE += (RE === '' ? '' : ',') + text; kind('e'); }
     // One record's result: 'r' + its JSON in RV | 'u' (returned nothing) | 'e' + the error in RE.
     function add(r) {
         const s = stringify(r);
-        if (s === undefined) { KS += 'u'; return; }
+        if (s === undefined) { kind('u'); return; }
         if (s.length > MAX_RESULT) { addError(stringify({ n: 'RangeError', m: 'the result is too large (' + s.length + ' characters of JSON, at most ' + MAX_RESULT + ')', l: 0, c: 0 })); return; }
         RV += (RV === '' ? '' : ',') + s;
-        KS += 'r';
+        NR++;
     }
     // The part frame's fields for the records so far ('t' appended: the running one was stopped by the timeout).
     function fields(stopped) {
-        const r = '"k":"' + KS + (stopped ? 't' : '') + '","r":[' + RV + '],"e":[' + RE + ']';
-        KS = ''; RV = ''; RE = '';
+        const r = '"k":"' + KS + (NR ? repeat('r', NR) : '') + (stopped ? 't' : '') + '","r":[' + RV + '],"e":[' + RE + ']';
+        KS = ''; NR = 0; RV = ''; RE = '';
         return r;
     }
     const stage = function (h, b) { H = h; B = b; HDR = null; OFFS = null; };
@@ -233,14 +239,15 @@ const __kr = (function (${params}) {
     // Converts records from..end (or just record 'from' when each); returns the part frame's fields for them.
     const run = function (from, each) {
         if (HDR === null) {
-            try { COUNT = load(); } catch (e) { HDR = null; return '"bad input"'; }
+            try { COUNT = load(); } catch (e) { HDR = null; return 0; }
         }
         const b = B;
         const stop = each ? Math.min(from + 1, COUNT) : COUNT;
-        KS = ''; RV = ''; RE = '';
+        KS = ''; NR = 0; RV = ''; RE = '';
         FROM = from;
+        T00 = now();
         for (I = from; I < stop; I++) {
-            T0 = now();
+            T0 = now() - T00;
             try {
                 if (UPLINK) {
                     const n = LENS[I];
@@ -263,7 +270,7 @@ const __kr = (function (${params}) {
         return fields(false);
     };
     // After a timeout: which record was running, for how long (ms), and the results of from..I-1.
-    const state = function () { return I + ':' + (now() - T0) + ':' + FROM; };
+    const state = function () { return I + ':' + (now() - T00 - T0) + ':' + FROM; };
     const partial = function (stopped) { return fields(stopped); };
     const finish = function () { H = ''; B = ''; HDR = null; OFFS = null; LENS = null; ROWS = null; KEYS = null; VLENS = null; VOFFS = null; TMPL = null; };
     return Object.freeze({ stage: stage, define: define, run: run, build: build, state: state, partial: partial, finish: finish });
@@ -310,17 +317,15 @@ const PARTIAL = new vm.Script('__kr_partial(false)', { filename: 'kinesis-conver
 const PARTIAL_STOPPED = new vm.Script('__kr_partial(true)', { filename: 'kinesis-convert-runner.js' });
 
 /**
- * What one guarded run produced: the part frame's fields for records `from…` (`json`: `"k":"<kinds>","r":[…],"e":[…]`,
- * or a JSON string literal when the batch could not be read), or where the timeout stopped it (then `partial`).
+ * What one guarded run produced: the part frame's fields for records `from…` (`json`: `"k":"<kinds>","r":[…],"e":[…]`),
+ * what broke when the batch could not be read (`broken`), or where the timeout stopped it (then `partial`).
+ * The run's answer is told apart by its type (a string of fields or not), never by reading its text: that
+ * would flatten the string once more before it is written.
  */
 export type RunOutcome =
-    | { done: true; json: string }
+    | { done: true; json: string; broken?: undefined }
+    | { done: true; json?: undefined; broken: string }
     | { done: false; at: number; elapsedMs: number };
-
-/** Whether `json` of a finished run is the part frame's fields (else it names what broke). */
-export function isFields(json: string): boolean {
-    return json.startsWith('"k":"');
-}
 
 /** The fields of a part frame with no record. */
 export function noFields(json: string): boolean {
@@ -403,12 +408,12 @@ export class VmEngine {
         }
         try {
             const json = s.runInContext(this.ctx, { timeout: this.timeoutMs });
-            return { done: true, json: typeof json === 'string' ? json : '"no result"' };
+            return typeof json === 'string' ? { done: true, json } : { done: true, broken: json === 0 ? 'bad input' : 'no result' };
         } catch (e) {
-            if (!isTimeoutError(e)) return { done: true, json: '"broken"' };
+            if (!isTimeoutError(e)) return { done: true, broken: 'broken' };
             const st = String(STATE.runInContext(this.ctx, { timeout: 1000 }));
             const [at, elapsed, start] = st.split(':').map(Number);
-            if (start !== from) return { done: true, json: '"broken"' };
+            if (start !== from) return { done: true, broken: 'broken' };
             return { done: false, at, elapsedMs: elapsed };
         }
     }
