@@ -10,7 +10,7 @@ export interface Blackhole {
     url: string;
     /** Connections opened through it so far. */
     readonly connections: number;
-    /** Chunks sent to a silenced connection (dropped): requests that will never be answered. */
+    /** Chunks dropped on silenced connections (either way): requests that will never be answered. */
     readonly dropped: number;
     /** Every connection open now goes silent (kept open); later ones are forwarded. */
     silence(): number;
@@ -28,12 +28,15 @@ export async function startBlackhole(target: string): Promise<Blackhole> {
         const pair = { a, b, silent: false };
         live.add(pair);
         a.on('data', (d) => { if (!pair.silent) b.write(d); else dropped++; });
-        b.on('data', (d) => { if (!pair.silent) a.write(d); });
+        b.on('data', (d) => { if (!pair.silent) a.write(d); else dropped++; });
         const end = () => { live.delete(pair); a.destroy(); b.destroy(); };
+        // once silent, the server side closing (its keep-alive timeout) never reaches the client either:
+        // the client's connection stays open and quiet, as behind a NAT that dropped the flow
+        const serverGone = () => { if (pair.silent) b.destroy(); else end(); };
         a.on('close', end);
-        b.on('close', end);
+        b.on('close', serverGone);
         a.on('error', end);
-        b.on('error', end);
+        b.on('error', serverGone);
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as AddressInfo).port;
@@ -48,6 +51,7 @@ export async function startBlackhole(target: string): Promise<Blackhole> {
         },
         async close() {
             for (const p of live) { p.a.destroy(); p.b.destroy(); }
+            live.clear();
             await new Promise<void>((resolve) => server.close(() => resolve()));
         },
     };
