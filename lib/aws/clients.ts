@@ -41,6 +41,8 @@ export interface AwsConnectionOptions extends CredentialOptions {
     dynamodbSocketTimeoutMs?: number;
     /** The same for the producer's PutRecords calls. Default PRODUCER_SOCKET_TIMEOUT_MS. */
     producerSocketTimeoutMs?: number;
+    /** The same for the readers' Kinesis calls (not SubscribeToShard). Default KINESIS_SOCKET_TIMEOUT_MS. */
+    kinesisSocketTimeoutMs?: number;
     /** Environment to read the standard variables from (default process.env; tests pass their own). */
     env?: NodeJS.ProcessEnv;
     /** HTTP proxy URL (http://host:port); empty = HTTPS_PROXY / HTTP_PROXY (NO_PROXY applies to both). */
@@ -51,8 +53,13 @@ export interface AwsConnectionOptions extends CredentialOptions {
 }
 
 export interface AwsClients {
-    /** Kinesis with the SDK's retries (maxAttempts) — readers, probes. */
+    /** Kinesis with the SDK's retries (maxAttempts) — readers, probes; HTTP/1.1 with a socket timeout. */
     readonly kinesis: KinesisClient;
+    /**
+     * Kinesis for SubscribeToShard (Enhanced Fan-Out; created on first use): no socket timeout, and on AWS the
+     * SDK's HTTP/2 (which SubscribeToShard needs there).
+     */
+    readonly subscribeKinesis: KinesisClient;
     /** Kinesis with one HTTP attempt per call — the producer, which retries on its own (created on first use). */
     readonly producerKinesis: KinesisClient;
     readonly dynamodb: DynamoDBClient;
@@ -197,6 +204,14 @@ export const DYNAMODB_SOCKET_TIMEOUT_MS = 10_000;
 export const PRODUCER_SOCKET_TIMEOUT_MS = 20_000;
 
 /**
+ * The readers' Kinesis client (GetRecords, GetShardIterator, ListShards, DescribeStreamSummary, consumer
+ * registration): the same for its calls, so that a silently dead connection cannot hold the shard sync or a
+ * start for good. SubscribeToShard goes through its own client without one (`subscribeKinesis`): a
+ * subscription is quiet while a slow flow holds its events back.
+ */
+export const KINESIS_SOCKET_TIMEOUT_MS = 30_000;
+
+/**
  * The request handler for an endpoint override. AWS itself keeps the SDK default (HTTP/2 for
  * Kinesis, needed by SubscribeToShard there). Any other endpoint (kinesis-local, dynalite, a proxy)
  * gets HTTP/1.1 with keep-alive: kinesis-local and dynalite speak only HTTP/1.1 on plain ports, and
@@ -304,7 +319,9 @@ export function createAwsClients(opts: AwsConnectionOptions): AwsClients {
         maxAttempts: attempts,
         logger: QUIET_LOGGER,
     });
-    const kinesis = kinesisClient(maxAttempts, kinesisRoute.handler);
+    const kinesisTarget = kinesisEndpoint ?? awsEndpoint('kinesis', region);
+    const kinesis = kinesisClient(maxAttempts, httpHandlerFor(kinesisTarget, kinesisRoute.proxy, opts.kinesisSocketTimeoutMs ?? KINESIS_SOCKET_TIMEOUT_MS));
+    let subscribeKinesis: KinesisClient | undefined;
     let producerKinesis: KinesisClient | undefined;
     const dynamodb = new DynamoDBClient({
         ...(region ? { region } : {}),
@@ -317,8 +334,12 @@ export function createAwsClients(opts: AwsConnectionOptions): AwsClients {
     return {
         kinesis,
         get producerKinesis() {
-            producerKinesis ??= kinesisClient(1, httpHandlerFor(kinesisEndpoint ?? awsEndpoint('kinesis', region), kinesisRoute.proxy, opts.producerSocketTimeoutMs ?? PRODUCER_SOCKET_TIMEOUT_MS));
+            producerKinesis ??= kinesisClient(1, httpHandlerFor(kinesisTarget, kinesisRoute.proxy, opts.producerSocketTimeoutMs ?? PRODUCER_SOCKET_TIMEOUT_MS));
             return producerKinesis;
+        },
+        get subscribeKinesis() {
+            subscribeKinesis ??= kinesisClient(maxAttempts, kinesisRoute.handler);
+            return subscribeKinesis;
         },
         dynamodb,
         region,
@@ -331,6 +352,7 @@ export function createAwsClients(opts: AwsConnectionOptions): AwsClients {
         },
         destroy() {
             kinesis.destroy();
+            subscribeKinesis?.destroy();
             producerKinesis?.destroy();
             dynamodb.destroy();
         },

@@ -41,6 +41,8 @@ export type DoneCallback = (error?: unknown) => void;
 
 export interface ConsumerOptions {
     kinesis: KinesisClient;
+    /** The client for SubscribeToShard (Enhanced Fan-Out; default `kinesis`): one that never times a quiet subscription out. */
+    subscribeKinesis?: KinesisClient;
     dynamodb: DynamoDBClient;
     /** Stream name or ARN. */
     streamName: string;
@@ -282,7 +284,7 @@ export class KinesisConsumer {
                         const efo = await step(
                             'kinesis:RegisterStreamConsumer',
                             arn
-                                ? efoReaderFactory(this.opts.kinesis, arn, this.opts.consumerName || this.opts.tableName, { signal })
+                                ? efoReaderFactory(this.opts.subscribeKinesis ?? this.opts.kinesis, arn, this.opts.consumerName || this.opts.tableName, { signal })
                                 : Promise.reject(new Error('stream ARN unknown')),
                         );
                         this.readerFactory = efo.factory;

@@ -278,6 +278,7 @@ export = function (RED: NodeAPI): void {
         const failover = num(def.failoverTimeMs, 10_000, 500);
         const opts: ConsumerOptions = {
             kinesis: clients.kinesis,
+            ...(def.readMode === 'efo' ? { subscribeKinesis: clients.subscribeKinesis } : {}),
             dynamodb: clients.dynamodb,
             streamName,
             tableName,

@@ -47,6 +47,28 @@ describe('consumer: a DynamoDB connection that goes dead mid-stream', function (
         }
     });
 
+    it('keeps reading when its Kinesis connections go silent for good (the readers\' client times the calls out)', async () => {
+        const stream = uniqueName('cin-deadk');
+        await createTestStream(stream, 2);
+        hole = await startBlackhole(localEndpoints().kinesis);
+        const clients = createAwsClients({
+            region: localEndpoints().region, kinesisEndpoint: hole.url, dynamodbEndpoint: localEndpoints().dynamodb,
+            credentialMode: 'static', accessKeyId: 'local', secretAccessKey: 'local', kinesisSocketTimeoutMs: 1000,
+        });
+        const first = await putRecords(stream, 'a', 40);
+        const col = collectingConsumer(stream, stream, { kinesis: clients.kinesis, failoverTimeMs: 6000 });
+        running.push(col.consumer);
+        await col.consumer.start();
+        await waitFor('the first records', () => first.every((id) => col.ids.has(id)), 30_000);
+        const silenced = hole.silence();
+        assert.ok(silenced > 0, 'the consumer had Kinesis connections open');
+        const second = await putRecords(stream, 'b', 40);
+        // well before the reader's watchdog (60 s): the socket timeout ends the hung GetRecords
+        await waitFor('the records put after the connections died', () => second.every((id) => col.ids.has(id)), 20_000);
+        assert.ok(hole.dropped > 0, 'calls were sent on the dead connections');
+        clients.destroy();
+    });
+
     it('keeps renewing, reading and checkpointing when its DynamoDB connections go silent for good', async () => {
         const stream = uniqueName('cin-dead');
         await createTestStream(stream, 2);

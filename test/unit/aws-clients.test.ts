@@ -55,13 +55,21 @@ describe('lib/aws/clients + credentials (no network)', function () {
             assert.equal(resolveEndpoint('kinesis', undefined, env), undefined);
             assert.equal(resolveEndpoint('kinesis', 'http://127.0.0.1:3', env), 'http://127.0.0.1:3');
         });
-        it('http:// endpoints get the HTTP/1.1 NodeHttpHandler; AWS keeps the SDK default', async function () {
+        it('http:// endpoints get the HTTP/1.1 NodeHttpHandler; on AWS only SubscribeToShard keeps the SDK default (HTTP/2), every other client has a socket timeout', async function () {
             const local = createAwsClients({ region: 'us-east-1', kinesisEndpoint: 'http://127.0.0.1:4568', dynamodbEndpoint: 'http://127.0.0.1:4569', credentialMode: 'static', accessKeyId: 'a', secretAccessKey: 'b', env: {} });
             const aws = createAwsClients({ region: 'us-east-1', credentialMode: 'static', accessKeyId: 'a', secretAccessKey: 'b', env: {} });
             try {
                 assert.ok(local.kinesis.config.requestHandler instanceof NodeHttpHandler);
                 assert.ok(local.dynamodb.config.requestHandler instanceof NodeHttpHandler);
-                assert.ok(!(aws.kinesis.config.requestHandler instanceof NodeHttpHandler), 'Kinesis on AWS keeps HTTP/2');
+                assert.ok(!(aws.subscribeKinesis.config.requestHandler instanceof NodeHttpHandler), 'SubscribeToShard on AWS keeps HTTP/2');
+                assert.ok(local.subscribeKinesis.config.requestHandler instanceof NodeHttpHandler, 'kinesis-local: HTTP/1.1');
+                for (const [name, c] of [['kinesis', aws.kinesis], ['producerKinesis', aws.producerKinesis], ['dynamodb', aws.dynamodb], ['local kinesis', local.kinesis], ['local dynamodb', local.dynamodb]] as const) {
+                    const h = c.config.requestHandler as NodeHttpHandler;
+                    assert.ok(h instanceof NodeHttpHandler, `${name}: HTTP/1.1`);
+                    const cfg = await (h as unknown as { configProvider: Promise<{ socketTimeout?: number }> }).configProvider;
+                    assert.ok((cfg.socketTimeout ?? 0) >= 10_000, `${name}: a socket timeout`);
+                }
+                assert.equal(((await (local.subscribeKinesis.config.requestHandler as unknown as { configProvider: Promise<{ socketTimeout?: number }> }).configProvider).socketTimeout ?? 0), 0, 'SubscribeToShard: no socket timeout');
                 const ep = await local.kinesis.config.endpoint!();
                 assert.equal(`${ep.protocol}//${ep.hostname}:${ep.port}`, 'http://127.0.0.1:4568');
                 assert.equal(local.describe(), 'http://127.0.0.1:4568');
