@@ -58,11 +58,13 @@ export class Part {
     hash: bigint | undefined = undefined;
     /** The next queued record of the same key (or, without key order, of the stream): queue.ts. */
     next: Part | undefined = undefined;
-    // as an entry
-    readonly aggregated = false;
-    readonly parts = undefined;
-    readonly keys = undefined;
-    readonly expectedShard = undefined;
+    /** Its key's state in the queue (key order): the lock it holds is released through it, no lookup (queue.ts). */
+    keyState: object | undefined = undefined;
+    // as an entry (the constant members are on the prototype, below: not stored per record)
+    declare readonly aggregated: false;
+    declare readonly parts: undefined;
+    declare readonly keys: undefined;
+    declare readonly expectedShard: undefined;
     /** Requests that carried this record so far. */
     attempts = 0;
     /** Not retried before (epoch ms). */
@@ -83,6 +85,8 @@ export class Part {
         this.enqueuedAt = enqueuedAt;
     }
 }
+
+Object.assign(Part.prototype, { aggregated: false, parts: undefined, keys: undefined, expectedShard: undefined });
 
 /** A KPL aggregate of several parts, sent as one PutRecords entry. */
 export interface Aggregate {

@@ -633,8 +633,8 @@ export class Producer {
 
     /** Releases the order locks an entry holds (a plain entry: its key's one). */
     private unlockEntry(s: StreamState, e: Entry): void {
-        if (e.keys) s.queue.unlock(e.keys);
-        else s.queue.unlockKey(e.partitionKey);
+        if (e.aggregated) s.queue.unlock(e.keys);
+        else s.queue.unlockPart(e);
     }
 
     private complete(s: StreamState, p: Part, shardId: string, sequenceNumber: string, subSequenceNumber?: number): void {

@@ -24,6 +24,8 @@ interface KeyState {
     inReady: boolean;
     /** The next key in the ready FIFO. */
     nextReady: KeyState | undefined;
+    /** Still the key's state in the map (false once dropped). */
+    live: boolean;
 }
 
 export class PendingQueue {
@@ -63,6 +65,7 @@ export class PendingQueue {
             return;
         }
         const k = this.stateOf(p.partitionKey);
+        p.keyState = k;
         if (k.tail) k.tail.next = p;
         else k.head = p;
         k.tail = p;
@@ -131,7 +134,22 @@ export class PendingQueue {
     unlockKey(key: string): void {
         if (!this.keyOrder) return;
         const k = this.keys.get(key);
-        if (!k) return;
+        if (k) this.release(k);
+    }
+
+    /**
+     * Releases the lock a record taken from this queue holds on its key, through the key state it was
+     * queued under (no lookup): that state stays in the map while the record is in flight or waiting
+     * to retry (it holds a lock), so it is the key's current one.
+     */
+    unlockPart(p: Part): void {
+        if (!this.keyOrder) return;
+        const k = p.keyState as KeyState | undefined;
+        if (k !== undefined && k.live) this.release(k);
+        else this.unlockKey(p.partitionKey);
+    }
+
+    private release(k: KeyState): void {
         k.locks = k.locks > 0 ? k.locks - 1 : 0;
         this.makeReady(k);
     }
@@ -140,7 +158,10 @@ export class PendingQueue {
     drain(): Part[] {
         const out: Part[] = [];
         for (let p = this.plainHead; p; p = p.next) out.push(p);
-        for (const k of this.keys.values()) for (let p = k.head; p; p = p.next) out.push(p);
+        for (const k of this.keys.values()) {
+            for (let p = k.head; p; p = p.next) out.push(p);
+            k.live = false;
+        }
         for (const p of out) p.next = undefined;
         this.plainHead = this.plainTail = undefined;
         this.keys.clear();
@@ -154,7 +175,7 @@ export class PendingQueue {
     private stateOf(key: string): KeyState {
         let k = this.keys.get(key);
         if (!k) {
-            k = { key, head: undefined, tail: undefined, locks: 0, inReady: false, nextReady: undefined };
+            k = { key, head: undefined, tail: undefined, locks: 0, inReady: false, nextReady: undefined, live: true };
             this.keys.set(key, k);
         }
         return k;
@@ -174,6 +195,7 @@ export class PendingQueue {
         if (k.locks > 0) return;
         if (!k.head) {
             this.keys.delete(k.key);
+            k.live = false;
             return;
         }
         k.inReady = true;
