@@ -10,7 +10,7 @@
  * consumer would drop it from.
  */
 import { hashKeyOf, recordBytes } from './records';
-import { Entry, entryOf, hashOf, Part } from './entries';
+import { Aggregate, Entry, hashOf, Part } from './entries';
 import type { PendingQueue } from './queue';
 import type { ShardMap, ShardRange } from './shard-map';
 
@@ -28,8 +28,8 @@ interface Bucket {
 
 /** Bytes a record adds to an aggregate (upper bound of the protobuf encoding). */
 function added(p: Part, b: Bucket): number {
-    return p.rec.data.length + 12 + (b.keys.has(p.rec.partitionKey) ? 0 : Buffer.byteLength(p.rec.partitionKey) + 4)
-        + (p.rec.explicitHashKey ? p.rec.explicitHashKey.length + 4 : 0);
+    return p.data.length + 12 + (b.keys.has(p.partitionKey) ? 0 : Buffer.byteLength(p.partitionKey) + 4)
+        + (p.explicitHashKey ? p.explicitHashKey.length + 4 : 0);
 }
 
 export interface AggregateLimits {
@@ -55,7 +55,7 @@ export function buildAggregates(queue: PendingQueue, map: ShardMap, lim: Aggrega
             // Not in the map (a gap while resharding): send it on its own.
             if (entries >= lim.maxEntries || bytes + p.size > lim.maxBytes) break;
             queue.take();
-            singles.push(entryOf(p));
+            singles.push(p);
             entries++;
             bytes += p.size;
             continue;
@@ -73,7 +73,7 @@ export function buildAggregates(queue: PendingQueue, map: ShardMap, lim: Aggrega
             entries++;
         }
         queue.take();
-        const key = p.rec.partitionKey;
+        const key = p.partitionKey;
         for (let q: Part | undefined = p; q; q = queue.nextOfKey(key, false)) {
             if (q !== p) {
                 // Later records of the same key may join the same aggregate (sub-records keep their order).
@@ -92,29 +92,28 @@ export function buildAggregates(queue: PendingQueue, map: ShardMap, lim: Aggrega
     for (const b of done) {
         const first = b.parts[0];
         if (b.parts.length === 1) {
-            out.push(entryOf(first));
+            out.push(first);
             continue;
         }
-        const data = aggregator.aggregate(b.parts.map((p) => ({ data: p.rec.data, partitionKey: p.rec.partitionKey, explicitHashKey: p.rec.explicitHashKey })));
-        const size = recordBytes(data, first.rec.partitionKey);
+        const data = aggregator.aggregate(b.parts.map((p) => ({ data: p.data, partitionKey: p.partitionKey, explicitHashKey: p.explicitHashKey })));
+        const size = recordBytes(data, first.partitionKey);
         if (size > lim.maxRecordBytes) {
             // The estimate was off (should not happen): send the records one by one, each with its own lock.
             const seen = new Set<string>();
             const extra: string[] = [];
             for (const p of b.parts) {
-                out.push(entryOf(p));
-                if (seen.has(p.rec.partitionKey)) extra.push(p.rec.partitionKey);
-                seen.add(p.rec.partitionKey);
+                out.push(p);
+                if (seen.has(p.partitionKey)) extra.push(p.partitionKey);
+                seen.add(p.partitionKey);
             }
             queue.lock(extra);
             continue;
         }
-        out.push({
-            part: first,
+        const aggregate: Aggregate = {
             parts: b.parts,
             keys: [...b.keys],
-            partitionKey: first.rec.partitionKey,
-            explicitHashKey: hashKeyOf(first.rec.partitionKey, first.rec.explicitHashKey).toString(),
+            partitionKey: first.partitionKey,
+            explicitHashKey: hashKeyOf(first.partitionKey, first.explicitHashKey).toString(),
             data,
             size,
             attempts: 0,
@@ -122,7 +121,8 @@ export function buildAggregates(queue: PendingQueue, map: ShardMap, lim: Aggrega
             enqueuedAt: Math.min(...b.parts.map((p) => p.enqueuedAt)),
             aggregated: true,
             expectedShard: b.shard.shardId,
-        });
+        };
+        out.push(aggregate);
     }
     return out;
 }

@@ -1,13 +1,19 @@
 /**
- * The producer's units of work: a message (Ticket), one of its records (Part) and what one
- * PutRecords entry carries (Entry: one record, or a KPL aggregate of several).
+ * The producer's units of work: a message of several records (Ticket), one record (Part) and what
+ * one PutRecords entry carries (Entry: a plain record is its own entry — no second object per record —
+ * or an Aggregate, a KPL aggregated record of several parts).
+ *
+ * A record waiting for Kinesis holds one object, its Part: the record's fields are copied in (the
+ * caller's record object and array are not kept), the per-key queue links parts through `next`, and
+ * a one-record message is settled by its Part (no ticket). Objects held from `write` to the answer
+ * live long enough to be promoted by the garbage collector; fewer of them is most of the cost.
  */
 import type { ExplainedError } from '../aws/errors';
 import type { WriteResult } from './errors';
 import type { RecordFailure } from './errors';
-import { hashKeyOf, ProducerRecord } from './records';
+import { hashKeyOf } from './records';
 
-/** One `put()` call of several records: settles when every part is done (a one-record message has none: its Part settles it). */
+/** One `write()` call of several records: settles when every part is done (a one-record message has none: its Part settles it). */
 export interface Ticket {
     parts: Part[];
     results: Array<WriteResult | undefined>;
@@ -29,67 +35,87 @@ export interface Ticket {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type WriteCallback<A = any, B = any> = (err: Error | null, results: WriteResult[] | undefined, a: A, b: B) => void;
 
-/** One record of a message. */
-export interface Part {
-    /** The message's ticket; undefined when the message is this one record (then `callback` is its callback). */
-    ticket: Ticket | undefined;
-    callback: WriteCallback | undefined;
-    /** One-record message: the caller's values for its callback. */
-    a: unknown;
-    b: unknown;
-    index: number;
-    rec: ProducerRecord;
+/** One record of a message; as a plain PutRecords entry (`aggregated` false) also its entry. */
+export class Part {
+    // the record
+    readonly streamName: string;
+    readonly data: Uint8Array;
+    readonly partitionKey: string;
+    readonly explicitHashKey: string | undefined;
     /** Data + partition key bytes. */
-    size: number;
+    readonly size: number;
+    // its message
+    /** The message's ticket; undefined when the message is this one record (then `callback` is its callback). */
+    readonly ticket: Ticket | undefined;
+    readonly callback: WriteCallback | undefined;
+    /** One-record message: the caller's values for its callback. */
+    readonly a: unknown;
+    readonly b: unknown;
+    readonly index: number;
     enqueuedAt: number;
-    done: boolean;
+    done = false;
     /** The 128-bit hash key Kinesis routes it by (computed once, when aggregating). */
-    hash?: bigint;
+    hash: bigint | undefined = undefined;
+    /** The next queued record of the same key (or, without key order, of the stream): queue.ts. */
+    next: Part | undefined = undefined;
+    /** Its key's state in the queue (key order): the lock it holds is released through it, no lookup (queue.ts). */
+    keyState: object | undefined = undefined;
+    // as an entry (the constant members are on the prototype, below: not stored per record)
+    declare readonly aggregated: false;
+    declare readonly parts: undefined;
+    declare readonly keys: undefined;
+    declare readonly expectedShard: undefined;
+    /** Requests that carried this record so far. */
+    attempts = 0;
+    /** Not retried before (epoch ms). */
+    notBefore = 0;
+
+    constructor(streamName: string, data: Uint8Array, partitionKey: string, explicitHashKey: string | undefined, size: number,
+        ticket: Ticket | undefined, callback: WriteCallback | undefined, a: unknown, b: unknown, index: number, enqueuedAt: number) {
+        this.streamName = streamName;
+        this.data = data;
+        this.partitionKey = partitionKey;
+        this.explicitHashKey = explicitHashKey;
+        this.size = size;
+        this.ticket = ticket;
+        this.callback = callback;
+        this.a = a;
+        this.b = b;
+        this.index = index;
+        this.enqueuedAt = enqueuedAt;
+    }
 }
 
-/** One PutRecords entry: one record (`part`), or a KPL aggregate of several (`parts`, `keys`). */
-export interface Entry {
-    /** The record of a plain entry; an aggregate's first sub-record. */
-    part: Part;
-    /** An aggregate's sub-records (undefined for a plain entry: no array per record). */
-    parts: Part[] | undefined;
-    /** An aggregate's distinct partition keys (the order locks it holds, one each); a plain entry holds its partitionKey's. */
-    keys: string[] | undefined;
-    partitionKey: string;
-    explicitHashKey?: string;
-    data: Uint8Array;
-    size: number;
-    /** Requests that carried this entry so far. */
+Object.assign(Part.prototype, { aggregated: false, parts: undefined, keys: undefined, expectedShard: undefined });
+
+/** A KPL aggregate of several parts, sent as one PutRecords entry. */
+export interface Aggregate {
+    readonly aggregated: true;
+    /** The sub-records, in their order in the aggregate. */
+    readonly parts: Part[];
+    /** The distinct partition keys of the sub-records (the order locks it holds, one each). */
+    readonly keys: string[];
+    /** The first sub-record's key; its explicit hash key routes the aggregate. */
+    readonly partitionKey: string;
+    readonly explicitHashKey: string;
+    readonly data: Uint8Array;
+    readonly size: number;
     attempts: number;
     notBefore: number;
-    enqueuedAt: number;
-    aggregated: boolean;
-    /** Aggregates: the shard the map said its explicit hash key belongs to. */
-    expectedShard?: string;
+    readonly enqueuedAt: number;
+    /** The shard the map said its explicit hash key belongs to. */
+    readonly expectedShard: string;
 }
 
-export function entryOf(p: Part, attempts = 0): Entry {
-    return {
-        part: p,
-        parts: undefined,
-        keys: undefined,
-        partitionKey: p.rec.partitionKey,
-        explicitHashKey: p.rec.explicitHashKey,
-        data: p.rec.data,
-        size: p.size,
-        attempts,
-        notBefore: 0,
-        enqueuedAt: p.enqueuedAt,
-        aggregated: false,
-    };
-}
+/** One PutRecords entry: a plain record (its Part), or an aggregate. */
+export type Entry = Part | Aggregate;
 
 export function hashOf(p: Part): bigint {
-    if (p.hash === undefined) p.hash = hashKeyOf(p.rec.partitionKey, p.rec.explicitHashKey);
+    if (p.hash === undefined) p.hash = hashKeyOf(p.partitionKey, p.explicitHashKey);
     return p.hash;
 }
 
 /** The parts of an entry as a list (close and resharding paths; not per record). */
 export function partsOf(e: Entry): Part[] {
-    return e.parts ?? [e.part];
+    return e.aggregated ? e.parts : [e];
 }

@@ -40,7 +40,7 @@
 import { explainAwsError, ExplainedError } from '../aws/errors';
 import { aggregate as kplAggregate } from '../kpl';
 import { buildAggregates, RecordAggregator } from './aggregation';
-import { Entry, entryOf, hashOf, Part, partsOf, Ticket, WriteCallback } from './entries';
+import { Aggregate, Entry, hashOf, Part, partsOf, Ticket, WriteCallback } from './entries';
 import { ProducerClosedError, ProducerError, QueueFullError, RecordFailure, RecordValidationError, WriteResult } from './errors';
 import { PendingQueue } from './queue';
 import {
@@ -57,7 +57,7 @@ import {
     streamNameOf,
 } from './records';
 import { usePutRecordsCodec } from './put-records-codec';
-import { backoffDelay, EntryOutcome, KinesisSender, putEntries } from './requests';
+import { backoffDelay, isWritten, KinesisSender, putEntries, resultError } from './requests';
 import { ShardMap } from './shard-map';
 
 export { backoffDelay, KinesisSender } from './requests';
@@ -146,9 +146,16 @@ export class Producer {
 
     private readonly streams = new Map<string, StreamState>();
     private streamList: StreamState[] = [];
-    /** Messages not settled: a Ticket, or the Part of a one-record message. */
-    private readonly pending = new Set<Ticket | Part>();
-    private readonly controllers = new Set<AbortController>();
+    /** The stream of the last record written (most flows write to one stream: no lookup per record). */
+    private lastStream: StreamState | undefined;
+    /** The PutRecords codec is on the client: requests carry the entries themselves (requests.ts). */
+    private readonly codec: boolean;
+    /** Messages not settled (a record's Part or a Ticket is where each one is; close() finds them). */
+    private pending = 0;
+    /** Requests being sent: their entries (close fails what they carry) by the controller that aborts them. */
+    private readonly sending = new Map<AbortController, Entry[]>();
+    /** Aggregates whose landing is being checked after resharding (verifyLanding). */
+    private readonly landing = new Set<Aggregate>();
     private inFlight = 0;
     private queued = 0;
     private timer?: NodeJS.Timeout;
@@ -169,7 +176,7 @@ export class Producer {
     constructor(opts: ProducerOptions) {
         this.opts = opts;
         this.client = opts.client;
-        usePutRecordsCodec(opts.client); // an SDK client: PutRecords bodies built and read natively (put-records-codec.ts)
+        this.codec = usePutRecordsCodec(opts.client); // an SDK client: PutRecords bodies built and read natively (put-records-codec.ts)
         this.lingerMs = clampInt(opts.lingerMs, 0, 1000, 50);
         this.maxInFlight = clampInt(opts.maxInFlight, 1, 64, 4);
         this.maxRecordBytes = clampInt(opts.maxRecordBytes, 1, LARGEST_RECORD_BYTES, DEFAULT_MAX_RECORD_BYTES);
@@ -194,7 +201,7 @@ export class Producer {
 
     /** Messages (put calls) not settled yet. */
     get pendingMessages(): number {
-        return this.pending.size;
+        return this.pending;
     }
 
     /** Shard map loads so far (aggregation; tests). */
@@ -228,14 +235,15 @@ export class Producer {
         if (records.length === 1) {
             // one record per message (the node's usual case): its Part is the message, no ticket
             const rec = records[0];
-            const size = (this.streams.has(rec.streamName) ? undefined : checkStreamName(rec.streamName)) ?? checkRecordOfStream(rec, this.maxRecordBytes);
+            const last = this.lastStream;
+            const known = last !== undefined && last.ref === rec.streamName;
+            const size = (known || this.streams.has(rec.streamName) ? undefined : checkStreamName(rec.streamName)) ?? checkRecordOfStream(rec, this.maxRecordBytes);
             if (typeof size === 'string') return callback(new RecordValidationError([{ index: 0, message: size }], 1), undefined, a as A, b as B);
             if (this.queued + 1 > this.maxQueued) return callback(new QueueFullError(this.queued, 1, this.maxQueued), undefined, a as A, b as B);
             const now = Date.now();
-            const part: Part = { ticket: undefined, callback, a, b, index: 0, rec, size, enqueuedAt: now, done: false, hash: undefined };
-            this.pending.add(part);
-            const s = this.stream(rec.streamName);
-            s.queue.push(part);
+            const s = known ? last : this.stream(rec.streamName);
+            s.queue.push(new Part(rec.streamName, rec.data, rec.partitionKey, rec.explicitHashKey, size, undefined, callback, a, b, 0, now));
+            this.pending++;
             this.queued++;
             this.kick(s, now);
             return;
@@ -264,11 +272,11 @@ export class Producer {
             a,
             b,
         };
-        this.pending.add(ticket);
+        this.pending++;
         const now = Date.now();
         for (let index = 0; index < records.length; index++) {
             const rec = records[index];
-            const part: Part = { ticket, callback: undefined, a: undefined, b: undefined, index, rec, size: sizes[index], enqueuedAt: now, done: false, hash: undefined };
+            const part = new Part(rec.streamName, rec.data, rec.partitionKey, rec.explicitHashKey, sizes[index], ticket, undefined, undefined, undefined, index, now);
             ticket.parts[index] = part;
             this.stream(rec.streamName).queue.push(part);
         }
@@ -298,12 +306,12 @@ export class Producer {
         this.lingerMs = 0;
         this.pump();
         const deadline = Date.now() + timeoutMs;
-        while (this.pending.size > 0 && Date.now() < deadline) {
+        while (this.pending > 0 && Date.now() < deadline) {
             await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - Date.now()))));
         }
         let messages = 0;
         let records = 0;
-        if (this.pending.size > 0) {
+        if (this.pending > 0) {
             const explained: ExplainedError = {
                 kind: 'unknown',
                 code: 'NotWrittenAtClose',
@@ -311,28 +319,38 @@ export class Producer {
                 status: 'stopped',
                 retryable: false,
             };
-            const attempts = new Map<Part, number>();
+            // every record not done is queued, waiting to retry, in a request or being checked after resharding
+            const left: Array<{ p: Part; attempts: number }> = [];
+            const entries: Entry[] = [];
             for (const s of this.streamList) {
-                for (const e of s.retry) for (const p of partsOf(e)) attempts.set(p, e.attempts);
-                s.queue.drain();
+                for (const p of s.queue.drain()) left.push({ p, attempts: 0 });
+                entries.push(...s.retry);
                 s.retry = [];
                 s.retryDueAt = Infinity;
             }
-            for (const t of [...this.pending]) {
-                messages++;
-                if (isPart(t)) {
+            for (const batch of this.sending.values()) entries.push(...batch);
+            entries.push(...this.landing);
+            for (const e of entries) for (const p of partsOf(e)) left.push({ p, attempts: e.attempts });
+            left.sort((x, y) => x.p.enqueuedAt - y.p.enqueuedAt); // messages fail in the order they came
+            const tickets = new Set<Ticket>();
+            for (const { p } of left) {
+                if (p.done) continue;
+                if (p.ticket === undefined) {
+                    messages++;
                     records++;
-                    this.failPart(t, explained, attempts.get(t) ?? 0);
-                    continue;
+                } else if (!tickets.has(p.ticket)) {
+                    tickets.add(p.ticket);
+                    messages++;
+                    records += p.ticket.remaining;
+                    p.ticket.lastError = explained;
                 }
-                records += t.remaining;
-                t.lastError = explained;
-                for (const p of t.parts) this.failPart(p, explained, attempts.get(p) ?? 0);
             }
+            for (const { p, attempts } of left) this.failPart(p, explained, attempts);
         }
         this.closed = true;
-        for (const c of this.controllers) c.abort();
-        this.controllers.clear();
+        for (const c of this.sending.keys()) c.abort();
+        this.sending.clear();
+        this.landing.clear();
         if (this.timer) clearTimeout(this.timer);
         this.timer = undefined;
         return { messages, records };
@@ -354,6 +372,7 @@ export class Producer {
             this.streams.set(ref, s);
             this.streamList = [...this.streams.values()];
         }
+        this.lastStream = s;
         return s;
     }
 
@@ -479,7 +498,7 @@ export class Producer {
         }
         for (let p = s.queue.peek(); p && batch.length < maxRecords && bytes + p.size <= this.maxRequestBytes; p = s.queue.peek()) {
             s.queue.take();
-            batch.push(entryOf(p));
+            batch.push(p);
             bytes += p.size;
         }
         return batch;
@@ -491,17 +510,17 @@ export class Producer {
         this.inFlight++;
         this.requests++;
         const ac = new AbortController();
-        this.controllers.add(ac);
+        this.sending.set(ac, batch);
         for (const e of batch) e.attempts++;
         try {
-            const outcomes: EntryOutcome[] = await putEntries(this.client, s.ref, batch, {
+            const results = await putEntries(this.client, s.ref, batch, {
                 ordered: this.ordered,
                 previous: this.ordered ? s.lastSeq.get(batch[0].partitionKey) : undefined,
                 signal: ac.signal,
-                streamName: s.name,
-                explain: this.explainFn,
+                codec: this.codec,
             });
             if (this.closed) return;
+            this.sending.delete(ac); // its entries are settled, retried or being checked below, not in flight
             const retry: Entry[] = [];
             let firstError: ExplainedError | undefined;
             // Messages written from the callbacks below only queue (pump() sees `pumping` and repumps):
@@ -511,20 +530,23 @@ export class Producer {
             try {
                 for (let i = 0; i < batch.length; i++) {
                     const e = batch[i];
-                    const o = outcomes[i];
-                    if (o.error) {
-                        firstError = firstError ?? o.error;
-                        if (o.error.retryable) retry.push(e);
-                        else this.fail(s, e, o.error);
+                    const r = results[i];
+                    if (!isWritten(r)) {
+                        const error = resultError(r, s.name, this.explainFn);
+                        firstError = firstError ?? error;
+                        if (error.retryable) retry.push(e);
+                        else this.fail(s, e, error);
                         continue;
                     }
                     if (this.ordered) {
                         s.lastSeq.delete(e.partitionKey);
-                        s.lastSeq.set(e.partitionKey, o.SequenceNumber);
+                        s.lastSeq.set(e.partitionKey, r.SequenceNumber);
                         if (s.lastSeq.size > 10_000) s.lastSeq.delete(s.lastSeq.keys().next().value as string);
                     }
-                    if (e.aggregated && e.expectedShard !== o.ShardId) void this.verifyLanding(s, e, o.ShardId, o.SequenceNumber);
-                    else this.succeed(s, e, o.ShardId, o.SequenceNumber);
+                    if (e.aggregated && e.expectedShard !== r.ShardId) {
+                        this.landing.add(e);
+                        void this.verifyLanding(s, e, r.ShardId, r.SequenceNumber);
+                    } else this.succeed(s, e, r.ShardId, r.SequenceNumber);
                 }
             } finally {
                 this.pumping = false;
@@ -541,7 +563,7 @@ export class Producer {
             }
         } finally {
             this.inFlight--;
-            this.controllers.delete(ac);
+            this.sending.delete(ac);
             this.pump();
         }
     }
@@ -552,24 +574,28 @@ export class Producer {
      * (a KCL consumer of that shard drops them) are sent again, on their own, keeping their key's
      * order lock. If the map cannot be loaded, every sub-record is sent again (at least once).
      */
-    private async verifyLanding(s: StreamState, e: Entry, shardId: string, sequenceNumber: string): Promise<void> {
+    private async verifyLanding(s: StreamState, e: Aggregate, shardId: string, sequenceNumber: string): Promise<void> {
         const map = s.map!;
         map.invalidate();
         await map.load();
         if (this.closed) return;
+        this.landing.delete(e);
         const range = map.byId(shardId);
         const again: Part[] = [];
-        partsOf(e).forEach((p, i) => {
+        e.parts.forEach((p, i) => {
             if (p.done) return;
             const h = hashOf(p);
             if (range && h >= range.start && h <= range.end) this.complete(s, p, shardId, sequenceNumber, i);
             else again.push(p);
         });
         if (again.length) {
-            const entries = again.map((p) => entryOf(p, e.attempts));
-            s.queue.lock(entries.map((x) => x.partitionKey)); // before the aggregate's locks go: no later same-key record overtakes
-            for (const x of entries) x.notBefore = 0;
-            s.retry.push(...entries);
+            // each sub-record is its own entry again, with the aggregate's attempts
+            s.queue.lock(again.map((p) => p.partitionKey)); // before the aggregate's locks go: no later same-key record overtakes
+            for (const p of again) {
+                p.attempts = e.attempts;
+                p.notBefore = 0;
+            }
+            s.retry.push(...again);
             s.retryDueAt = 0;
             this.resent += again.length;
         }
@@ -600,15 +626,15 @@ export class Producer {
 
     private succeed(s: StreamState, e: Entry, shardId: string, sequenceNumber: string): void {
         this.unlockEntry(s, e);
+        if (!e.aggregated) return this.complete(s, e, shardId, sequenceNumber, undefined);
         const parts = e.parts;
-        if (parts === undefined) return this.complete(s, e.part, shardId, sequenceNumber, undefined);
-        for (let i = 0; i < parts.length; i++) this.complete(s, parts[i], shardId, sequenceNumber, e.aggregated ? i : undefined);
+        for (let i = 0; i < parts.length; i++) this.complete(s, parts[i], shardId, sequenceNumber, i);
     }
 
     /** Releases the order locks an entry holds (a plain entry: its key's one). */
     private unlockEntry(s: StreamState, e: Entry): void {
-        if (e.keys) s.queue.unlock(e.keys);
-        else s.queue.unlockKey(e.partitionKey);
+        if (e.aggregated) s.queue.unlock(e.keys);
+        else s.queue.unlockPart(e);
     }
 
     private complete(s: StreamState, p: Part, shardId: string, sequenceNumber: string, subSequenceNumber?: number): void {
@@ -621,7 +647,7 @@ export class Producer {
         if (subSequenceNumber !== undefined) result.subSequenceNumber = subSequenceNumber;
         const t = p.ticket;
         if (t === undefined) {
-            this.pending.delete(p);
+            this.pending--;
             this.call(p.callback!, null, [result], p.a, p.b);
             return;
         }
@@ -640,10 +666,10 @@ export class Producer {
         p.done = true;
         this.queued--;
         this.failed++;
-        const failure: RecordFailure = { index: p.index, streamName: p.rec.streamName, partitionKey: p.rec.partitionKey, code: error.code, message: error.message, attempts };
+        const failure: RecordFailure = { index: p.index, streamName: p.streamName, partitionKey: p.partitionKey, code: error.code, message: error.message, attempts };
         const t = p.ticket;
         if (t === undefined) {
-            this.pending.delete(p);
+            this.pending--;
             this.call(p.callback!, new ProducerError([failure], [undefined], error), undefined, p.a, p.b);
             return;
         }
@@ -656,7 +682,7 @@ export class Producer {
     private settle(t: Ticket): void {
         if (t.settled || t.remaining > 0) return;
         t.settled = true;
-        this.pending.delete(t);
+        this.pending--;
         let err: ProducerError | null = null;
         if (t.failures) {
             t.failures.sort((a, b) => a.index - b.index);
@@ -677,8 +703,4 @@ export class Producer {
             }
         }
     }
-}
-
-function isPart(x: Ticket | Part): x is Part {
-    return (x as Ticket).parts === undefined;
 }

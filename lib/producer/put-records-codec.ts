@@ -52,24 +52,125 @@ function isMiddlewareClient(client: unknown): client is MiddlewareClient {
     return !!stack && typeof stack.add === 'function';
 }
 
+/** One record as the codec writes it: the PutRecords entry's members (the SDK's names or the producer's own). */
+export interface WireEntry {
+    data: Uint8Array;
+    partitionKey: string;
+    explicitHashKey?: string;
+}
+
+/**
+ * Set on a PutRecordsCommand's input (with `Records: []`), the producer's own entries are encoded
+ * instead of `Records`: no `{Data, PartitionKey}` object per record. Only for a client this codec
+ * was added to (`usePutRecordsCodec` answered true); without it the SDK would send no records.
+ */
+export const PUT_RECORDS_ENTRIES = Symbol.for('kinesisRed.putRecordsEntries');
+
+const QUOTE = 0x22;
+const DATA_OPEN = Buffer.from('{"Data":"', 'latin1');
+const KEY_OPEN = Buffer.from('","PartitionKey":', 'latin1');
+const HASH_OPEN = Buffer.from(',"ExplicitHashKey":', 'latin1');
+
+/** Text JSON writes as it is (printable ASCII without `"` and `\`): most partition keys. */
+function plainAscii(s: string): boolean {
+    for (let i = 0; i < s.length; i++) {
+        const c = s.charCodeAt(i);
+        if (c < 0x20 || c > 0x7e || c === QUOTE || c === 0x5c) return false;
+    }
+    return true;
+}
+
+/** UTF-8 bytes of `text` as a JSON string (quotes included). */
+function jsonStringBytes(text: string): number {
+    return plainAscii(text) ? text.length + 2 : Buffer.byteLength(JSON.stringify(text), 'utf8');
+}
+
+/** Writes `text` as a JSON string at `at`; returns the position after it. */
+function writeJsonString(out: Buffer, text: string, at: number): number {
+    if (plainAscii(text)) {
+        out[at++] = QUOTE;
+        for (let i = 0; i < text.length; i++) out[at++] = text.charCodeAt(i);
+        out[at++] = QUOTE;
+        return at;
+    }
+    return at + out.write(JSON.stringify(text), at, 'utf8');
+}
+
+/**
+ * Buffer's own base64 encoder and Latin-1 writer, called directly (`toString('base64')` and
+ * `write(text, at, 'latin1')` are these two behind argument checks and an encoding switch, which per
+ * 200-byte record cost as much again). Present on Buffer.prototype in every Node.js this package runs
+ * on; without them the documented calls are used.
+ */
+interface FastBuffer {
+    base64Slice(start: number, end: number): string;
+    latin1Write(text: string, at: number): number;
+}
+const proto = Buffer.prototype as unknown as Partial<FastBuffer>;
+const NATIVE = typeof proto.base64Slice === 'function' && typeof proto.latin1Write === 'function';
+
+/** Standard base64 (with padding) of `d`, written at `at`; returns the position after it. */
+function writeBase64(out: Buffer, d: Uint8Array, at: number): number {
+    const bytes = Buffer.isBuffer(d) ? d : Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+    if (NATIVE) return at + (out as unknown as FastBuffer).latin1Write((bytes as unknown as FastBuffer).base64Slice(0, bytes.length), at);
+    return at + out.write(bytes.toString('base64'), at, 'latin1');
+}
+
+/** Bytes of one entry `{"Data":"…","PartitionKey":"…"[,"ExplicitHashKey":"…"]}`; -1 when its data is not bytes or a key not text. */
+function entryBytes(d: unknown, key: unknown, hashKey: unknown): number {
+    if (!(d instanceof Uint8Array) || typeof key !== 'string' || (hashKey !== undefined && typeof hashKey !== 'string')) return -1;
+    return DATA_OPEN.length + Math.ceil(d.length / 3) * 4 + KEY_OPEN.length + jsonStringBytes(key)
+        + (hashKey === undefined ? 0 : HASH_OPEN.length + jsonStringBytes(hashKey)) + 1;
+}
+
+function writeEntry(out: Buffer, d: Uint8Array, key: string, hashKey: string | undefined, at: number): number {
+    out.set(DATA_OPEN, at);
+    at = writeBase64(out, d, at + DATA_OPEN.length);
+    out.set(KEY_OPEN, at);
+    at = writeJsonString(out, key, at + KEY_OPEN.length);
+    if (hashKey !== undefined) {
+        out.set(HASH_OPEN, at);
+        at = writeJsonString(out, hashKey, at + HASH_OPEN.length);
+    }
+    out[at++] = 0x7d; // }
+    return at;
+}
+
 /**
  * The JSON body of a PutRecords request, as the SDK would send it (same members, base64 `Data`),
  * as UTF-8 bytes; undefined when a record's Data is not bytes (the SDK serialises that request).
+ * `entries` (the producer's own records) are written instead of `input.Records` when given.
+ * Written straight into one buffer of the exact size: no string of the body or of a record's base64.
  */
-export function encodePutRecords(input: PutRecordsCommandInput): Buffer | undefined {
-    let s = input.StreamARN !== undefined ? `{"StreamARN":${JSON.stringify(input.StreamARN)}` : '{';
-    if (input.StreamName !== undefined) s += `${s.length > 1 ? ',' : ''}"StreamName":${JSON.stringify(input.StreamName)}`;
-    s += `${s.length > 1 ? ',' : ''}"Records":[`;
+export function encodePutRecords(input: PutRecordsCommandInput, entries?: readonly WireEntry[]): Buffer | undefined {
+    let head = input.StreamARN !== undefined ? `{"StreamARN":${JSON.stringify(input.StreamARN)}` : '{';
+    if (input.StreamName !== undefined) head += `${head.length > 1 ? ',' : ''}"StreamName":${JSON.stringify(input.StreamName)}`;
+    head += `${head.length > 1 ? ',' : ''}"Records":[`;
     const records = input.Records ?? [];
-    for (let i = 0; i < records.length; i++) {
-        const r = records[i];
-        const d = r.Data as unknown;
-        if (!(d instanceof Uint8Array)) return undefined;
-        const b64 = (Buffer.isBuffer(d) ? d : Buffer.from(d.buffer, d.byteOffset, d.byteLength)).toString('base64');
-        s += `${i === 0 ? '' : ','}{"Data":"${b64}","PartitionKey":${JSON.stringify(r.PartitionKey)}`;
-        s += r.ExplicitHashKey !== undefined ? `,"ExplicitHashKey":${JSON.stringify(r.ExplicitHashKey)}}` : '}';
+    const count = entries ? entries.length : records.length;
+    let size = Buffer.byteLength(head, 'utf8') + Math.max(0, count - 1) + 2;
+    for (let i = 0; i < count; i++) {
+        const n = entries ? entryBytes(entries[i].data, entries[i].partitionKey, entries[i].explicitHashKey)
+            : entryBytes(records[i].Data, records[i].PartitionKey, records[i].ExplicitHashKey);
+        if (n < 0) return undefined;
+        size += n;
     }
-    return Buffer.from(`${s}]}`, 'utf8');
+    const out = Buffer.allocUnsafe(size);
+    let at = out.write(head, 0, 'utf8');
+    for (let i = 0; i < count; i++) {
+        if (i > 0) out[at++] = 0x2c; // ,
+        if (entries) {
+            const e = entries[i];
+            at = writeEntry(out, e.data, e.partitionKey, e.explicitHashKey, at);
+        } else {
+            const r = records[i];
+            at = writeEntry(out, r.Data as Uint8Array, r.PartitionKey as string, r.ExplicitHashKey, at);
+        }
+    }
+    out[at++] = 0x5d; // ]
+    out[at++] = 0x7d; // }
+    if (at !== size) throw new Error(`PutRecords codec: wrote ${at} of ${size} bytes`); // a bug here must not send a torn body
+    return out;
 }
 
 /** Reads a whole response body (bytes, or a Node stream); undefined for anything else. */
@@ -112,8 +213,13 @@ export function usePutRecordsCodec(client: unknown): boolean {
     const stack = client.middlewareStack;
     stack.add((next, context) => async (args) => {
         if (context.commandName !== 'PutRecordsCommand' || !args.input || !Array.isArray(args.input.Records)) return next(args);
-        const body = encodePutRecords(args.input);
-        if (!body) return next(args);
+        const entries: WireEntry[] | undefined = args.input[PUT_RECORDS_ENTRIES];
+        const body = encodePutRecords(args.input, entries);
+        if (!body) {
+            // the producer's entries are checked before they are sent: never send their request without them
+            if (entries) throw new TypeError('PutRecords: an entry has no bytes or no partition key text');
+            return next(args);
+        }
         context[BODY] = body;
         const out = await next({ ...args, input: { ...args.input, Records: [] } });
         const answer: ParsedAnswer | undefined = context[RESULT];

@@ -58,7 +58,13 @@ export function characterCount(text: string): number {
 
 /** Bytes a record counts against the record and request limits: data + UTF-8 partition key. */
 export function recordBytes(data: Uint8Array, partitionKey: string): number {
-    return data.length + Buffer.byteLength(partitionKey, 'utf8');
+    return data.length + utf8Bytes(partitionKey);
+}
+
+/** UTF-8 bytes of a text: its length when ASCII (most keys: no call into Buffer per record). */
+export function utf8Bytes(text: string): number {
+    for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) return Buffer.byteLength(text, 'utf8');
+    return text.length;
 }
 
 /** Problem with a partition key in words, or undefined when valid. */

@@ -6,9 +6,10 @@
  * maxAttempts 1, see lib/aws/clients.ts `producerKinesis`); the producer alone retries, up to
  * `maxRetries` times per record. So a record costs at most 1 + maxRetries requests.
  */
-import { PutRecordCommand, PutRecordCommandOutput, PutRecordsCommand, PutRecordsCommandOutput, PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
+import { PutRecordCommand, PutRecordCommandOutput, PutRecordsCommand, PutRecordsCommandInput, PutRecordsCommandOutput, PutRecordsRequestEntry, PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
 import type { ExplainedError } from '../aws/errors';
 import type { Entry } from './entries';
+import { PUT_RECORDS_ENTRIES } from './put-records-codec';
 import { streamTarget } from './records';
 
 /** The one method of KinesisClient the producer uses (tests wrap it to inject faults). */
@@ -27,12 +28,6 @@ export function backoffDelay(attempt: number, baseMs: number, maxMs: number, ran
     return Math.floor(random() * cap);
 }
 
-/**
- * One entry's outcome: written (shard + sequence number: the response's own result entry, no copy)
- * or an explained error.
- */
-export type EntryOutcome = { ShardId: string; SequenceNumber: string; error?: undefined } | { error: ExplainedError };
-
 /** Explains a failed PutRecords entry (ErrorCode + ErrorMessage of its result). */
 export function entryError(streamName: string, code: string, raw: string, explain: ExplainFn): ExplainedError {
     if (code === 'ProvisionedThroughputExceededException' || code === 'KMSThrottlingException') {
@@ -46,16 +41,33 @@ export function entryError(streamName: string, code: string, raw: string, explai
     return { ...explained, retryable: RETRYABLE_ENTRY_CODES.has(code) };
 }
 
+/** Whether an entry's result says it was written (a shard and a sequence number, no error code). */
+export function isWritten(r: PutRecordsResultEntry | undefined): r is PutRecordsResultEntry & { ShardId: string; SequenceNumber: string } {
+    return r !== undefined && r !== null && !r.ErrorCode && !!r.ShardId && !!r.SequenceNumber;
+}
+
+/** Explains an entry's result that is not `isWritten` (an error code, no sequence number, or none at all). */
+export function resultError(r: PutRecordsResultEntry | undefined, streamName: string, explain: ExplainFn): ExplainedError {
+    const code = r?.ErrorCode ?? 'InternalFailure';
+    const raw = r?.ErrorMessage ?? (r ? 'no sequence number returned' : 'no result for this record in the response');
+    return entryError(streamName, code, raw, explain);
+}
+
+const NO_RESULTS: PutRecordsResultEntry[] = [];
+
 /**
  * Sends one PutRecords request (or one PutRecord with SequenceNumberForOrdering = `previous`) and
- * returns one outcome per entry. A request that fails as a whole rejects (the caller explains it).
+ * returns the response's result entries, one per entry of `batch` by index (missing ones are
+ * undefined: `resultError` explains them). A request that fails as a whole rejects (the caller
+ * explains it). `codec`: the client has the PutRecords codec (put-records-codec.ts), which is handed
+ * the entries themselves, with no `{Data, PartitionKey}` object per record.
  */
 export async function putEntries(
     client: KinesisSender,
     stream: string,
     batch: Entry[],
-    opts: { ordered: boolean; previous?: string; signal: AbortSignal; streamName: string; explain: ExplainFn },
-): Promise<EntryOutcome[]> {
+    opts: { ordered: boolean; previous?: string; signal: AbortSignal; codec: boolean },
+): Promise<PutRecordsResultEntry[]> {
     const target = streamTarget(stream);
     if (opts.ordered) {
         const e = batch[0];
@@ -69,20 +81,20 @@ export async function putEntries(
         if (!out.ShardId || !out.SequenceNumber) throw Object.assign(new Error('PutRecord returned no sequence number'), { name: 'InternalFailure' });
         return [{ ShardId: out.ShardId, SequenceNumber: out.SequenceNumber }];
     }
-    const records = new Array<PutRecordsRequestEntry>(batch.length);
-    for (let i = 0; i < batch.length; i++) {
-        const e = batch[i];
-        records[i] = e.explicitHashKey !== undefined
-            ? { Data: e.data, PartitionKey: e.partitionKey, ExplicitHashKey: e.explicitHashKey }
-            : { Data: e.data, PartitionKey: e.partitionKey };
+    let input: PutRecordsCommandInput;
+    if (opts.codec) {
+        input = { ...target, Records: [] };
+        (input as unknown as Record<symbol, unknown>)[PUT_RECORDS_ENTRIES] = batch;
+    } else {
+        const records = new Array<PutRecordsRequestEntry>(batch.length);
+        for (let i = 0; i < batch.length; i++) {
+            const e = batch[i];
+            records[i] = e.explicitHashKey !== undefined
+                ? { Data: e.data, PartitionKey: e.partitionKey, ExplicitHashKey: e.explicitHashKey }
+                : { Data: e.data, PartitionKey: e.partitionKey };
+        }
+        input = { ...target, Records: records };
     }
-    const out = (await client.send(new PutRecordsCommand({ ...target, Records: records }), { abortSignal: opts.signal })) as PutRecordsCommandOutput;
-    const results = out.Records ?? [];
-    return batch.map((_e, i) => {
-        const r = results[i];
-        if (r && !r.ErrorCode && r.ShardId && r.SequenceNumber) return r as EntryOutcome;
-        const code = r?.ErrorCode ?? 'InternalFailure';
-        const raw = r?.ErrorMessage ?? (r ? 'no sequence number returned' : 'no result for this record in the response');
-        return { error: entryError(opts.streamName, code, raw, opts.explain) };
-    });
+    const out = (await client.send(new PutRecordsCommand(input), { abortSignal: opts.signal })) as PutRecordsCommandOutput;
+    return out.Records ?? NO_RESULTS;
 }

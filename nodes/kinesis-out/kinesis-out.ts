@@ -13,7 +13,7 @@ import {
     ProducerClosedError,
     WriteResult,
 } from '../../lib/producer/producer';
-import { resolveRecords } from '../../lib/producer/input';
+import { ResolveOptions, resolveRecords } from '../../lib/producer/input';
 import { DEFAULT_MAX_RECORD_BYTES } from '../../lib/producer/records';
 import { Later, propertyEvaluator } from './properties';
 import { compactNumber, KinesisConfigNode, shortStatus, STATUS } from '../shared/types';
@@ -107,6 +107,11 @@ export = function (RED: NodeAPI): void {
         const partitionKeyOf = propertyEvaluator(RED, node, def.partitionKey, def.partitionKeyType, explain);
         const explicitHashKeyOf = propertyEvaluator(RED, node, def.explicitHashKey, def.explicitHashKeyType, explain);
         const keyGeneration = def.keyGeneration === 'hash' ? 'hash' : 'random';
+        /**
+         * The message's settings for resolveRecords, filled in per message (one object per node, not per
+         * message: resolveRecords reads it synchronously and keeps nothing of it).
+         */
+        const resolveOpts: ResolveOptions = { streamName: undefined, partitionKey: undefined, partitionKeySource: keySource, explicitHashKey: undefined, msgMetadata: undefined, keyGeneration };
 
         function showStatus(force = false): void {
             if (!producer || closing) return;
@@ -204,17 +209,16 @@ export = function (RED: NodeAPI): void {
             }
             let records;
             try {
-                records = resolveRecords(msg.payload, {
-                    streamName,
-                    partitionKey,
-                    partitionKeySource: keySource,
-                    explicitHashKey,
-                    msgMetadata: msg.metadata,
-                    keyGeneration,
-                });
+                resolveOpts.streamName = streamName;
+                resolveOpts.partitionKey = partitionKey;
+                resolveOpts.explicitHashKey = explicitHashKey;
+                resolveOpts.msgMetadata = msg.metadata;
+                records = resolveRecords(msg.payload, resolveOpts);
             } catch (err) {
                 invalidInput(err, done);
                 return;
+            } finally {
+                resolveOpts.msgMetadata = undefined; // not kept alive by the node
             }
             let p: Producer;
             try {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { KinesisClient, ListShardsCommand, PutRecordsCommand, PutRecordsCommandInput } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { encodePutRecords, usePutRecordsCodec } from '../../lib/producer/put-records-codec';
+import { encodePutRecords, PUT_RECORDS_ENTRIES, usePutRecordsCodec, WireEntry } from '../../lib/producer/put-records-codec';
 import { jsonError, startStub, Stub, StubReply } from '../helpers/aws-stub';
 
 const JSON_11 = { 'content-type': 'application/x-amz-json-1.1' };
@@ -136,6 +136,43 @@ describe('producer: PutRecords codec (real SDK client, loopback stub)', function
         const out = await fast.send(new PutRecordsCommand(input));
         assert.equal(out.Records?.length, 1);
         assert.equal(JSON.parse(stub.requests[0].body).Records[0].PartitionKey, 'k');
+        fast.destroy();
+    });
+
+    it('writes the bytes JSON.stringify would, for data of every length mod 3, views, and keys that need escapes', function () {
+        // the body is written straight into bytes (base64 and keys by hand): compare byte for byte with the plain way
+        const keys = ['k', 'a b/c', 'quote " back \\ slash', 'tab\tnew\nline\u0001', 'ünïcödé ✓', '😀 pair', 'lone \ud800 surrogate', 'x'.repeat(256)];
+        const backing = Buffer.from(Array.from({ length: 300 }, (_, i) => (i * 37) & 255));
+        const records = [];
+        for (let n = 0; n < 40; n++) {
+            const view = n % 2 ? backing.subarray(n, n + n * 3 + (n % 3)) : new Uint8Array(backing.buffer, backing.byteOffset + n, n + (n % 3));
+            records.push({ Data: view, PartitionKey: keys[n % keys.length], ...(n % 5 === 0 ? { ExplicitHashKey: String(n * 1e15) } : {}) });
+        }
+        const reference = (input: PutRecordsCommandInput) => Buffer.from(JSON.stringify({
+            ...(input.StreamARN !== undefined ? { StreamARN: input.StreamARN } : {}),
+            ...(input.StreamName !== undefined ? { StreamName: input.StreamName } : {}),
+            Records: input.Records!.map((r) => ({ Data: Buffer.from(r.Data!).toString('base64'), PartitionKey: r.PartitionKey, ...(r.ExplicitHashKey !== undefined ? { ExplicitHashKey: r.ExplicitHashKey } : {}) })),
+        }), 'utf8');
+        for (const input of [{ StreamName: 'codec-stream', Records: records }, { StreamARN: 'arn:aws:kinesis:us-east-1:123456789012:stream/codec-stream', Records: records }, { StreamName: 'empty', Records: [] }]) {
+            const body = encodePutRecords(input)!;
+            assert.equal(body.toString('hex'), reference(input).toString('hex'));
+            const entries: WireEntry[] = input.Records.map((r) => ({ data: r.Data!, partitionKey: r.PartitionKey!, explicitHashKey: r.ExplicitHashKey }));
+            assert.equal(encodePutRecords({ ...input, Records: [] }, entries)!.toString('hex'), body.toString('hex'), 'the producer\'s entries give the same body');
+        }
+    });
+
+    it('sends the producer\'s own entries (PUT_RECORDS_ENTRIES) and reads their answer; never sends their request without them', async function () {
+        const fast = client(stub);
+        usePutRecordsCodec(fast);
+        const entries: WireEntry[] = INPUT.Records!.map((r) => ({ data: r.Data!, partitionKey: r.PartitionKey!, explicitHashKey: r.ExplicitHashKey }));
+        const input = { StreamName: 'codec-stream', Records: [], [PUT_RECORDS_ENTRIES]: entries } as PutRecordsCommandInput;
+        const out = await fast.send(new PutRecordsCommand(input));
+        assert.equal(out.Records?.length, 4);
+        assert.deepEqual(JSON.parse(stub.requests[0].body), JSON.parse(encodePutRecords(INPUT)!.toString('utf8')));
+        // an entry that is not bytes: the request fails before anything is sent (an empty Records list would "succeed")
+        const bad = { StreamName: 'codec-stream', Records: [], [PUT_RECORDS_ENTRIES]: [{ data: 'text' as unknown as Uint8Array, partitionKey: 'k' }] } as PutRecordsCommandInput;
+        await assert.rejects(fast.send(new PutRecordsCommand(bad)), /no bytes/);
+        assert.equal(stub.requests.length, 1);
         fast.destroy();
     });
 

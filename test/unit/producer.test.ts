@@ -493,6 +493,46 @@ describe('producer engine (unit)', function () {
         });
     });
 
+    describe('close finds every record wherever it is', function () {
+        it('in flight, queued behind its key, waiting to retry, and a message with parts in two places: each called back once', async function () {
+            let aborted = 0;
+            const sender = {
+                // eslint-disable-next-line @typescript-eslint/no-explicit-any
+                send(cmd: any, opts?: { abortSignal?: AbortSignal }): Promise<unknown> {
+                    const records: PutRecordsRequestEntry[] = cmd.input.Records;
+                    if (records.some((r) => Buffer.from(r.Data!).toString() === 'hang')) {
+                        return new Promise((_resolve, reject) => opts?.abortSignal?.addEventListener('abort', () => {
+                            aborted++;
+                            reject(Object.assign(new Error('aborted'), { name: 'AbortError' }));
+                        }));
+                    }
+                    return Promise.resolve({
+                        FailedRecordCount: records.length,
+                        Records: records.map(() => ({ ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: 'Rate exceeded' })),
+                    });
+                },
+            };
+            const p = new Producer({ client: sender, lingerMs: 0, maxRetries: 1000, baseBackoffMs: 5, maxBackoffMs: 10 });
+            const calls: Array<{ id: string; err: Error | null }> = [];
+            const cb = (err: Error | null, _r: WriteResult[] | undefined, id: string) => calls.push({ id, err });
+            p.write([rec('hang', 'k1')], cb, 'in flight');
+            p.write([rec('behind', 'k1')], cb, 'queued behind k1');
+            p.write([rec('throttled', 'k2')], cb, 'retrying');
+            p.write([rec('behind too', 'k1'), rec('throttled too', 'k3')], cb, 'two places');
+            await new Promise((r) => setTimeout(r, 30)); // the throttled ones are retrying by now
+            assert.equal(p.pendingMessages, 4);
+            assert.equal(calls.length, 0);
+            const left = await p.close(50);
+            assert.deepEqual(left, { messages: 4, records: 5 });
+            assert.deepEqual(calls.map((c) => c.id).sort(), ['in flight', 'queued behind k1', 'retrying', 'two places']);
+            for (const c of calls) assert.ok(c.err instanceof ProducerError && /stopped before Kinesis acknowledged/.test(c.err.message), c.id);
+            assert.equal((calls.find((c) => c.id === 'two places')!.err as ProducerError).failures.length, 2);
+            assert.equal(aborted, 1, 'the request still running was aborted');
+            assert.equal(p.pendingMessages, 0);
+            assert.equal(p.backlog, 0);
+        });
+    });
+
     describe('ordered mode', function () {
         it('writes with PutRecord, chaining SequenceNumberForOrdering per key', async function () {
             const fake = new FakeKinesis();
