@@ -107,7 +107,23 @@ interface FastBuffer {
     latin1Write(text: string, at: number): number;
 }
 const proto = Buffer.prototype as unknown as Partial<FastBuffer>;
-const NATIVE = typeof proto.base64Slice === 'function' && typeof proto.latin1Write === 'function';
+/**
+ * The undocumented fast paths are used only when present AND, checked once at load, doing exactly what the
+ * documented calls do (a later Node that changed or dropped them falls back, never sends a wrong body).
+ */
+const NATIVE = ((): boolean => {
+    if (typeof proto.base64Slice !== 'function' || typeof proto.latin1Write !== 'function') return false;
+    try {
+        const probe = Buffer.from([0, 1, 2, 250, 251, 252, 253, 254, 255, 62, 63]);
+        const text = (probe as unknown as FastBuffer).base64Slice(0, probe.length);
+        if (text !== probe.toString('base64')) return false;
+        const out = Buffer.alloc(text.length + 2);
+        const n = (out as unknown as FastBuffer).latin1Write(text, 1);
+        return n === text.length && out.toString('latin1', 1, 1 + n) === text && out[0] === 0 && out[out.length - 1] === 0;
+    } catch {
+        return false;
+    }
+})();
 
 /** Standard base64 (with padding) of `d`, written at `at`; returns the position after it. */
 function writeBase64(out: Buffer, d: Uint8Array, at: number): number {
