@@ -41,15 +41,26 @@ export function speaksJson11(client: unknown): client is MiddlewareClient {
     return protocol === undefined || protocol === JSON_1_1;
 }
 
-/** Reads a whole response body (bytes, or a Node stream) into one Buffer; undefined for anything else. */
+/**
+ * Reads a whole response body (bytes, or a Node stream) into one Buffer; undefined for anything else. Rejects when
+ * the stream fails or closes before its end (named ECONNRESET: the SDK's and the reader's retry rules see a network error).
+ */
 export function readBody(body: unknown): Promise<Buffer> | undefined {
     if (body instanceof Uint8Array) return Promise.resolve(Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength));
     const stream = body as NodeJS.ReadableStream | undefined;
     if (!stream || typeof stream.on !== 'function') return undefined;
     return new Promise((resolve, reject) => {
         const chunks: Buffer[] = [];
+        let ended = false;
         stream.on('data', (c: Buffer) => chunks.push(c));
-        stream.on('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+        stream.on('end', () => {
+            ended = true;
+            resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+        });
         stream.on('error', reject);
+        // destroyed (an abort, a reset) without an error: settle anyway
+        stream.on('close', () => {
+            if (!ended) reject(Object.assign(new Error('response closed before its end'), { name: 'ECONNRESET' }));
+        });
     });
 }
