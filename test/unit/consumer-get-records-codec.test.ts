@@ -7,6 +7,8 @@
 import assert from 'node:assert/strict';
 import { GetRecordsCommand, GetRecordsCommandOutput, KinesisClient, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { decodeGetRecords, useGetRecordsCodec } from '../../lib/consumer/get-records-codec';
 import { aggregate, deaggregate } from '../../lib/kpl';
 import { jsonError, startStub, Stub, StubReply } from '../helpers/aws-stub';
@@ -201,5 +203,28 @@ describe('consumer: GetRecords codec (real SDK client, loopback stub)', function
         (other.config as unknown as { protocol: { getShapeId(): string } }).protocol = { getShapeId: () => 'smithy.protocols#rpcv2Cbor' };
         assert.equal(useGetRecordsCodec(other), false);
         other.destroy();
+    });
+
+    it('a 200 answer cut off in its body rejects (a network error) instead of leaving the read waiting', async function () {
+        const server = createServer((req, res) => {
+            req.resume();
+            req.on('end', () => {
+                res.writeHead(200, { ...JSON_11, 'content-length': '100000' });
+                res.write('{"Records":[{"SequenceNumber":"1","Data":"');
+                setTimeout(() => res.socket?.destroy(), 50);
+            });
+        });
+        await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+        try {
+            const fast = new KinesisClient({
+                region: 'us-east-1', endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+                credentials: { accessKeyId: 'AKIDGETRECORDS', secretAccessKey: 'secret' }, maxAttempts: 1, requestHandler: new NodeHttpHandler(),
+            });
+            useGetRecordsCodec(fast);
+            await assert.rejects(fast.send(new GetRecordsCommand({ ShardIterator: 'it' })));
+            fast.destroy();
+        } finally {
+            server.close();
+        }
     });
 });
