@@ -29,6 +29,8 @@ export interface Ticket {
     sub: number;
     /** Records covered (1 per record, n per batch). */
     count: number;
+    /** Bytes the record (batch) counts against the in-flight byte bound. */
+    bytes: number;
     state: 0 | 1 | 2; // 0 in flight, 1 finished, 2 failed
 }
 
@@ -40,6 +42,8 @@ export class Checkpointer {
     safeSub = 0;
     /** Records delivered and not yet finished. */
     inFlight = 0;
+    /** Their bytes (as `deliver` was told). */
+    inFlightBytes = 0;
     /** Records finished since the last `markWritten`. */
     finishedSinceWrite = 0;
     /** A failed record pins the checkpoint: set with its position. */
@@ -49,14 +53,16 @@ export class Checkpointer {
     /** The one deliverer waiting for room (a shard has one), and the in-flight count that wakes it. */
     private roomWaiter: (() => void) | undefined;
     private roomAt = 0;
+    private roomBytesAt = Infinity;
     /** Waiting while the shard holds a failed record: woken only by `wake()` (stop / lease lost). */
     private holders: Array<() => void> = [];
 
-    /** Registers a delivered record (or batch ending at seq/sub) in shard order. */
-    deliver(seq: string, sub: number, count = 1): Ticket {
-        const t: Ticket = { seq, sub, count, state: 0 };
+    /** Registers a delivered record (or batch ending at seq/sub, `count` records, `bytes` in all) in shard order. */
+    deliver(seq: string, sub: number, count = 1, bytes = 0): Ticket {
+        const t: Ticket = { seq, sub, count, bytes, state: 0 };
         if (!this.failed) this.queue.push(t);
         this.inFlight += count;
+        this.inFlightBytes += bytes;
         return t;
     }
 
@@ -64,6 +70,7 @@ export class Checkpointer {
     finish(t: Ticket, error?: unknown): boolean {
         if (t.state !== 0) return false;
         this.inFlight -= t.count;
+        this.inFlightBytes -= t.bytes;
         if (error !== undefined && error !== null) {
             t.state = 2;
             if (!this.failed) {
@@ -77,7 +84,7 @@ export class Checkpointer {
             this.finishedSinceWrite += t.count;
         }
         const moved = this.advance();
-        if (this.roomWaiter !== undefined && this.inFlight <= this.roomAt) {
+        if (this.roomWaiter !== undefined && this.inFlight <= this.roomAt && (this.inFlight === 0 || this.inFlightBytes < this.roomBytesAt)) {
             const w = this.roomWaiter;
             this.roomWaiter = undefined;
             w();
@@ -113,15 +120,22 @@ export class Checkpointer {
         return this.inFlight === 0 && !this.failed;
     }
 
+    /** Room for one more delivery: fewer than `limit` records and fewer than `byteLimit` bytes in flight (or none at all). */
+    hasRoom(limit: number, byteLimit = Infinity): boolean {
+        return this.inFlight < limit && (this.inFlight === 0 || this.inFlightBytes < byteLimit);
+    }
+
     /**
-     * Resolves at once when in-flight is below `limit`; otherwise when it dropped to `resumeAt`
-     * (default limit − 1). A resume point well below the limit lets the deliverer send a run of
-     * records per wake instead of one Promise per finished record.
+     * Resolves at once when there is room (`hasRoom`); otherwise when in-flight dropped to `resumeAt`
+     * (default limit − 1) if the count was full, and below `byteResumeAt` (default byteLimit) if the bytes
+     * were, or to nothing. A resume point well below the limit lets the deliverer send a run of records per
+     * wake instead of one Promise per finished record.
      */
-    waitForRoom(limit: number, resumeAt = limit - 1): Promise<void> {
-        if (this.inFlight < limit) return Promise.resolve();
+    waitForRoom(limit: number, resumeAt = limit - 1, byteLimit = Infinity, byteResumeAt = byteLimit): Promise<void> {
+        if (this.hasRoom(limit, byteLimit)) return Promise.resolve();
         return new Promise((resolve) => {
-            this.roomAt = Math.max(0, Math.min(resumeAt, limit - 1));
+            this.roomAt = this.inFlight >= limit ? Math.max(0, Math.min(resumeAt, limit - 1)) : limit - 1;
+            this.roomBytesAt = this.inFlightBytes >= byteLimit ? Math.min(byteResumeAt, byteLimit) : byteLimit;
             this.roomWaiter = resolve;
         });
     }

@@ -63,7 +63,8 @@ export interface ConsumerOptions {
      * Bytes read ahead of delivery, for all held shards together (default 16 MiB; each shard gets an
      * equal share): a record counts its data + RECORD_OVERHEAD_BYTES. Reads ask GetRecords for fewer
      * records when the batch still being delivered holds most of the share (polling; EFO pushes what
-     * it gets). Bounds memory under a backlog together with maxInFlight.
+     * it gets). The same share bounds the bytes in flight (delivered, not finished) of each shard, beside
+     * maxInFlight (one record is always let through). Bounds memory under a backlog.
      */
     maxBufferedBytes?: number;
     ordered?: boolean;

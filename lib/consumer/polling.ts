@@ -9,6 +9,7 @@
  *   with no children.
  * - caught up (an empty answer) → the next call waits idleTimeMs first.
  * - the stream is named by StreamName when a name was configured (StreamARN only otherwise).
+ * - answers are read by the GetRecords codec (./get-records-codec.ts) added to the client once.
  */
 import {
     DescribeStreamSummaryCommand,
@@ -18,6 +19,7 @@ import {
     GetShardIteratorCommandInput,
     KinesisClient,
 } from '@aws-sdk/client-kinesis';
+import { useGetRecordsCodec } from './get-records-codec';
 import type { ReadBatch, ShardReader, ShardReaderFactory, ShardReaderOptions, StartingPosition } from './reader';
 import { sleep } from './sleep';
 
@@ -77,6 +79,7 @@ class PollingReader implements ShardReader {
     constructor(private readonly opts: ShardReaderOptions) {
         this.shardId = opts.shardId;
         this.kinesis = opts.kinesis;
+        useGetRecordsCodec(opts.kinesis);
     }
 
     /**

@@ -324,12 +324,24 @@ export class ShardWorker {
         return out;
     }
 
+    /**
+     * The bytes this shard may have in flight (delivered, not finished): its share of maxBufferedBytes, like
+     * the read-ahead; at least one record (batch) is always let through. Resumes at 7/8 of it.
+     */
+    private inFlightByteShare(): number {
+        return (this.c.opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES) / Math.max(1, this.c.workers.size);
+    }
+
     private async deliver(records: ConsumerRecord[]): Promise<void> {
         const c = this.c;
         const cp = this.cp;
+        const byteLimit = this.inFlightByteShare();
+        const byteResume = byteLimit - byteLimit / 8;
         if (c.opts.outputMode === 'batch' && c.opts.onBatch) {
             if (!records.length) return;
-            while (this.running && cp.inFlight >= this.max) await cp.waitForRoom(this.max, this.resumeAt);
+            let bytes = 0;
+            for (const r of records) bytes += r.data.length + RECORD_OVERHEAD_BYTES;
+            while (this.running && !cp.hasRoom(this.max, byteLimit)) await cp.waitForRoom(this.max, this.resumeAt, byteLimit, byteResume);
             // holdOnFailure: a failed record holds the shard, nothing more is delivered until stop / lease lost
             if (cp.failed && c.opts.holdOnFailure) await cp.hold();
             if (!this.running || (!c.coordinator.canEmit(this.shardId) && !(await this.fenced()))) {
@@ -337,7 +349,7 @@ export class ShardWorker {
                 return;
             }
             const last = records[records.length - 1];
-            const t = cp.deliver(last.sequenceNumber, last.subSequenceNumber, records.length);
+            const t = cp.deliver(last.sequenceNumber, last.subSequenceNumber, records.length, bytes);
             c.delivered += records.length;
             this.delivered += records.length;
             try {
@@ -350,7 +362,7 @@ export class ShardWorker {
         const onRecord = c.opts.onRecord!;
         const coord = c.coordinator;
         for (let i = 0; i < records.length; i++) {
-            while (this.running && cp.inFlight >= this.max) await cp.waitForRoom(this.max, this.resumeAt);
+            while (this.running && !cp.hasRoom(this.max, byteLimit)) await cp.waitForRoom(this.max, this.resumeAt, byteLimit, byteResume);
             // holdOnFailure: a failed record holds the shard, nothing more is delivered until stop / lease lost
             if (cp.failed && c.opts.holdOnFailure) await cp.hold();
             if (!this.running || (!coord.canEmit(this.shardId) && !(await this.fenced()))) {
@@ -360,7 +372,7 @@ export class ShardWorker {
             const r = records[i];
             // let go of it here: once finished it is garbage, not kept until the whole batch was delivered
             (records as Array<ConsumerRecord | undefined>)[i] = undefined;
-            const t = cp.deliver(r.sequenceNumber, r.subSequenceNumber);
+            const t = cp.deliver(r.sequenceNumber, r.subSequenceNumber, 1, r.data.length + RECORD_OVERHEAD_BYTES);
             c.delivered++;
             this.delivered++;
             try {

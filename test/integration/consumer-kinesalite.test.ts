@@ -146,6 +146,41 @@ describe('consumer: bytes read ahead of delivery (maxBufferedBytes)', function (
         assert.deepEqual(seen, Array.from({ length: TOTAL }, (_, i) => String(1000 + i)), 'every record once, in order');
     });
 
+    it('in flight is bounded in bytes too (the shard share of maxBufferedBytes), and nothing is lost', async () => {
+        const DATA = 4000;
+        const BUDGET = 64 * 1024; // one shard: ≤ 64 KiB in flight = 14 records of 4 000 + 512 B
+        const TOTAL = 120;
+        let maxSeen = 0;
+        const stream = uniqueName('kl-inflight');
+        const seen: string[] = [];
+        const pendingDone: Array<() => void> = [];
+        const col = collectingConsumer(stream, stream, {
+            readerFactory: scriptedReader(TOTAL, 50, DATA, []),
+            maxBufferedBytes: BUDGET,
+            maxInFlight: 1000,
+            onRecord: (r, done) => {
+                seen.push(r.sequenceNumber);
+                pendingDone.push(() => done());
+                maxSeen = Math.max(maxSeen, pendingDone.length);
+            },
+        });
+        // the flow finishes everything in flight only every 30 ms
+        const timer = setInterval(() => pendingDone.splice(0).forEach((d) => d()), 30);
+        running.push(col.consumer);
+        try {
+            await createTestStream(stream, 1);
+            await col.consumer.start();
+            await waitFor('every record', () => seen.length === TOTAL);
+            await deleteTestStreams();
+        } finally {
+            clearInterval(timer);
+        }
+        const perRecord = DATA + 512;
+        assert.ok(maxSeen >= 2, `more than one record in flight at a time (${maxSeen})`);
+        assert.ok(maxSeen * perRecord <= BUDGET + perRecord, `${maxSeen} records (${maxSeen * perRecord} B) in flight over a ${BUDGET} B share`);
+        assert.deepEqual(seen, Array.from({ length: TOTAL }, (_, i) => String(1000 + i)), 'every record once, in order');
+    });
+
     it('a slow flow paces the reads: at most 2 s of its records/s ahead (not the whole byte share), and nothing is lost', async () => {
         const TOTAL = 1800;
         const asked: number[] = [];

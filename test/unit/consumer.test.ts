@@ -78,6 +78,37 @@ describe('consumer: checkpointer', () => {
         assert.equal(await cp.drain(20), false);
     });
 
+    it('bounds in-flight bytes too: room while below the byte limit (or nothing in flight), resumes below the byte resume point', async () => {
+        const cp = new Checkpointer();
+        assert.equal(cp.hasRoom(10, 1000), true);
+        const big = cp.deliver('1', 0, 1, 5000); // one record over the limit: always let through when nothing is in flight
+        assert.equal(cp.inFlightBytes, 5000);
+        assert.equal(cp.hasRoom(10, 1000), false, 'bytes full, count not');
+        let resumed = false;
+        const p = cp.waitForRoom(10, 9, 1000, 800).then(() => { resumed = true; });
+        cp.finish(big);
+        await p;
+        assert.equal(resumed, true);
+        assert.equal(cp.inFlightBytes, 0);
+        const ts = [300, 300, 300, 300].map((b, i) => cp.deliver(String(2 + i), 0, 1, b));
+        assert.equal(cp.hasRoom(10, 1000), false, '1200 B in flight');
+        resumed = false;
+        const q = cp.waitForRoom(10, 9, 1000, 700).then(() => { resumed = true; });
+        cp.finish(ts[0]); // 900 B: below the limit, not below the resume point
+        await Promise.resolve();
+        assert.equal(resumed, false);
+        cp.finish(ts[1]); // 600 B
+        await q;
+        assert.equal(resumed, true);
+        // a batch counts its bytes once, and gives them back once
+        const b = cp.deliver('9', 0, 3, 900);
+        assert.equal(cp.inFlight, 5);
+        assert.equal(cp.inFlightBytes, 1500);
+        cp.finish(b);
+        cp.finish(b);
+        assert.equal(cp.inFlightBytes, 600);
+    });
+
     it('compacts its queue (memory stays bounded over a long run)', () => {
         const cp = new Checkpointer();
         for (let i = 1; i <= 50_000; i++) cp.finish(cp.deliver(String(i), 0));
