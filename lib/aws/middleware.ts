@@ -1,6 +1,6 @@
 /**
  * Small pieces for codecs that replace one command's wire format through the SDK's public middleware
- * API (lib/consumer/get-records-codec.ts; the PutRecords codec has the same three in its own file).
+ * API (lib/consumer/get-records-codec.ts, lib/producer/put-records-codec.ts).
  */
 
 /** The part of an SDK client a codec needs (every SDK v3 client has it). */

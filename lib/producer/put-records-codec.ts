@@ -21,23 +21,12 @@
  *   ResourceNotFoundException, stay what `explainAwsError` knows).
  */
 import type { PutRecordsCommandInput, PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
+import { readBody, speaksJson11 } from '../aws/middleware';
 
 const BODY = Symbol('kinesisRed.putRecordsBody');
 const RESULT = Symbol('kinesisRed.putRecordsResult');
 const EMPTY_JSON = new Uint8Array([0x7b, 0x7d]); // "{}"
 const ENCODE = 'kinesisRedPutRecordsEncode';
-
-/** The wire protocol this codec writes and reads (the SDK's protocol for Kinesis today). */
-const JSON_1_1 = 'aws.protocols#awsJson1_1';
-
-/** The parts of an SDK client this needs (KinesisClient has them). */
-interface MiddlewareClient {
-    config?: { protocol?: { getShapeId?: () => string } };
-    middlewareStack: {
-        // eslint-disable-next-line @typescript-eslint/no-explicit-any
-        add(mw: (next: any, context: any) => (args: any) => Promise<any>, opts: { step: string; priority?: string; name?: string }): void;
-    };
-}
 
 interface ParsedAnswer {
     FailedRecordCount?: number;
@@ -46,11 +35,6 @@ interface ParsedAnswer {
 }
 
 const installed = new WeakSet<object>();
-
-function isMiddlewareClient(client: unknown): client is MiddlewareClient {
-    const stack = (client as MiddlewareClient | undefined)?.middlewareStack;
-    return !!stack && typeof stack.add === 'function';
-}
 
 /** One record as the codec writes it: the PutRecords entry's members (the SDK's names or the producer's own). */
 export interface WireEntry {
@@ -189,41 +173,13 @@ export function encodePutRecords(input: PutRecordsCommandInput, entries?: readon
     return out;
 }
 
-/** Reads a whole response body (bytes, or a Node stream); undefined for anything else. */
-function readBody(body: unknown): Promise<Buffer> | undefined {
-    if (body instanceof Uint8Array) return Promise.resolve(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
-    const stream = body as NodeJS.ReadableStream | undefined;
-    if (!stream || typeof stream.on !== 'function') return undefined;
-    return new Promise((resolve, reject) => {
-        const chunks: Buffer[] = [];
-        stream.on('data', (c: Buffer) => chunks.push(c));
-        stream.on('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
-        stream.on('error', reject);
-    });
-}
-
-/**
- * The client's wire protocol when the SDK names it (schema-based clients: `config.protocol`), else
- * undefined (older clients, whose Kinesis protocol is JSON 1.1).
- */
-function protocolOf(client: MiddlewareClient): string | undefined {
-    const p = client.config?.protocol;
-    try {
-        return typeof p?.getShapeId === 'function' ? String(p.getShapeId()) : undefined;
-    } catch {
-        return 'unknown';
-    }
-}
-
 /**
  * Adds the PutRecords codec to an SDK Kinesis client (once; a client without a middleware stack,
  * e.g. a test's stand-in, is left alone; so is a client whose SDK speaks another wire protocol than
  * JSON 1.1 — a later SDK release may — which then serialises as it does). Returns whether the client has it.
  */
 export function usePutRecordsCodec(client: unknown): boolean {
-    if (!isMiddlewareClient(client)) return false;
-    const protocol = protocolOf(client);
-    if (protocol !== undefined && protocol !== JSON_1_1) return false;
+    if (!speaksJson11(client)) return false;
     if (installed.has(client)) return true;
     installed.add(client);
     const stack = client.middlewareStack;
