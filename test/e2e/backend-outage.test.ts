@@ -9,30 +9,21 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
-import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { LocalStack, startLocalStack } from '../helpers/stack';
-import { FlowNode, NodeRedProcess, sleep, waitUntil } from './harness';
+import { checkpointsAtEnd, countingFlow, everyRecordIn, flowing, idsIn, recordWriter } from './counting';
+import { FlowNode, NodeRedProcess, sleep } from './harness';
 
 const SHARDS = 2;
 const STREAM = 'outage';
 
 function flows(file: string): FlowNode[] {
-    return [
-        { id: 'bo-tab', type: 'tab', label: 'outage', disabled: false, info: '' },
-        { id: 'bo-cfg', type: 'kinesis-config', name: 'local', region: '', kinesisEndpoint: '', dynamodbEndpoint: '', credentialMode: 'chain', roleArn: '', externalId: '', roleSessionName: '', stsEndpoint: '' },
-        {
-            id: 'bo-in', type: 'kinesis-in', z: 'bo-tab', name: '', config: 'bo-cfg', streamName: STREAM, applicationName: STREAM,
-            initialPosition: 'TRIM_HORIZON', timestamp: '', timestampType: 'str', readMode: 'polling', consumerName: '',
-            maxRecords: 1000, idleTimeMs: 200, payloadFormat: 'json', outputMode: 'record', checkpointMode: 'complete',
-            checkpointIntervalMs: 500, checkpointEveryRecords: 10000, maxInFlight: 500, ordered: false,
-            workerId: '', failoverTimeMs: 3000, renewIntervalMs: '', takerIntervalMs: '', shardSyncIntervalMs: 60000,
-            drainTimeoutMs: 3000, gracefulHandOff: true, x: 150, y: 100, wires: [['bo-id']],
-        },
-        { id: 'bo-id', type: 'change', z: 'bo-tab', name: '', rules: [{ t: 'set', p: 'payload', pt: 'msg', to: 'payload.id', tot: 'msg' }], x: 350, y: 100, wires: [['bo-file']] },
-        { id: 'bo-file', type: 'file', z: 'bo-tab', name: '', filename: file, filenameType: 'str', appendNewline: true, createDir: true, overwriteFile: 'false', encoding: 'none', x: 550, y: 100, wires: [] },
-    ];
+    return countingFlow('bo', {
+        stream: STREAM, app: STREAM, file,
+        step: { id: 'bo-id', type: 'change', name: '', rules: [{ t: 'set', p: 'payload', pt: 'msg', to: 'payload.id', tot: 'msg' }] },
+    });
 }
 
 describe('backend outage (e2e: DynamoDB, then Kinesis, stop answering mid-stream for longer than the failover time)', function () {
@@ -64,60 +55,23 @@ describe('backend outage (e2e: DynamoDB, then Kinesis, stop answering mid-stream
         const file = path.join(dir, 'seen.txt');
         red = await NodeRedProcess.start({ ...process.env, ...stack.env });
         await red.deploy(flows(file));
-        const put: string[] = [];
-        const lastSeq = new Map<string, string>();
-        let writing = true;
-        const writer = (async () => {
-            while (writing) {
-                const batch = Array.from({ length: 20 }, (_, i) => `o${put.length + i}`);
-                const r = await kinesis.send(new PutRecordsCommand({ StreamName: STREAM, Records: batch.map((id) => ({ PartitionKey: id, Data: Buffer.from(JSON.stringify({ id })) })) }));
-                assert.equal(r.FailedRecordCount ?? 0, 0, 'the local stack took every record');
-                batch.forEach((id, i) => {
-                    put.push(id);
-                    const res = r.Records![i];
-                    const prev = lastSeq.get(res.ShardId!);
-                    if (prev === undefined || BigInt(res.SequenceNumber!) > BigInt(prev)) lastSeq.set(res.ShardId!, res.SequenceNumber!);
-                });
-                await sleep(100);
-            }
-        })();
-        const seen = (): string[] => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
-        const flowing = async (what: string): Promise<void> => {
-            const n = seen().length;
-            await waitUntil(`records reaching the file ${what}`, () => seen().length >= n + 50, 120_000, 200);
-        };
-        await flowing('at the start');
+        const writer = recordWriter(kinesis, STREAM, { prefix: 'o', batch: 20, everyMs: 100 });
+        writer.start();
+        const lines = (): string[] => idsIn([file]);
+        await flowing('at the start', lines);
 
         stack.processes.dynalite.kill('SIGSTOP'); // leases can neither be renewed nor checkpointed
         await sleep(8000);
         stack.processes.dynalite.kill('SIGCONT');
-        await flowing('after DynamoDB answered again');
+        await flowing('after DynamoDB answered again', lines);
 
         stack.processes.kinesis.kill('SIGSTOP'); // reads (and the writer) wait
         await sleep(8000);
         stack.processes.kinesis.kill('SIGCONT');
-        await flowing('after Kinesis answered again');
-        writing = false;
-        await writer;
-
-        await waitUntil(`every one of ${put.length} records in the file`, () => {
-            const s = new Set(seen());
-            return put.every((id) => s.has(id));
-        }, 120_000, 500).catch((err) => {
-            const s = new Set(seen());
-            const missing = put.filter((id) => !s.has(id));
-            throw new Error(`${(err as Error).message}; missing ${missing.length}: ${missing.slice(0, 10).join(', ')}`);
-        });
-        const checkpoints = async (): Promise<Map<string, string | undefined>> => {
-            const r = await dynamo.send(new ScanCommand({ TableName: STREAM, ConsistentRead: true }));
-            return new Map((r.Items ?? []).map((i) => [i.leaseKey.S as string, i.checkpoint?.S]));
-        };
-        await waitUntil('every shard checkpointed at its last record', async () => {
-            const at = await checkpoints();
-            return [...lastSeq].every(([shard, seq]) => at.get(shard) === seq);
-        }, 90_000, 500).catch(async (err) => {
-            throw new Error(`${(err as Error).message}: ${JSON.stringify([...await checkpoints()])}, last ${JSON.stringify([...lastSeq])}`);
-        });
+        await flowing('after Kinesis answered again', lines);
+        await writer.stop();
+        await everyRecordIn('', writer.put, lines);
+        await checkpointsAtEnd('', dynamo, STREAM, writer.lastSeq);
         assert.equal(red.child.exitCode, null, 'Node-RED is alive');
         assert.deepEqual(red.errors(), [], 'no errors in the log');
     });
