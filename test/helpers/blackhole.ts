@@ -5,6 +5,8 @@
  * now (they stay open, nothing more passes either way); connections opened later work normally.
  */
 import { AddressInfo, connect, createServer, Server, Socket } from 'node:net';
+import { AwsClients, AwsConnectionOptions, createAwsClients } from '../../lib/aws/clients';
+import { localEndpoints } from './stack';
 
 export interface Blackhole {
     url: string;
@@ -55,4 +57,16 @@ export async function startBlackhole(target: string): Promise<Blackhole> {
             await new Promise<void>((resolve) => server.close(() => resolve()));
         },
     };
+}
+
+/**
+ * The package's AWS clients on the local stack (static local keys), with endpoints and socket timeouts
+ * overridden: e.g. `{kinesisEndpoint: hole.url, kinesisSocketTimeoutMs: 1000}`.
+ */
+export function localClients(opts: Partial<AwsConnectionOptions> = {}): AwsClients {
+    const e = localEndpoints();
+    return createAwsClients({
+        region: e.region, kinesisEndpoint: e.kinesis, dynamodbEndpoint: e.dynamodb,
+        credentialMode: 'static', accessKeyId: 'local', secretAccessKey: 'local', ...opts,
+    });
 }

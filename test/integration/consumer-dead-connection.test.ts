@@ -7,9 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { createAwsClients } from '../../lib/aws/clients';
 import { LeaseTable } from '../../lib/consumer/lease-table';
-import { Blackhole, startBlackhole } from '../helpers/blackhole';
+import { Blackhole, localClients, startBlackhole } from '../helpers/blackhole';
 import { localEndpoints, rawDynamo, sleep, uniqueName, waitFor } from '../helpers/stack';
 import { collectingConsumer, createTestStream, deleteTestStreams, putRecords } from './consumer-helpers';
 import type { KinesisConsumer } from '../../lib/consumer/consumer';
@@ -26,10 +25,8 @@ describe('consumer: a DynamoDB connection that goes dead mid-stream', function (
     });
     afterEach(deleteTestStreams);
 
-    const clientsVia = (dynamodbEndpoint: string, dynamodbSocketTimeoutMs?: number) => createAwsClients({
-        region: localEndpoints().region, kinesisEndpoint: localEndpoints().kinesis, dynamodbEndpoint,
-        credentialMode: 'static', accessKeyId: 'local', secretAccessKey: 'local', maxAttempts: 1,
-        ...(dynamodbSocketTimeoutMs ? { dynamodbSocketTimeoutMs } : {}),
+    const clientsVia = (dynamodbEndpoint: string, dynamodbSocketTimeoutMs?: number) => localClients({
+        dynamodbEndpoint, maxAttempts: 1, ...(dynamodbSocketTimeoutMs ? { dynamodbSocketTimeoutMs } : {}),
     });
 
     it('a call to a server that accepts and never answers fails with a TimeoutError after the socket timeout', async () => {
@@ -51,10 +48,7 @@ describe('consumer: a DynamoDB connection that goes dead mid-stream', function (
         const stream = uniqueName('cin-deadk');
         await createTestStream(stream, 2);
         hole = await startBlackhole(localEndpoints().kinesis);
-        const clients = createAwsClients({
-            region: localEndpoints().region, kinesisEndpoint: hole.url, dynamodbEndpoint: localEndpoints().dynamodb,
-            credentialMode: 'static', accessKeyId: 'local', secretAccessKey: 'local', kinesisSocketTimeoutMs: 1000,
-        });
+        const clients = localClients({ kinesisEndpoint: hole.url, kinesisSocketTimeoutMs: 1000 });
         const first = await putRecords(stream, 'a', 40);
         const col = collectingConsumer(stream, stream, { kinesis: clients.kinesis, failoverTimeMs: 6000 });
         running.push(col.consumer);

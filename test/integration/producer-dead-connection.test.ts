@@ -6,10 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
-import { createAwsClients } from '../../lib/aws/clients';
 import { Producer } from '../../lib/producer/producer';
 import { ProducerRecord } from '../../lib/producer/records';
-import { Blackhole, startBlackhole } from '../helpers/blackhole';
+import { Blackhole, localClients, startBlackhole } from '../helpers/blackhole';
 import { createStream, localEndpoints, rawKinesis, uniqueName } from '../helpers/stack';
 import { readAll } from './producer-helpers';
 
@@ -27,10 +26,7 @@ describe('producer: Kinesis connections that go dead mid-stream', function () {
         const stream = uniqueName('out-dead');
         await createStream(stream, 2);
         hole = await startBlackhole(localEndpoints().kinesis);
-        const clients = createAwsClients({
-            region: localEndpoints().region, kinesisEndpoint: hole.url, dynamodbEndpoint: localEndpoints().dynamodb,
-            credentialMode: 'static', accessKeyId: 'local', secretAccessKey: 'local', producerSocketTimeoutMs: 1000,
-        });
+        const clients = localClients({ kinesisEndpoint: hole.url, producerSocketTimeoutMs: 1000 });
         const p = new Producer({ client: clients.producerKinesis, lingerMs: 20 });
         const mk = (prefix: string, n: number): ProducerRecord[] => Array.from({ length: n }, (_, i) => ({ streamName: stream, data: Buffer.from(`${prefix}${i}`), partitionKey: `k${i % 16}` }));
         await p.put(mk('a', 50));
