@@ -102,10 +102,24 @@ export class MessageTracker {
     private postReceive = false;
     private idleTimer: NodeJS.Timeout | undefined;
     private readonly label = `kinesisIn${Math.random().toString(36).slice(2, 10)}`;
-    /** At the last 'flows:stopping': each tracked copy with the node object that held it. */
+    /**
+     * From the last 'flows:stopping' to 'flows:started': each tracked copy with the node object that held it
+     * or that it was delivered to meanwhile; `node` undefined: a message that went nowhere meanwhile.
+     */
     private holders: Array<{ msgid: string; t: Track<unknown>; id: string; node: unknown }> = [];
-    private readonly onStopping = (): void => this.noteHolders();
-    private readonly onStarted = (): void => this.dropLost();
+    /**
+     * Between 'flows:stopping' and 'flows:started': copies delivered meanwhile are noted too (kinesis-in goes on
+     * sending while other nodes stop; a copy routed to a node being stopped is dropped with it).
+     */
+    private deploying = false;
+    private readonly onStopping = (): void => {
+        this.noteHolders();
+        this.deploying = true;
+    };
+    private readonly onStarted = (): void => {
+        this.deploying = false;
+        this.dropLost();
+    };
 
     constructor(private readonly hooks: Hooks, private readonly runtime?: RuntimeView) {
         runtime?.events.on('flows:stopping', this.onStopping);
@@ -130,7 +144,15 @@ export class MessageTracker {
 
     /** After node.send: a message that went nowhere is finished at once. */
     sent(msgid: string, t: Track<unknown>): void {
-        if (t.transit === undefined && t.active === undefined && this.tracks.get(msgid) === t) this.finish(msgid, t);
+        if (t.transit !== undefined || t.active !== undefined || this.tracks.get(msgid) !== t) return;
+        if (this.deploying) {
+            // while a deploy runs, Node-RED drops a message whose destination is being replaced (no delivery,
+            // no hook): not finished — lost, sent again once the new flows have started
+            t.lost = true;
+            this.holders.push({ msgid, t, id: '', node: undefined });
+            return;
+        }
+        this.finish(msgid, t);
     }
 
     /** Forgets the messages of one owner (its node closed); nothing is called for them. */
@@ -174,7 +196,12 @@ export class MessageTracker {
         const touched = new Map<string, Track<unknown>>();
         for (const h of holders) {
             const t = h.t;
-            if (this.tracks.get(h.msgid) !== t || runtime.getNode(h.id) === h.node) continue;
+            if (this.tracks.get(h.msgid) !== t) continue;
+            if (h.node === undefined) {
+                touched.set(h.msgid, t); // went nowhere during the deploy (see sent)
+                continue;
+            }
+            if (runtime.getNode(h.id) === h.node) continue;
             // the copy at h.id: on its way there (never delivered) or inside it (never completed)
             const inTransit = removeId(t.transit, h.id);
             if (inTransit !== false) t.transit = inTransit;
@@ -207,7 +234,10 @@ export class MessageTracker {
             const t = tracks.get(e.msg?._msgid as string);
             if (t === undefined) return;
             const to = e.destination?.id;
-            if (to !== undefined) t.transit = addId(t.transit, to);
+            if (to === undefined) return;
+            t.transit = addId(t.transit, to);
+            // during a deploy: the node object it goes to (judged at 'flows:started')
+            if (this.deploying && e.destination?.node) this.holders.push({ msgid: e.msg!._msgid as string, t, id: to, node: e.destination.node });
         });
         // every receive counts, also those not made by a send (link in, catch, complete nodes)
         this.hooks.add(`onReceive.${l}`, (ev: unknown) => {

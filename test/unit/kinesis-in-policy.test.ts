@@ -237,13 +237,28 @@ describe('kinesis-in: message tracker (hooks only while tracking)', () => {
         into('m4', 'a'); // fanned out: one copy in a (lost), one in b (still running)
         into('m4', 'b');
         events.emit('flows:stopping', { type: 'nodes' });
+        // kinesis-in goes on sending while the deploy runs: m8 is routed to the old a, m9 (later) to the new one
+        const oldA = live.get('a');
+        tracker.track('m8', new Track<string>(owner, 'm8', 'sh', 1, () => undefined));
+        fire('preDeliver', { msg: { _msgid: 'm8' }, destination: { id: 'a', node: oldA } });
         live.set('a', { v: 2 }); // a stopped and started again: a new object with the same id
+        // m10 went nowhere while the deploy ran (Node-RED found no destination: no delivery, no hook)
+        const m10 = new Track<string>(owner, 'm10', 'sh', 1, () => undefined);
+        tracker.track('m10', m10);
+        tracker.sent('m10', m10 as Track<unknown>);
+        assert.ok(!finished.includes('m10'), 'not finished while the deploy runs');
+        tracker.track('m9', new Track<string>(owner, 'm9', 'sh', 1, () => undefined));
+        fire('preDeliver', { msg: { _msgid: 'm9' }, destination: { id: 'a', node: live.get('a') } });
         events.emit('flows:started', { type: 'nodes' });
-        assert.deepEqual(lost.sort(), ['m1', 'm3'], 'the copies a held are gone');
+        assert.deepEqual(lost.sort(), ['m1', 'm10', 'm3', 'm8'], 'the copies a held, the one sent to it and the one that went nowhere during the deploy, are gone');
+        fire('onReceive', { msg: { _msgid: 'm9' }, destination: { id: 'a', node: { type: 'function' } } });
+        fire('onComplete', { msg: { _msgid: 'm9' }, node: { id: 'a' } });
+        assert.ok(finished.includes('m9'), 'sent to the new a: finishes as usual');
+        finished.splice(finished.indexOf('m9'), 1);
         fire('onComplete', { msg: { _msgid: 'm2' }, node: { id: 'b' } });
         assert.deepEqual(finished, ['m2']);
         fire('onComplete', { msg: { _msgid: 'm4' }, node: { id: 'b' } });
-        assert.deepEqual(lost.sort(), ['m1', 'm3', 'm4'], 'm4 lost its copy in a: not finished when b is done with the other');
+        assert.deepEqual(lost.sort(), ['m1', 'm10', 'm3', 'm4', 'm8'], 'm4 lost its copy in a: not finished when b is done with the other');
         assert.deepEqual(finished, ['m2']);
         // a message that entered the new a after the deploy completes normally; a deploy that replaces nothing loses nothing
         tracker.track('m5', new Track<string>(owner, 'm5', 'sh', 1, () => undefined));
@@ -260,9 +275,14 @@ describe('kinesis-in: message tracker (hooks only while tracking)', () => {
         events.emit('flows:stopping', { type: 'nodes' });
         live.delete('c');
         events.emit('flows:started', { type: 'nodes' });
-        assert.deepEqual(lost.sort(), ['m1', 'm3', 'm4', 'm6']);
+        assert.deepEqual(lost.sort(), ['m1', 'm10', 'm3', 'm4', 'm6', 'm8']);
         fire('onComplete', { msg: { _msgid: 'm7' }, node: { id: 'sub-1-inner' } });
         assert.deepEqual(finished, ['m2', 'm5', 'm7']);
+        // outside a deploy, a message that goes nowhere (nothing wired) is finished at once
+        const m11 = new Track<string>(owner, 'm11', 'sh', 1, () => undefined);
+        tracker.track('m11', m11);
+        tracker.sent('m11', m11 as Track<unknown>);
+        assert.ok(finished.includes('m11'));
         tracker.dispose();
         assert.equal(events.listenerCount('flows:stopping') + events.listenerCount('flows:started'), 0, 'listeners removed');
     });
