@@ -190,8 +190,7 @@ const AWS_HOST = /(^|\.)(amazonaws\.com|amazonaws\.com\.cn|api\.aws)$/i;
  * from the server, and the SDK retries them (a TimeoutError is transient). Without it a connection that
  * went dead without a FIN or RST (a NAT or firewall dropping an idle flow, a host gone) keeps a lease
  * write waiting forever — and every later write of that lease waits behind it. DynamoDB answers in
- * milliseconds; a Scan of a large lease table streams. Kinesis keeps its own timers (the reader's
- * watchdog; Enhanced Fan-Out subscriptions must stay quiet while a slow flow holds the events back).
+ * milliseconds; a Scan of a large lease table streams.
  */
 export const DYNAMODB_SOCKET_TIMEOUT_MS = 10_000;
 
@@ -212,11 +211,13 @@ export const PRODUCER_SOCKET_TIMEOUT_MS = 20_000;
 export const KINESIS_SOCKET_TIMEOUT_MS = 30_000;
 
 /**
- * The request handler for an endpoint override. AWS itself keeps the SDK default (HTTP/2 for
- * Kinesis, needed by SubscribeToShard there). Any other endpoint (kinesis-local, dynalite, a proxy)
- * gets HTTP/1.1 with keep-alive: kinesis-local and dynalite speak only HTTP/1.1 on plain ports, and
- * kinesis-local's HTTPS port garbles some HTTP/2 answers ("Protocol error") while serving every
- * call, SubscribeToShard included, over HTTP/1.1.
+ * The request handler for an endpoint. Any endpoint other than AWS's own (kinesis-local, dynalite, a
+ * proxy) gets HTTP/1.1 with keep-alive: kinesis-local and dynalite speak only HTTP/1.1 on plain ports,
+ * and kinesis-local's HTTPS port garbles some HTTP/2 answers ("Protocol error") while serving every
+ * call, SubscribeToShard included, over HTTP/1.1. AWS itself keeps the SDK default (undefined: HTTP/2
+ * for Kinesis, which SubscribeToShard needs there) unless a `socketTimeout` is asked for — the clients
+ * that never subscribe (DynamoDB, the readers', the producer's): then HTTP/1.1 keep-alive too, failing
+ * a call after that long without a byte from the server.
  */
 export function httpHandlerFor(endpoint: string | undefined, proxy?: ProxySettings, socketTimeout?: number): NodeHttpHandler | undefined {
     if (!endpoint) return undefined;

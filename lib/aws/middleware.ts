@@ -41,6 +41,22 @@ export function speaksJson11(client: unknown): client is MiddlewareClient {
     return protocol === undefined || protocol === JSON_1_1;
 }
 
+/** A 200 answer's body for the SDK's deserializer once a codec has read it (`{}`: nothing left for it to read). */
+export const EMPTY_JSON = new Uint8Array([0x7b, 0x7d]);
+
+/**
+ * Adds a codec's middlewares (`add`) to `client` once per `installed` set: only to an SDK client that speaks
+ * JSON 1.1 (a test's stand-in without a middleware stack, or a client whose SDK speaks another wire protocol
+ * — a later SDK release may — is left alone). Returns whether the client has the codec.
+ */
+export function installOnce(client: unknown, installed: WeakSet<object>, add: (stack: MiddlewareClient['middlewareStack']) => void): boolean {
+    if (!speaksJson11(client)) return false;
+    if (installed.has(client)) return true;
+    installed.add(client);
+    add(client.middlewareStack);
+    return true;
+}
+
 /**
  * Reads a whole response body (bytes, or a Node stream) into one Buffer; undefined for anything else. Rejects when
  * the stream fails or closes before its end (named ECONNRESET: the SDK's and the reader's retry rules see a network error).

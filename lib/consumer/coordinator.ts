@@ -280,14 +280,8 @@ export class Coordinator {
             const t0 = this.clock();
             let r: Lease | undefined;
             try {
-                r = await this.opts.table.renew(held.lease, this.workerId);
-                if (!r) {
-                    // moved by our own earlier writes that got no answer? then renew on what they left
-                    const own = await this.ownUnanswered(held, shardId);
-                    if (own) r = await this.opts.table.renew((held.lease = own), this.workerId);
-                }
+                r = await this.write(held, shardId, (lease) => this.opts.table.renew(lease, this.workerId));
             } catch (err) {
-                held.unanswered = (held.unanswered ?? 0) + 1;
                 if (!leaseFresh(held.renewed, this.clock(), this.opts.failoverTimeMs)) {
                     this.opts.handlers.warn?.(`lease ${shardId} could not be renewed within the failover time; dropping it`, err);
                     this.drop(shardId);
@@ -302,13 +296,32 @@ export class Coordinator {
             }
             held.lease = r;
             held.renewed = t0;
-            held.unanswered = 0;
             if (r.checkpointOwner && r.checkpointOwner !== this.workerId && !held.handOffAsked) {
                 held.handOffAsked = true;
                 this.opts.handlers.handOffRequested(shardId, r.checkpointOwner);
             }
             return true;
         }).then((ok) => ok === true);
+    }
+
+    /**
+     * One conditional write on a held lease (renewal, checkpoint). A write that fails without an answer is
+     * counted (`unanswered`); on a conditional failure it is made once more on the lease as our own
+     * unanswered writes left it (`ownUnanswered`), if that is what moved its counter. Resolves the updated
+     * lease, or undefined when the lease is not ours; a write that lands resets the count.
+     */
+    private async write(h: Held, shardId: string, op: (lease: Lease) => Promise<Lease | undefined>): Promise<Lease | undefined> {
+        const counted = (lease: Lease) => op(lease).catch((err) => {
+            h.unanswered = (h.unanswered ?? 0) + 1;
+            throw err;
+        });
+        let updated = await counted(h.lease);
+        if (!updated) {
+            const own = await this.ownUnanswered(h, shardId);
+            if (own) updated = await counted((h.lease = own));
+        }
+        if (updated) h.unanswered = 0;
+        return updated;
     }
 
     /**
@@ -509,22 +522,13 @@ export class Coordinator {
     async checkpoint(shardId: string, checkpoint: string, subSequenceNumber: number, childShardIds?: string[]): Promise<boolean> {
         const r = await this.withLease(shardId, async (h) => {
             const t0 = this.clock();
-            const write = (lease: Lease) => this.opts.table.checkpoint(lease, this.workerId, checkpoint, subSequenceNumber, childShardIds).catch((err) => {
-                h.unanswered = (h.unanswered ?? 0) + 1;
-                throw err;
-            });
-            let updated = await write(h.lease);
-            if (!updated) {
-                const own = await this.ownUnanswered(h, shardId);
-                if (own) updated = await write((h.lease = own));
-            }
+            const updated = await this.write(h, shardId, (lease) => this.opts.table.checkpoint(lease, this.workerId, checkpoint, subSequenceNumber, childShardIds));
             if (!updated) {
                 await this.lostConditionally(shardId, h.lease);
                 return false;
             }
             h.lease = updated;
             h.renewed = t0;
-            h.unanswered = 0;
             return true;
         });
         return r === true;

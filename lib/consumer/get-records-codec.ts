@@ -22,12 +22,11 @@
  * without a middleware stack (tests) is left alone.
  */
 import type { _Record, ChildShard, GetRecordsCommandOutput } from '@aws-sdk/client-kinesis';
-import { readBody, speaksJson11 } from '../aws/middleware';
+import { EMPTY_JSON, installOnce, MiddlewareClient, readBody } from '../aws/middleware';
 
 type Decoded = Omit<GetRecordsCommandOutput, '$metadata'>;
 
 const RESULT = Symbol('kinesisRed.getRecordsResult');
-const EMPTY_JSON = new Uint8Array([0x7b, 0x7d]); // "{}"
 const installed = new WeakSet<object>();
 
 /** A JSON object (not null, not an array) without `__type` (with it, the SDK keeps unknown members). */
@@ -212,10 +211,10 @@ export function decodeGetRecords(body: Buffer | string): Decoded | undefined {
  * whose SDK speaks another wire protocol than JSON 1.1, is left alone. Returns whether the client has it.
  */
 export function useGetRecordsCodec(client: unknown): boolean {
-    if (!speaksJson11(client)) return false;
-    if (installed.has(client)) return true;
-    installed.add(client);
-    const stack = client.middlewareStack;
+    return installOnce(client, installed, addGetRecordsCodec);
+}
+
+function addGetRecordsCodec(stack: MiddlewareClient['middlewareStack']): void {
     stack.add((next, context) => async (args) => {
         if (context.commandName !== 'GetRecordsCommand') return next(args);
         context[RESULT] = undefined;
@@ -241,5 +240,4 @@ export function useGetRecordsCodec(client: unknown): boolean {
         }
         return out;
     }, { step: 'deserialize', priority: 'low', name: 'kinesisRedGetRecordsDecode' });
-    return true;
 }

@@ -21,11 +21,10 @@
  *   ResourceNotFoundException, stay what `explainAwsError` knows).
  */
 import type { PutRecordsCommandInput, PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
-import { readBody, speaksJson11 } from '../aws/middleware';
+import { EMPTY_JSON, installOnce, MiddlewareClient, readBody } from '../aws/middleware';
 
 const BODY = Symbol('kinesisRed.putRecordsBody');
 const RESULT = Symbol('kinesisRed.putRecordsResult');
-const EMPTY_JSON = new Uint8Array([0x7b, 0x7d]); // "{}"
 const ENCODE = 'kinesisRedPutRecordsEncode';
 
 interface ParsedAnswer {
@@ -179,10 +178,10 @@ export function encodePutRecords(input: PutRecordsCommandInput, entries?: readon
  * JSON 1.1 — a later SDK release may — which then serialises as it does). Returns whether the client has it.
  */
 export function usePutRecordsCodec(client: unknown): boolean {
-    if (!speaksJson11(client)) return false;
-    if (installed.has(client)) return true;
-    installed.add(client);
-    const stack = client.middlewareStack;
+    return installOnce(client, installed, addPutRecordsCodec);
+}
+
+function addPutRecordsCodec(stack: MiddlewareClient['middlewareStack']): void {
     stack.add((next, context) => async (args) => {
         if (context.commandName !== 'PutRecordsCommand' || !args.input || !Array.isArray(args.input.Records)) return next(args);
         const entries: WireEntry[] | undefined = args.input[PUT_RECORDS_ENTRIES];
@@ -225,5 +224,4 @@ export function usePutRecordsCodec(client: unknown): boolean {
         }
         return out;
     }, { step: 'deserialize', priority: 'low', name: 'kinesisRedPutRecordsDecode' });
-    return true;
 }
