@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * `npm run bench` — the benchmark suite, in one run: starts its backends (kinesalite for polling,
- * kinesis-local for Enhanced Fan-Out, dynalite for leases; each in its own process), puts the records
- * once, runs every measurement in a process of its own (dist/bench/suite/*.js), 3 repetitions, and
+ * `npm run bench` — the benchmark suite, in one run: starts its backends (kinesalite for polling — one
+ * process that holds only the read measurement's records, one for the rest —, kinesis-local for Enhanced
+ * Fan-Out, dynalite for leases; each in its own process), puts the records once, runs every measurement
+ * in a process of its own (dist/bench/suite/*.js; the readers in alternating order), 3 repetitions, and
  * prints medians, ratios from the same run and the goals of issue 12 (pass / miss), with a
  * machine/load line. Writes bench/results/latest.json.
  *
@@ -180,8 +181,13 @@ async function main() {
     const lifion = wanted.includes('read') ? lifionPath() : null;
     // kinesis-local serves only the EFO measurement here: its push tick shortened unless asked for as shipped
     const stack = await startLocalStack({ kinesisPort: 0, dynamodbPort: 0, streams: 'bench-efo:1', ...(EFO_PUSH_TICK_MS !== 1000 ? { pushTickMs: EFO_PUSH_TICK_MS } : {}) });
-    const kinesalite = await startKinesalite({ streams: `bench-100k:${SHARDS},bench-backlog:${SHARDS},bench-out:${SHARDS},bench-out-raw:${SHARDS},bench-idle:1`, nodeArgs: ['--max-old-space-size=8192'] });
-    const client = new KinesisClient({ region: 'us-east-1', endpoint: kinesalite.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, requestHandler: new NodeHttpHandler() });
+    // the read measurement gets a kinesalite of its own that holds only its 100 k records: the 1 M-record backlog
+    // and what the producer runs put would otherwise sit in the same heap, and that process's garbage collection
+    // (not the reader) would set how fast it serves the readers, differently for each run
+    const kinesaliteRead = wanted.includes('read') ? await startKinesalite({ streams: `bench-100k:${SHARDS}` }) : null;
+    const kinesalite = await startKinesalite({ streams: `bench-backlog:${SHARDS},bench-out:${SHARDS},bench-out-raw:${SHARDS},bench-idle:1`, nodeArgs: ['--max-old-space-size=8192'] });
+    const clientFor = (k) => new KinesisClient({ region: 'us-east-1', endpoint: k.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, requestHandler: new NodeHttpHandler() });
+    const client = clientFor(kinesalite);
     const results = { runs: {} };
     const envBase = {
         BENCH_KINESIS: kinesalite.endpoint,
@@ -194,7 +200,6 @@ async function main() {
         BENCH_BACKLOG_RECORDS: String(BACKLOG),
         BENCH_LIFION: lifion ?? '',
         BENCH_QUICK: quick ? '1' : '',
-        BENCH_KINESIS_PID: String(kinesalite.child.pid ?? ''),
     };
     const record = (key, r) => {
         (results.runs[key] ??= []).push(r);
@@ -202,9 +207,11 @@ async function main() {
         else console.log(`  ${key}: ${Object.entries(r).filter(([k]) => k !== 'mode').map(([k, v]) => `${k}=${typeof v === 'number' ? fmt(v) : v}`).join(' ')}`);
     };
     try {
-        if (wanted.includes('read')) {
-            const s = await putRecords(client, PutRecordsCommand, 'bench-100k', RECORDS);
-            console.log(`put ${RECORDS} records into bench-100k (${SHARDS} shards) in ${s.toFixed(1)} s`);
+        if (kinesaliteRead) {
+            const readClient = clientFor(kinesaliteRead);
+            const s = await putRecords(readClient, PutRecordsCommand, 'bench-100k', RECORDS);
+            readClient.destroy();
+            console.log(`put ${RECORDS} records into bench-100k (${SHARDS} shards, a kinesalite of its own) in ${s.toFixed(1)} s`);
         }
         if (wanted.includes('backlog')) {
             const s = await putRecords(client, PutRecordsCommand, 'bench-backlog', BACKLOG);
@@ -213,11 +220,12 @@ async function main() {
         for (let rep = 1; rep <= REPS; rep++) {
             console.log(`repetition ${rep}/${REPS}`);
             const env = { ...envBase, BENCH_REP: String(rep) };
-            if (wanted.includes('read')) {
-                record('raw', await runOne('read.js', ['raw'], env));
-                if (lifion) record('lifion', await runOne('read.js', ['lifion'], env));
-                record('library', await runOne('read.js', ['library'], env));
-                record('node', await runOne('read.js', ['node'], env));
+            if (kinesaliteRead) {
+                // every other repetition reads in the reverse order: no reader always goes first (or last) on the
+                // backend's state of the moment; ratios are paired within a repetition
+                const readEnv = { ...env, BENCH_KINESIS: kinesaliteRead.endpoint, BENCH_KINESIS_PID: String(kinesaliteRead.child.pid ?? '') };
+                const order = ['raw', ...(lifion ? ['lifion'] : []), 'library', 'node'];
+                for (const mode of rep % 2 ? order : order.reverse()) record(mode, await runOne('read.js', [mode], readEnv));
             }
             if (wanted.includes('hook')) record('hook', await runOne('hook-tax.js', [], env));
             if (wanted.includes('convert')) record('convert', await runOne('convert.js', [], env));
@@ -228,6 +236,7 @@ async function main() {
     } finally {
         client.destroy();
         await kinesalite.stop();
+        await kinesaliteRead?.stop();
         await stack.stop();
     }
     summarise(results.runs, machine, load0);
