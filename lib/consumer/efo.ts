@@ -236,6 +236,12 @@ function toSdkPosition(p: StartingPosition): SdkStartingPosition {
 
 let subscriptionIds = 0;
 
+/** An error the server answered with (the SDK's service exceptions carry `$fault`), not a timeout, reset or abort. */
+function answeredBy(err: unknown): boolean {
+    const e = err as { $fault?: unknown; $metadata?: { httpStatusCode?: number } } | undefined;
+    return e !== null && typeof e === 'object' && (e.$fault !== undefined || e.$metadata?.httpStatusCode !== undefined);
+}
+
 export class EfoShardReader implements ShardReader {
     readonly shardId: string;
     private readonly kinesis: KinesisClient;
@@ -269,6 +275,8 @@ export class EfoShardReader implements ShardReader {
     private waitingSince?: number;
     /** When Kinesis last said something to this reader: an event, the end of a subscription, an answered subscribe. */
     private heardAt = 0;
+    /** The last failure came with an answer from Kinesis (an error status, an exception event), not a timeout or reset. */
+    private failureAnswered = false;
 
     /** Counters for tests and status: subscriptions started, watchdog restarts, ResourceInUse retries. */
     readonly stats = { subscriptions: 0, watchdogRestarts: 0, inUseRetries: 0, retries: 0, events: 0, records: 0, probes: 0 };
@@ -403,7 +411,8 @@ export class EfoShardReader implements ShardReader {
             this.lastSubscribeAt = sub.startedAt;
         } catch (err) {
             // an error answer (ResourceInUse, throttled, …) is Kinesis answering; a timeout or a reset is not
-            if ((err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode) this.heardAt = Date.now();
+            this.failureAnswered = answeredBy(err);
+            if (this.failureAnswered) this.heardAt = Date.now();
             if (this.sub === sub) this.endSubscription();
             throw err;
         } finally {
@@ -454,6 +463,7 @@ export class EfoShardReader implements ShardReader {
             pulled.then(
                 (r) => {
                     this.heardAt = Date.now();
+                    this.failureAnswered = true;
                     if (r.done) {
                         finish({ kind: 'ended' });
                         return;
@@ -474,7 +484,11 @@ export class EfoShardReader implements ShardReader {
                         finish({ kind: 'error', error: new Error('SubscribeToShard sent an unknown event') });
                     }
                 },
-                (error: unknown) => finish({ kind: 'error', error }),
+                (error: unknown) => {
+                    this.failureAnswered = answeredBy(error);
+                    if (this.failureAnswered) this.heardAt = Date.now();
+                    finish({ kind: 'error', error });
+                },
             );
         });
     }
@@ -581,7 +595,7 @@ export class EfoShardReader implements ShardReader {
     private async handleFailure(err: unknown): Promise<ReadBatch | undefined> {
         if (this.closed || err instanceof ReaderClosedError) throw new ReaderClosedError(this.shardId);
         // the failure came with an answer from Kinesis (an error status, an exception event): the back-off below is ours
-        const answered = Date.now() - this.heardAt < 1000;
+        const answered = this.failureAnswered;
         const name = errorName(err);
         if (name === 'ResourceNotFoundException') {
             const gone = await this.consumerGone();
