@@ -31,6 +31,7 @@ import { efoReaderFactory } from './efo-wiring';
 import { sleep } from './sleep';
 import { defaultWorkerId } from './worker-id';
 import { KinesisNodeError } from '../aws/errors';
+import { CallWatch, watchCalls } from './call-watch';
 
 export interface ConsumerRecord extends UserRecord {
     shardId: string;
@@ -126,7 +127,16 @@ export interface ConsumerMetrics {
     /** Records read but dropped, not emitted, because the lease was lost before they could be (fencing). */
     fenceDropped: number;
     lastError?: unknown;
+    /**
+     * Per backend, how long the oldest call still without an answer has been waiting, in ms (0 = none waits):
+     * ./call-watch.ts on the `dynamodb` and `kinesis` clients; for Kinesis also an Enhanced Fan-Out reader that
+     * heard nothing for more than EFO_QUIET_MS while waiting for an event.
+     */
+    unansweredMs: { dynamodb: number; kinesis: number };
 }
+
+/** An EFO subscription quiet for longer than this while a read waits counts as Kinesis not answering (two 5 s heartbeats). */
+export const EFO_QUIET_MS = 10_000;
 
 export interface ShardMetrics {
     shardId: string;
@@ -183,10 +193,13 @@ export class KinesisConsumer {
     private stopped = false;
     private readonly abort = new AbortController();
     private starting: Promise<void> | undefined;
+    /** Calls without an answer yet, per backend (./call-watch.ts; one per client, shared by its users). */
+    private readonly calls: { dynamodb: CallWatch; kinesis: CallWatch };
 
     constructor(opts: ConsumerOptions) {
         if (!opts.onRecord && !opts.onBatch) throw new Error('a consumer needs onRecord or onBatch');
         this.opts = opts;
+        this.calls = { dynamodb: watchCalls(opts.dynamodb), kinesis: watchCalls(opts.kinesis) };
         this.workerId = opts.workerId || defaultWorkerId();
         this.table = new LeaseTable(opts.dynamodb, opts.tableName);
         this.readerFactory = opts.readerFactory ?? createPollingReader;
@@ -416,10 +429,14 @@ export class KinesisConsumer {
         let inFlight = 0;
         let lag: number | undefined;
         let failed = 0;
+        const now = Date.now();
+        let kinesis = this.calls.kinesis.oldestMs(now);
         for (const w of this.workers.values()) {
             inFlight += w.cp.inFlight;
             if (w.lagMs !== undefined) lag = Math.max(lag ?? 0, w.lagMs);
             if (w.cp.failed || w.halted) failed++;
+            const quiet = w.readerWaitingMs(now);
+            if (quiet > EFO_QUIET_MS && quiet > kinesis) kinesis = quiet;
         }
         return {
             state: this.state,
@@ -430,6 +447,7 @@ export class KinesisConsumer {
             failedShards: failed,
             fenceDropped: this.fenceDropped,
             lastError: this.lastError,
+            unansweredMs: { dynamodb: this.calls.dynamodb.oldestMs(now), kinesis },
         };
     }
 

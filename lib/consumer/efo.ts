@@ -236,6 +236,12 @@ function toSdkPosition(p: StartingPosition): SdkStartingPosition {
 
 let subscriptionIds = 0;
 
+/** An error the server answered with (the SDK's service exceptions carry `$fault`), not a timeout, reset or abort. */
+function answeredBy(err: unknown): boolean {
+    const e = err as { $fault?: unknown; $metadata?: { httpStatusCode?: number } } | undefined;
+    return e !== null && typeof e === 'object' && (e.$fault !== undefined || e.$metadata?.httpStatusCode !== undefined);
+}
+
 export class EfoShardReader implements ShardReader {
     readonly shardId: string;
     private readonly kinesis: KinesisClient;
@@ -265,6 +271,12 @@ export class EfoShardReader implements ShardReader {
     private lastProbeAt = 0;
     /** The shard-end probe in flight (it runs beside the reading). */
     private probing?: Promise<void>;
+    /** Since when a `next()` has been waiting (undefined: none waits, the consumer holds events back or is busy). */
+    private waitingSince?: number;
+    /** When Kinesis last said something to this reader: an event, the end of a subscription, an answered subscribe. */
+    private heardAt = 0;
+    /** The last failure came with an answer from Kinesis (an error status, an exception event), not a timeout or reset. */
+    private failureAnswered = false;
 
     /** Counters for tests and status: subscriptions started, watchdog restarts, ResourceInUse retries. */
     readonly stats = { subscriptions: 0, watchdogRestarts: 0, inUseRetries: 0, retries: 0, events: 0, records: 0, probes: 0 };
@@ -287,9 +299,27 @@ export class EfoShardReader implements ShardReader {
 
     /** The next event's records (possibly empty). Calls are served one after another. */
     next(): Promise<ReadBatch> {
-        const run = this.queue.then(() => this.read());
+        const run = this.queue.then(() => this.waitedRead());
         this.queue = run.catch(() => undefined);
         return run;
+    }
+
+    /**
+     * How long a `next()` has been waiting without hearing from Kinesis, in ms (0 when none waits). Kinesis sends an
+     * event at least every 5 s on a live subscription, so a wait well beyond that is a backend (or connection) that
+     * does not answer; the watchdog resubscribes after `watchdogMs`, and the wait goes on until something is heard.
+     */
+    waitingMs(now = Date.now()): number {
+        return this.waitingSince === undefined ? 0 : Math.max(0, now - Math.max(this.waitingSince, this.heardAt));
+    }
+
+    private async waitedRead(): Promise<ReadBatch> {
+        this.waitingSince = Date.now();
+        try {
+            return await this.read();
+        } finally {
+            this.waitingSince = undefined;
+        }
     }
 
     async close(): Promise<void> {
@@ -375,10 +405,14 @@ export class EfoShardReader implements ShardReader {
                 new SubscribeToShardCommand({ ConsumerARN: this.consumerARN, ShardId: this.shardId, StartingPosition: toSdkPosition(this.position) }),
                 { abortSignal: controller.signal },
             );
+            this.heardAt = Date.now();
             if (!out.EventStream) throw new Error('SubscribeToShard returned no event stream');
             sub.iterator = out.EventStream[Symbol.asyncIterator]();
             this.lastSubscribeAt = sub.startedAt;
         } catch (err) {
+            // an error answer (ResourceInUse, throttled, …) is Kinesis answering; a timeout or a reset is not
+            this.failureAnswered = answeredBy(err);
+            if (this.failureAnswered) this.heardAt = Date.now();
             if (this.sub === sub) this.endSubscription();
             throw err;
         } finally {
@@ -428,6 +462,8 @@ export class EfoShardReader implements ShardReader {
             }
             pulled.then(
                 (r) => {
+                    this.heardAt = Date.now();
+                    this.failureAnswered = true;
                     if (r.done) {
                         finish({ kind: 'ended' });
                         return;
@@ -448,7 +484,11 @@ export class EfoShardReader implements ShardReader {
                         finish({ kind: 'error', error: new Error('SubscribeToShard sent an unknown event') });
                     }
                 },
-                (error: unknown) => finish({ kind: 'error', error }),
+                (error: unknown) => {
+                    this.failureAnswered = answeredBy(error);
+                    if (this.failureAnswered) this.heardAt = Date.now();
+                    finish({ kind: 'error', error });
+                },
             );
         });
     }
@@ -554,6 +594,8 @@ export class EfoShardReader implements ShardReader {
      */
     private async handleFailure(err: unknown): Promise<ReadBatch | undefined> {
         if (this.closed || err instanceof ReaderClosedError) throw new ReaderClosedError(this.shardId);
+        // the failure came with an answer from Kinesis (an error status, an exception event): the back-off below is ours
+        const answered = this.failureAnswered;
         const name = errorName(err);
         if (name === 'ResourceNotFoundException') {
             const gone = await this.consumerGone();
@@ -586,6 +628,7 @@ export class EfoShardReader implements ShardReader {
         } catch {
             throw new ReaderClosedError(this.shardId);
         }
+        if (answered) this.heardAt = Date.now();
         return undefined;
     }
 

@@ -38,6 +38,12 @@ export interface ShardReader {
      * iterator), e.g. while the lease is still being taken. Read-only; a failure here is left to `next()`.
      */
     prepare?(): void;
+    /**
+     * Optional: how long a `next()` has been waiting without hearing from Kinesis, in ms (0 when none waits). For a
+     * reader whose waiting is not one SDK call (Enhanced Fan-Out's subscription); the consumer's call watch
+     * (./call-watch.ts) covers the calls made on its `kinesis` client.
+     */
+    waitingMs?(now: number): number;
     /** Stops reading and releases the connection/subscription. Idempotent. */
     close(): Promise<void>;
 }

@@ -66,6 +66,11 @@ export class ShardWorker {
     /** Records/s the flow took the last batch at (undefined: unknown, or faster than reads matter). */
     private rate: number | undefined;
 
+    /** How long this shard's reader has waited for Kinesis without hearing from it (./reader.ts `waitingMs`; 0: none). */
+    readerWaitingMs(now: number): number {
+        return this.reader?.waitingMs?.(now) ?? 0;
+    }
+
     constructor(private readonly c: KinesisConsumer, private lease: Lease) {
         this.shardId = lease.leaseKey;
         this.sentinel = isSentinel(lease.checkpoint);

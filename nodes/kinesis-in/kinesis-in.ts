@@ -18,6 +18,7 @@ import { Track, TrackOwner, acquireTracker, findHooks, findRuntimeView } from '.
 import { MetricsCollector } from './metrics';
 import type { InitialPosition } from '../../lib/consumer/shard-sync';
 import { KinesisConfigNode, STATUS, compactNumber, shortStatus } from '../shared/types';
+import { notAnswering } from './backend-wait';
 import { opsDeregister, opsRegister, registerOpsRoutes } from './ops';
 
 interface KinesisInDef extends NodeDef {
@@ -351,8 +352,12 @@ export = function (RED: NodeAPI): void {
             lastCount = m.delivered;
             lastAt = now;
             let status;
+            const silent = notAnswering(m.unansweredMs);
             if (errorStatus && (m.state !== 'running' || now - errorStatus.at < 30_000)) {
                 status = STATUS.error(shortStatus(errorStatus.text));
+            } else if (silent) {
+                // a backend keeps calls waiting (paused, connection silently dropped): say which, for how long
+                status = STATUS.warn(shortStatus(RED._('kinesis-in.status.notAnswering', { backend: silent.backend, seconds: silent.seconds }), 40));
             } else if (m.state === 'starting') {
                 status = STATUS.busy(RED._('kinesis-in.status.starting'));
             } else {
