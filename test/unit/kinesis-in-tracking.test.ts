@@ -1,0 +1,139 @@
+/**
+ * kinesis-in's message tracker (nodes/kinesis-in/tracking.ts) against fake hooks and a fake runtime view: hooks
+ * only while tracking, completion, messages lost by a deploy.
+ */
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { MessageTracker, Track, Hooks } from '../../nodes/kinesis-in/tracking';
+import { waitFor } from '../helpers/stack';
+
+describe('kinesis-in: message tracker (hooks only while tracking)', () => {
+    function fakeHooks() {
+        const fns = new Map<string, (ev: unknown) => unknown>();
+        const hooks: Hooks = { add: (n, f) => { if (fns.has(n)) throw new Error('twice'); fns.set(n, f); }, remove: (n) => { fns.delete(n); } };
+        const fire = (kind: string, ev: unknown) => { for (const [n, f] of fns) if (n.startsWith(`${kind}.`)) f(ev); };
+        return { hooks, fns, fire };
+    }
+
+    it('registers the hooks with the first tracked message, finishes on the last completion, removes the hooks when idle', async () => {
+        const { hooks, fns, fire } = fakeHooks();
+        const tracker = new MessageTracker(hooks);
+        assert.equal(fns.size, 0);
+        const finished: Array<Track<string>> = [];
+        const owner = { failOnCatch: true, finished: (t: Track<string>) => finished.push(t), lost: () => assert.fail('nothing lost') };
+        const t = new Track<string>(owner, 'item', 'sh', 1, () => undefined);
+        tracker.track('m1', t);
+        assert.deepEqual([...fns.keys()].map((k) => k.split('.')[0]).sort(), ['onComplete', 'onReceive', 'preDeliver'], 'postReceive only when needed');
+        fire('preDeliver', { msg: { _msgid: 'm1' }, destination: { id: 'a' } });
+        fire('preDeliver', { msg: { _msgid: 'other' }, destination: { id: 'a' } });
+        fire('onReceive', { msg: { _msgid: 'm1' }, destination: { id: 'a', node: { type: 'function' } } });
+        fire('preDeliver', { msg: { _msgid: 'm1' }, destination: { id: 'c' } });
+        fire('onReceive', { msg: { _msgid: 'm1', error: { message: 'caught it' } }, destination: { id: 'c', node: { type: 'catch' } } });
+        fire('onComplete', { msg: { _msgid: 'm1' }, node: { id: 'a' } });
+        assert.equal(finished.length, 0, 'the catch node still holds it');
+        fire('onComplete', { msg: { _msgid: 'm1' }, node: { id: 'c' } });
+        assert.equal(finished.length, 1);
+        assert.deepEqual(finished[0].error, { message: 'caught it' }, 'failOnCatch: reaching Catch fails the record');
+        await waitFor('hooks removed', () => fns.size === 0, 5000);
+        tracker.track('m2', new Track<string>(owner, 'item2', 'sh', 1, () => undefined));
+        assert.equal(fns.size, 3, 'registered again');
+        tracker.dispose();
+        assert.equal(fns.size, 0);
+    });
+
+    it('adds postReceive once a tracked message reaches a node without done, and completes it there', async () => {
+        const { hooks, fns, fire } = fakeHooks();
+        const tracker = new MessageTracker(hooks);
+        const finished: Array<Track<string>> = [];
+        const owner = { failOnCatch: false, finished: (t: Track<string>) => finished.push(t), lost: () => assert.fail('nothing lost') };
+        tracker.track('m1', new Track<string>(owner, 'item', 'sh', 1, () => undefined));
+        fire('preDeliver', { msg: { _msgid: 'm1' }, destination: { id: 'a' } });
+        const a = { type: 'function', _expectedDoneCount: 1 };
+        fire('onReceive', { msg: { _msgid: 'm1' }, destination: { id: 'a', node: a } });
+        fire('postReceive', { msg: { _msgid: 'm1' }, destination: { id: 'a', node: a } });
+        assert.equal(fns.size, 3, 'a node with done: no postReceive');
+        // a sends it on to an old-style node b (no done): b finishes it when its handler returns
+        fire('preDeliver', { msg: { _msgid: 'm1' }, destination: { id: 'b' } });
+        fire('onComplete', { msg: { _msgid: 'm1' }, node: { id: 'a' } });
+        const b = { type: 'legacy', _expectedDoneCount: 0 };
+        fire('onReceive', { msg: { _msgid: 'm1' }, destination: { id: 'b', node: b } });
+        assert.equal(fns.size, 4, 'postReceive added');
+        assert.equal(finished.length, 0, 'b is handling it');
+        fire('postReceive', { msg: { _msgid: 'm1' }, destination: { id: 'b', node: b } });
+        assert.equal(finished.length, 1);
+        assert.equal(finished[0].error, undefined);
+        await waitFor('hooks removed', () => fns.size === 0, 5000);
+        tracker.track('m2', new Track<string>(owner, 'item2', 'sh', 1, () => undefined));
+        assert.equal(fns.size, 3, 'registered again without postReceive');
+        tracker.dispose();
+        assert.equal(fns.size, 0);
+    });
+    it('a deploy that stops the node holding a copy: that record is lost (sent again), the others finish as usual', () => {
+        const { hooks, fire } = fakeHooks();
+        const events = new EventEmitter();
+        const live = new Map<string, object>([['a', { v: 1 }], ['b', { v: 1 }], ['c', { v: 1 }]]);
+        const tracker = new MessageTracker(hooks, { events, getNode: (id) => live.get(id) });
+        const finished: string[] = [];
+        const lost: string[] = [];
+        const owner = { failOnCatch: false, finished: (t: Track<string>) => finished.push(t.item), lost: (t: Track<string>) => lost.push(t.item) };
+        for (const m of ['m1', 'm2', 'm3', 'm4']) tracker.track(m, new Track<string>(owner, m, 'sh', 1, () => undefined));
+        const into = (m: string, id: string): void => {
+            fire('preDeliver', { msg: { _msgid: m }, destination: { id } });
+            fire('onReceive', { msg: { _msgid: m }, destination: { id, node: { type: 'function' } } });
+        };
+        into('m1', 'a'); // inside a: a is replaced by the deploy → lost
+        into('m2', 'b'); // inside b: b stays → finishes later
+        fire('preDeliver', { msg: { _msgid: 'm3' }, destination: { id: 'a' } }); // on its way to a → lost
+        into('m4', 'a'); // fanned out: one copy in a (lost), one in b (still running)
+        into('m4', 'b');
+        events.emit('flows:stopping', { type: 'nodes' });
+        // kinesis-in goes on sending while the deploy runs: m8 is routed to the old a, m9 (later) to the new one
+        const oldA = live.get('a');
+        tracker.track('m8', new Track<string>(owner, 'm8', 'sh', 1, () => undefined));
+        fire('preDeliver', { msg: { _msgid: 'm8' }, destination: { id: 'a', node: oldA } });
+        live.set('a', { v: 2 }); // a stopped and started again: a new object with the same id
+        // m10 went nowhere while the deploy ran (Node-RED found no destination: no delivery, no hook)
+        const m10 = new Track<string>(owner, 'm10', 'sh', 1, () => undefined);
+        tracker.track('m10', m10);
+        tracker.sent('m10', m10 as Track<unknown>);
+        assert.ok(!finished.includes('m10'), 'not finished while the deploy runs');
+        tracker.track('m9', new Track<string>(owner, 'm9', 'sh', 1, () => undefined));
+        fire('preDeliver', { msg: { _msgid: 'm9' }, destination: { id: 'a', node: live.get('a') } });
+        events.emit('flows:started', { type: 'nodes' });
+        assert.deepEqual(lost.sort(), ['m1', 'm10', 'm3', 'm8'], 'the copies a held, the one sent to it and the one that went nowhere during the deploy, are gone');
+        fire('onReceive', { msg: { _msgid: 'm9' }, destination: { id: 'a', node: { type: 'function' } } });
+        fire('onComplete', { msg: { _msgid: 'm9' }, node: { id: 'a' } });
+        assert.ok(finished.includes('m9'), 'sent to the new a: finishes as usual');
+        finished.splice(finished.indexOf('m9'), 1);
+        fire('onComplete', { msg: { _msgid: 'm2' }, node: { id: 'b' } });
+        assert.deepEqual(finished, ['m2']);
+        fire('onComplete', { msg: { _msgid: 'm4' }, node: { id: 'b' } });
+        assert.deepEqual(lost.sort(), ['m1', 'm10', 'm3', 'm4', 'm8'], 'm4 lost its copy in a: not finished when b is done with the other');
+        assert.deepEqual(finished, ['m2']);
+        // a message that entered the new a after the deploy completes normally; a deploy that replaces nothing loses nothing
+        tracker.track('m5', new Track<string>(owner, 'm5', 'sh', 1, () => undefined));
+        into('m5', 'a');
+        events.emit('flows:stopping', { type: 'nodes' });
+        events.emit('flows:started', { type: 'nodes' });
+        fire('onComplete', { msg: { _msgid: 'm5' }, node: { id: 'a' } });
+        assert.deepEqual(finished, ['m2', 'm5']);
+        // removed node (getNode undefined after the deploy) → lost; a node never found by id (subflow inside) → not judged
+        tracker.track('m6', new Track<string>(owner, 'm6', 'sh', 1, () => undefined));
+        tracker.track('m7', new Track<string>(owner, 'm7', 'sh', 1, () => undefined));
+        into('m6', 'c');
+        into('m7', 'sub-1-inner');
+        events.emit('flows:stopping', { type: 'nodes' });
+        live.delete('c');
+        events.emit('flows:started', { type: 'nodes' });
+        assert.deepEqual(lost.sort(), ['m1', 'm10', 'm3', 'm4', 'm6', 'm8']);
+        fire('onComplete', { msg: { _msgid: 'm7' }, node: { id: 'sub-1-inner' } });
+        assert.deepEqual(finished, ['m2', 'm5', 'm7']);
+        // outside a deploy, a message that goes nowhere (nothing wired) is finished at once
+        const m11 = new Track<string>(owner, 'm11', 'sh', 1, () => undefined);
+        tracker.track('m11', m11);
+        tracker.sent('m11', m11 as Track<unknown>);
+        assert.ok(finished.includes('m11'));
+        tracker.dispose();
+        assert.equal(events.listenerCount('flows:stopping') + events.listenerCount('flows:started'), 0, 'listeners removed');
+    });
+});
