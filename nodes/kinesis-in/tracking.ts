@@ -23,6 +23,13 @@
  * node object preDeliver names, and a message that goes nowhere meanwhile (Node-RED drops it, with no hook,
  * when its destination is being replaced) is lost, not finished. Outside a deploy this costs one boolean test
  * per delivery. A node that cannot be looked up by id (inside a subflow instance) is not judged.
+ *
+ * A deploy that stops kinesis-in itself: its close waits for in-flight records only while one can still finish.
+ * `allStranded(owner)` (between 'flows:stopping' and 'flows:started') says whether every message of the owner
+ * is held only by node objects this deploy stopped that have finished closing (Node-RED's Node.close removes
+ * the 'input' handlers once every close callback called done), or went nowhere meanwhile. A node still running,
+ * or one whose close still runs (kinesis-out flushing its queue completes its messages before its close ends),
+ * is waited for. Asked by the close path only (a scan of the tracked messages), never per message.
  */
 import type { DoneCallback } from '../../lib/consumer/consumer';
 
@@ -170,6 +177,42 @@ export class MessageTracker {
         else t.owner.finished(t);
     }
 
+    /**
+     * True when no message of `owner` still tracked can finish: every copy is held by a node object noted in
+     * this deploy that was stopped (no longer the runtime's node of its id) and has finished closing, or the
+     * message went nowhere during the deploy. False outside a deploy, and for a copy at a node that runs on,
+     * whose close still runs, or that was never found by id (inside a subflow instance: not judged).
+     */
+    allStranded(owner: TrackOwner<never>): boolean {
+        const runtime = this.runtime;
+        if (!runtime || !this.deploying) return false;
+        // the node objects noted for each of the owner's messages, by node id
+        const noted = new Map<Track<unknown>, Map<string, unknown>>();
+        for (const h of this.holders) {
+            if (h.node === undefined || h.t.owner !== (owner as unknown)) continue;
+            let at = noted.get(h.t);
+            if (at === undefined) noted.set(h.t, (at = new Map()));
+            at.set(h.id, h.node);
+        }
+        const gone = (t: Track<unknown>, ids: Ids): boolean => {
+            if (ids === undefined) return true;
+            const at = noted.get(t);
+            if (at === undefined) return false;
+            for (const id of typeof ids === 'string' ? [ids] : ids) {
+                const node = at.get(id);
+                if (node === undefined || runtime.getNode(id) === node || !closed(node)) return false;
+            }
+            return true;
+        };
+        for (const t of this.tracks.values()) {
+            if (t.owner !== (owner as unknown)) continue;
+            // no copy anywhere: finished at once, unless it went nowhere during the deploy (lost, see sent)
+            if (t.transit === undefined && t.active === undefined && !t.lost) return false;
+            if (!gone(t, t.transit) || !gone(t, t.active)) return false;
+        }
+        return true;
+    }
+
     /** 'flows:stopping': which node object holds each tracked copy (nodes not found by id are left out). */
     private noteHolders(): void {
         const runtime = this.runtime;
@@ -307,6 +350,17 @@ export class MessageTracker {
         this.tracks.clear();
         this.unregister();
     }
+}
+
+/**
+ * A node object that finished closing: Node-RED's Node.close removes its 'input' handlers (`_inputCallback`,
+ * `_inputCallbacks` null) once every close callback called done. A runtime without these fields: never closed
+ * (waited for, as before).
+ */
+function closed(node: unknown): boolean {
+    if (typeof node !== 'object' || node === null || !('_inputCallback' in node)) return false;
+    const n = node as { _inputCallback?: unknown; _inputCallbacks?: unknown };
+    return (n._inputCallback === null || n._inputCallback === undefined) && (n._inputCallbacks === null || n._inputCallbacks === undefined);
 }
 
 const trackers = new WeakMap<Hooks, { tracker: MessageTracker; users: number }>();

@@ -1,6 +1,7 @@
 /**
  * kinesis-in's message tracker (nodes/kinesis-in/tracking.ts) against fake hooks and a fake runtime view: hooks
- * only while tracking, completion, messages lost by a deploy.
+ * only while tracking, completion, messages lost by a deploy, and the close path's judgement that every message
+ * left is held only by nodes the deploy stopped that have finished closing (allStranded).
  */
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
@@ -135,5 +136,118 @@ describe('kinesis-in: message tracker (hooks only while tracking)', () => {
         assert.ok(finished.includes('m11'));
         tracker.dispose();
         assert.equal(events.listenerCount('flows:stopping') + events.listenerCount('flows:started'), 0, 'listeners removed');
+    });
+    /** A fake Node-RED node object: running (an 'input' handler) until `close()` removes it, as Node.close does. */
+    function fakeNode(type: string) {
+        const n = { type, _inputCallback: (() => undefined) as unknown, _inputCallbacks: null as unknown, _expectedDoneCount: 1 };
+        return { node: n, close: () => { n._inputCallback = null; n._inputCallbacks = null; } };
+    }
+
+    /** A tracker over fake hooks and a fake runtime whose nodes (id → object) the test starts, stops and closes. */
+    function deployWorld() {
+        const { hooks, fire } = fakeHooks();
+        const events = new EventEmitter();
+        const live = new Map<string, object>();
+        const tracker = new MessageTracker(hooks, { events, getNode: (id) => live.get(id) });
+        const finished: string[] = [];
+        const lost: string[] = [];
+        const owner = { failOnCatch: false, finished: (t: Track<string>) => finished.push(t.item), lost: (t: Track<string>) => lost.push(t.item) };
+        const other = { failOnCatch: false, finished: (t: Track<string>) => finished.push(t.item), lost: (t: Track<string>) => lost.push(t.item) };
+        const send = (m: string, o = owner): Track<string> => {
+            const t = new Track<string>(o, m, 'sh', 1, () => undefined);
+            tracker.track(m, t);
+            return t;
+        };
+        const deliver = (m: string, id: string): void => fire('preDeliver', { msg: { _msgid: m }, destination: { id, node: live.get(id) } });
+        const into = (m: string, id: string): void => {
+            deliver(m, id);
+            fire('onReceive', { msg: { _msgid: m }, destination: { id, node: live.get(id) } });
+        };
+        return { tracker, events, live, fire, owner, other, finished, lost, send, deliver, into };
+    }
+
+    it('allStranded: false outside a deploy; true once every copy is at a node the deploy stopped that finished closing', () => {
+        const w = deployWorld();
+        const delay = fakeNode('delay');
+        w.live.set('delay', delay.node);
+        for (const m of ['m1', 'm2']) w.send(m);
+        w.into('m1', 'delay');
+        w.deliver('m2', 'delay'); // on its way: delivered later (or never) to a closed node
+        assert.equal(w.tracker.allStranded(w.owner), false, 'outside a deploy nothing is judged');
+        w.events.emit('flows:stopping', { type: 'full' });
+        assert.equal(w.tracker.allStranded(w.owner), false, 'the delay node still runs (its flow not stopped yet)');
+        w.live.delete('delay'); // Flow.stop: no longer the runtime's node of that id, its close called
+        assert.equal(w.tracker.allStranded(w.owner), false, 'stopped, but its close has not finished (input handler still there)');
+        delay.close(); // Node.close: every close callback done → 'input' handlers removed
+        assert.equal(w.tracker.allStranded(w.owner), true, 'every copy is at a stopped node that finished closing');
+        // a message that went nowhere during the deploy can never finish either
+        const m3 = w.send('m3');
+        w.tracker.sent('m3', m3 as Track<unknown>);
+        assert.equal(w.tracker.allStranded(w.owner), true);
+        w.events.emit('flows:started', { type: 'full' });
+        assert.equal(w.tracker.allStranded(w.owner), false, 'after the deploy: not judged');
+        assert.deepEqual(w.finished, [], 'nothing counted as finished');
+        w.tracker.dispose();
+    });
+
+    it('allStranded: waits for a node whose close still runs (kinesis-out flushing), a node that runs on, a node not found by id', () => {
+        const w = deployWorld();
+        const delay = fakeNode('delay');
+        const out = fakeNode('kinesis-out');
+        const other = fakeNode('function');
+        for (const [id, n] of [['delay', delay], ['out', out], ['other', other]] as const) w.live.set(id, n.node);
+        for (const m of ['m1', 'm2', 'm3', 'm4']) w.send(m);
+        w.into('m1', 'delay');
+        w.into('m2', 'out');
+        w.into('m3', 'delay'); // fanned out: one copy in the delay node, one in a node of another flow
+        w.into('m3', 'other');
+        w.into('m4', 'sub-1-inner'); // inside a subflow instance: not found by id
+        w.events.emit('flows:stopping', { type: 'flows' });
+        // the delay node and kinesis-out are stopped; 'other' (another flow) runs on
+        w.live.delete('delay');
+        w.live.delete('out');
+        delay.close();
+        assert.equal(w.tracker.allStranded(w.owner), false, 'kinesis-out is still closing (its queue waits for PutRecords)');
+        w.fire('onComplete', { msg: { _msgid: 'm2' }, node: { id: 'out' } }); // PutRecords answered: done
+        out.close();
+        assert.deepEqual(w.finished, ['m2'], 'finished, checkpointed as usual');
+        assert.equal(w.tracker.allStranded(w.owner), false, "m3's other copy is in a node that keeps running");
+        w.fire('onComplete', { msg: { _msgid: 'm3' }, node: { id: 'other' } });
+        assert.deepEqual(w.finished, ['m2'], 'm3 still has its copy in the closed delay node');
+        assert.equal(w.tracker.allStranded(w.owner), false, 'm4 is at a node that was never found by id: not judged, waited for');
+        w.fire('onComplete', { msg: { _msgid: 'm4' }, node: { id: 'sub-1-inner' } });
+        assert.equal(w.tracker.allStranded(w.owner), true, 'what is left (m1, m3) is held only by the closed delay node');
+        w.tracker.dispose();
+    });
+
+    it('allStranded: copies delivered during the deploy are judged by the node object they went to; other owners do not count', () => {
+        const w = deployWorld();
+        const step = fakeNode('function');
+        const delay = fakeNode('delay');
+        const elsewhere = fakeNode('function');
+        w.live.set('step', step.node);
+        w.live.set('delay', delay.node);
+        w.live.set('elsewhere', elsewhere.node);
+        w.send('m1');
+        w.into('m1', 'step');
+        w.send('x1', w.other); // another kinesis-in's message, in a node that runs on
+        w.into('x1', 'elsewhere');
+        w.events.emit('flows:stopping', { type: 'flows' });
+        // 'step' runs on (not part of the deploy) and passes m1 to the delay node, which is being stopped
+        w.deliver('m1', 'delay');
+        w.fire('onComplete', { msg: { _msgid: 'm1' }, node: { id: 'step' } });
+        w.live.delete('delay');
+        assert.equal(w.tracker.allStranded(w.owner), false, 'the delay node has not finished closing');
+        delay.close();
+        assert.equal(w.tracker.allStranded(w.owner), true, 'm1 is on its way to a closed node');
+        assert.equal(w.tracker.allStranded(w.other), false, "the other kinesis-in's message is in a running node");
+        // a stopped node of a runtime without Node-RED's input-handler fields: never taken as closed
+        const odd = { type: 'odd' };
+        w.live.set('odd', odd);
+        w.send('m2');
+        w.into('m2', 'odd');
+        w.live.delete('odd');
+        assert.equal(w.tracker.allStranded(w.owner), false, 'a node without _inputCallback: waited for, as before');
+        w.tracker.dispose();
     });
 });
