@@ -21,8 +21,11 @@
  * (stopped, replaced or removed) is lost, and its record goes to its owner's `lost` (kinesis-in sends it
  * again). kinesis-in goes on sending while the deploy runs: copies delivered meanwhile are noted with the
  * node object preDeliver names, and a message that goes nowhere meanwhile (Node-RED drops it, with no hook,
- * when its destination is being replaced) is lost, not finished. Outside a deploy this costs one boolean test
- * per delivery. A node that cannot be looked up by id (inside a subflow instance) is not judged.
+ * when its destination is being replaced) is lost, not finished. So is a copy that a stopped node completes
+ * inside its close callback (Node-RED calls them synchronously right after 'flows:stopping'): a delay node
+ * clearing its queue calls done() for every message it held without sending it on — dropped, not processed
+ * (before, its record was checkpointed: lost). Outside a deploy this costs one boolean test per delivery and
+ * per completion. A node that cannot be looked up by id (inside a subflow instance) is not judged.
  *
  * A deploy that stops kinesis-in itself: its close waits for in-flight records only while one can still finish.
  * `allStranded(owner)` (between 'flows:stopping' and 'flows:started') says whether every message of the owner
@@ -47,7 +50,7 @@ export interface RuntimeView {
 interface HookEvent {
     msg?: { _msgid?: string; error?: unknown };
     error?: unknown;
-    node?: { id?: string };
+    node?: { id?: string; node?: unknown };
     destination?: { id?: string; node?: { _expectedDoneCount?: number; type?: string } };
 }
 
@@ -121,9 +124,19 @@ export class MessageTracker {
      * sending while other nodes stop; a copy routed to a node being stopped is dropped with it).
      */
     private deploying = false;
+    /**
+     * From 'flows:stopping' to the next microtask: Node-RED calls the close callbacks of the nodes it stops
+     * synchronously right after that event, and a node that completes a message there (a delay node clearing its
+     * queue calls done() for each message) dropped it — a completion that needs no I/O, not the message processed.
+     */
+    private closeCallbacks = false;
     private readonly onStopping = (): void => {
         this.noteHolders();
         this.deploying = true;
+        this.closeCallbacks = true;
+        queueMicrotask(() => {
+            this.closeCallbacks = false;
+        });
     };
     private readonly onStarted = (): void => {
         this.deploying = false;
@@ -210,6 +223,23 @@ export class MessageTracker {
             if (t.transit === undefined && t.active === undefined && !t.lost) return false;
             if (!gone(t, t.transit) || !gone(t, t.active)) return false;
         }
+        return true;
+    }
+
+    /**
+     * A completion inside the close callbacks of a deploy (see closeCallbacks) by a node the deploy stopped: the
+     * copy was dropped, not finished — the record is lost (sent again after the deploy, or read again after the
+     * restart), as if it had gone nowhere. False (an ordinary completion) for a node that is still the runtime's.
+     */
+    private droppedAtClose(msgid: string, t: Track<unknown>, e: HookEvent): boolean {
+        const at = e.node?.id;
+        const node = e.node?.node;
+        if (at === undefined || node === undefined || !this.runtime || this.runtime.getNode(at) === node) return false;
+        const rest = removeId(t.active, at);
+        if (rest === false) return false;
+        t.active = rest;
+        t.lost = true;
+        this.holders.push({ msgid, t, id: '', node: undefined });
         return true;
     }
 
@@ -307,6 +337,7 @@ export class MessageTracker {
             const id = e.msg?._msgid as string;
             const t = tracks.get(id);
             if (t === undefined) return;
+            if (this.closeCallbacks && this.droppedAtClose(id, t, e)) return;
             if (e.error && t.error === undefined) t.error = e.error;
             const rest = removeId(t.active, e.node?.id);
             if (rest === false) return;

@@ -1,7 +1,8 @@
 /**
  * kinesis-in's message tracker (nodes/kinesis-in/tracking.ts) against fake hooks and a fake runtime view: hooks
  * only while tracking, completion, messages lost by a deploy, and the close path's judgement that every message
- * left is held only by nodes the deploy stopped that have finished closing (allStranded).
+ * left is held only by nodes the deploy stopped that have finished closing (allStranded), and copies a stopped
+ * node completes inside its close callback (dropped, not finished).
  */
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
@@ -248,6 +249,46 @@ describe('kinesis-in: message tracker (hooks only while tracking)', () => {
         w.into('m2', 'odd');
         w.live.delete('odd');
         assert.equal(w.tracker.allStranded(w.owner), false, 'a node without _inputCallback: waited for, as before');
+        w.tracker.dispose();
+    });
+    it('a stopped node that completes a message inside its close callback (a delay node clearing its queue) dropped it: lost, not finished', async () => {
+        const w = deployWorld();
+        const delay = fakeNode('delay');
+        const out = fakeNode('kinesis-out');
+        const stays = fakeNode('function');
+        for (const [id, n] of [['delay', delay], ['out', out], ['stays', stays]] as const) w.live.set(id, n.node);
+        for (const m of ['m1', 'm2', 'm3', 'm4']) w.send(m);
+        w.into('m1', 'delay');
+        w.into('m2', 'out');
+        w.into('m3', 'stays');
+        w.into('m4', 'delay'); // fanned out: one copy in the delay node, one in kinesis-out
+        w.into('m4', 'out');
+        const complete = (m: string, id: string, node: object): void => w.fire('onComplete', { msg: { _msgid: m }, node: { id, node } });
+        // Node-RED: 'flows:stopping', then, synchronously, each stopped node's close callbacks
+        w.events.emit('flows:stopping', { type: 'flows' });
+        w.live.delete('delay');
+        complete('m1', 'delay', delay.node); // clearDelayList: done() for every queued message
+        complete('m4', 'delay', delay.node);
+        delay.close();
+        complete('m3', 'stays', stays.node); // a node the deploy did not stop: an ordinary completion
+        w.live.delete('out'); // kinesis-out's close starts a flush
+        assert.deepEqual(w.finished, ['m3']);
+        assert.equal(w.tracker.allStranded(w.owner), false, 'm2 and m4 wait in kinesis-out, still closing');
+        await Promise.resolve(); // the close callbacks have returned
+        complete('m2', 'out', out.node); // PutRecords answered: processed, not dropped
+        assert.deepEqual(w.finished, ['m3', 'm2'], 'a completion after the close callbacks returned is a completion');
+        assert.equal(w.tracker.allStranded(w.owner), false, "m4's copy in kinesis-out can still finish");
+        complete('m4', 'out', out.node);
+        out.close();
+        assert.deepEqual(w.finished, ['m3', 'm2'], 'm4 lost its copy in the delay node: not finished');
+        assert.equal(w.tracker.allStranded(w.owner), true, 'm1 and m4 were dropped: nothing left can finish');
+        w.events.emit('flows:started', { type: 'flows' });
+        assert.deepEqual(w.lost.sort(), ['m1', 'm4'], 'sent again when kinesis-in kept running');
+        // outside a deploy a completion is a completion, whatever the node
+        w.send('m5');
+        w.into('m5', 'stays');
+        complete('m5', 'stays', {});
+        assert.deepEqual(w.finished, ['m3', 'm2', 'm5']);
         w.tracker.dispose();
     });
 });
