@@ -30,7 +30,7 @@
  * A deploy that stops kinesis-in itself: its close waits for in-flight records only while one can still finish.
  * `allStranded(owner)` (between 'flows:stopping' and 'flows:started') says whether every message of the owner
  * is held only by node objects this deploy stopped that have finished closing (Node-RED's Node.close removes
- * the 'input' handlers once every close callback called done), or went nowhere meanwhile. A node still running,
+ * the 'input' handlers once every close callback called done), or was lost meanwhile. A node still running,
  * or one whose close still runs (kinesis-out flushing its queue completes its messages before its close ends),
  * is waited for. Asked by the close path only (a scan of the tracked messages), never per message.
  */
@@ -193,7 +193,7 @@ export class MessageTracker {
     /**
      * True when no message of `owner` still tracked can finish: every copy is held by a node object noted in
      * this deploy that was stopped (no longer the runtime's node of its id) and has finished closing, or the
-     * message went nowhere during the deploy. False outside a deploy, and for a copy at a node that runs on,
+     * message went nowhere / was dropped at close during the deploy (`lost`, no copy left). False outside a deploy, and for a copy at a node that runs on,
      * whose close still runs, or that was never found by id (inside a subflow instance: not judged).
      */
     allStranded(owner: TrackOwner<never>): boolean {
@@ -219,7 +219,7 @@ export class MessageTracker {
         };
         for (const t of this.tracks.values()) {
             if (t.owner !== (owner as unknown)) continue;
-            // no copy anywhere: finished at once, unless it went nowhere during the deploy (lost, see sent)
+            // no copy anywhere: finished at once, unless it went nowhere or was dropped at close (lost: sent, droppedAtClose)
             if (t.transit === undefined && t.active === undefined && !t.lost) return false;
             if (!gone(t, t.transit) || !gone(t, t.active)) return false;
         }
