@@ -145,12 +145,15 @@ export class Checkpointer {
         return new Promise((resolve) => this.holders.push(resolve));
     }
 
-    /** Resolves when nothing is in flight, or after timeoutMs. */
-    async drain(timeoutMs: number): Promise<boolean> {
+    /**
+     * Resolves true when nothing is in flight; false after timeoutMs, or once `until()` says what is left need
+     * not be waited for (asked at each wake: a finished record, or every 100 ms).
+     */
+    async drain(timeoutMs: number, until?: () => boolean): Promise<boolean> {
         const deadline = Date.now() + timeoutMs;
         while (this.inFlight > 0) {
             const left = deadline - Date.now();
-            if (left <= 0) return false;
+            if (left <= 0 || (until !== undefined && until())) return false;
             await new Promise<void>((resolve) => {
                 const t = setTimeout(resolve, Math.min(left, 100));
                 this.waiters.push(() => {

@@ -472,9 +472,11 @@ export class KinesisConsumer {
 
     /**
      * Graceful stop: stop reading, wait up to `timeoutMs` for in-flight records, checkpoint, and
-     * release every lease (another worker takes them on its next taker pass).
+     * release every lease (another worker takes them on its next taker pass). `until`: the caller's word that
+     * the records still in flight will never finish (their holders are gone) — the wait ends then, what
+     * finished is checkpointed. Asked at most every UNTIL_POLL_MS (one answer for all shards); once true, true.
      */
-    async stop(opts: { timeoutMs?: number; release?: boolean } = {}): Promise<void> {
+    async stop(opts: { timeoutMs?: number; release?: boolean; until?: () => boolean } = {}): Promise<void> {
         if (this.state === 'stopped' || this.state === 'stopping') return;
         this.state = 'stopping';
         // no new leases, no background tasks; renewals go on while in-flight records drain
@@ -485,11 +487,12 @@ export class KinesisConsumer {
         await this.coordinator.stopTaking();
         this.discardPrepared();
         const timeout = opts.timeoutMs ?? this.opts.drainTimeoutMs ?? 5000;
+        const until = opts.until && pollEvery(opts.until, UNTIL_POLL_MS);
         const workers = [...this.workers.entries()];
         this.workers.clear();
         await Promise.all(
             workers.map(async ([shardId, w]) => {
-                await w.stopGraceful(timeout).catch((err) => this.warn(`${shardId}: stopping failed`, err));
+                await w.stopGraceful(timeout, until).catch((err) => this.warn(`${shardId}: stopping failed`, err));
                 if (opts.release !== false) await this.coordinator.release(shardId).catch(() => undefined);
             }),
         );
@@ -507,6 +510,31 @@ export class KinesisConsumer {
         this.workers.clear();
         this.state = 'stopped';
     }
+}
+
+/** How often stop()'s `until` is asked at most. */
+const UNTIL_POLL_MS = 100;
+
+/**
+ * `f` asked at most every `ms` (the last answer in between); once it said true, true without asking. A throw
+ * counts as false (the wait goes on to its timeout, as without `f`).
+ */
+function pollEvery(f: () => boolean, ms: number): () => boolean {
+    let at = Number.NEGATIVE_INFINITY;
+    let answer = false;
+    return () => {
+        if (answer) return true;
+        const now = Date.now();
+        if (now - at >= ms) {
+            at = now;
+            try {
+                answer = f() === true;
+            } catch {
+                answer = false;
+            }
+        }
+        return answer;
+    };
 }
 
 export { LATEST, TRIM_HORIZON, AT_TIMESTAMP };

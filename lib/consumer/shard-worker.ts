@@ -477,14 +477,14 @@ export class ShardWorker {
         void r?.close().catch(() => undefined);
     }
 
-    /** Stop reading, wait (bounded) for in-flight records, checkpoint what finished. */
-    async stopGraceful(timeoutMs: number): Promise<void> {
+    /** Stop reading, wait (bounded; `until`: see Checkpointer.drain) for in-flight records, checkpoint what finished. */
+    async stopGraceful(timeoutMs: number, until?: () => boolean): Promise<void> {
         this.running = false;
         this.cp.wake();
         const r = this.reader;
         this.reader = undefined;
         await r?.close().catch(() => undefined);
-        await this.cp.drain(timeoutMs);
+        await this.cp.drain(timeoutMs, until);
         if (this.writing) await this.writing;
         await this.checkpoint();
     }

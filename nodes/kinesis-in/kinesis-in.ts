@@ -237,6 +237,8 @@ export = function (RED: NodeAPI): void {
         const onBatch = (records: ConsumerRecord[], done: DoneCallback) => send(batchMessage(records), records, records[0].shardId, 1, done);
 
         let deadLetters: Producer | undefined;
+        /** Dead-letter writes not answered yet: their records can still finish (close waits for them). */
+        let deadLetterWrites = 0;
         let heldText: { shardId: string; text: string } | undefined;
         if (tracker) {
             policy = new FailurePolicy<Item>(
@@ -259,7 +261,12 @@ export = function (RED: NodeAPI): void {
                         if (!deadLetters) throw new Error(RED._('kinesis-in.errors.noDeadLetterStream'));
                         const records = (Array.isArray(item) ? item : [item]).map((r) =>
                             deadLetterRecord(r, { sourceStream: streamName, deadLetterStream, error, attempts }));
-                        await deadLetters.put(records);
+                        deadLetterWrites++;
+                        try {
+                            await deadLetters.put(records);
+                        } finally {
+                            deadLetterWrites--;
+                        }
                     },
                     held: (item, shardId, error, attempts) => {
                         const text = RED._('kinesis-in.errors.held', { shardId, position: positionOf(item), attempts, error: error.message });
@@ -426,9 +433,13 @@ export = function (RED: NodeAPI): void {
                 done();
             };
             if (!c) return finish();
-            // stays well inside Node-RED's 15 s: drain ≤ drainTimeoutMs, then checkpoint + release
+            // stays well inside Node-RED's 15 s: drain ≤ drainTimeoutMs, then checkpoint + release. The drain
+            // ends early once every record left is held only by nodes this deploy stopped and that finished
+            // closing (a delay node's queue, a function node's timers: never finished; read again after the restart)
+            const t = tracker;
+            const until = t ? () => deadLetterWrites === 0 && t.allStranded(owner) : undefined;
             const guard = setTimeout(finish, 14_000);
-            c.stop({ timeoutMs: opts.drainTimeoutMs })
+            c.stop({ timeoutMs: opts.drainTimeoutMs, until })
                 .catch((err) => node.warn(config.explain(err, explainCtx('dynamodb:UpdateItem')).message))
                 .finally(() => {
                     clearTimeout(guard);

@@ -21,8 +21,18 @@
  * (stopped, replaced or removed) is lost, and its record goes to its owner's `lost` (kinesis-in sends it
  * again). kinesis-in goes on sending while the deploy runs: copies delivered meanwhile are noted with the
  * node object preDeliver names, and a message that goes nowhere meanwhile (Node-RED drops it, with no hook,
- * when its destination is being replaced) is lost, not finished. Outside a deploy this costs one boolean test
- * per delivery. A node that cannot be looked up by id (inside a subflow instance) is not judged.
+ * when its destination is being replaced) is lost, not finished. So is a copy that a stopped node completes
+ * inside its close callback (Node-RED calls them synchronously right after 'flows:stopping'): a delay node
+ * clearing its queue calls done() for every message it held without sending it on — dropped, not processed
+ * (before, its record was checkpointed: lost). Outside a deploy this costs one boolean test per delivery and
+ * per completion. A node that cannot be looked up by id (inside a subflow instance) is not judged.
+ *
+ * A deploy that stops kinesis-in itself: its close waits for in-flight records only while one can still finish.
+ * `allStranded(owner)` (between 'flows:stopping' and 'flows:started') says whether every message of the owner
+ * is held only by node objects this deploy stopped that have finished closing (Node-RED's Node.close removes
+ * the 'input' handlers once every close callback called done), or was lost meanwhile. A node still running,
+ * or one whose close still runs (kinesis-out flushing its queue completes its messages before its close ends),
+ * is waited for. Asked by the close path only (a scan of the tracked messages), never per message.
  */
 import type { DoneCallback } from '../../lib/consumer/consumer';
 
@@ -40,7 +50,7 @@ export interface RuntimeView {
 interface HookEvent {
     msg?: { _msgid?: string; error?: unknown };
     error?: unknown;
-    node?: { id?: string };
+    node?: { id?: string; node?: unknown };
     destination?: { id?: string; node?: { _expectedDoneCount?: number; type?: string } };
 }
 
@@ -114,9 +124,19 @@ export class MessageTracker {
      * sending while other nodes stop; a copy routed to a node being stopped is dropped with it).
      */
     private deploying = false;
+    /**
+     * From 'flows:stopping' to the next microtask: Node-RED calls the close callbacks of the nodes it stops
+     * synchronously right after that event, and a node that completes a message there (a delay node clearing its
+     * queue calls done() for each message) dropped it — a completion that needs no I/O, not the message processed.
+     */
+    private closeCallbacks = false;
     private readonly onStopping = (): void => {
         this.noteHolders();
         this.deploying = true;
+        this.closeCallbacks = true;
+        queueMicrotask(() => {
+            this.closeCallbacks = false;
+        });
     };
     private readonly onStarted = (): void => {
         this.deploying = false;
@@ -168,6 +188,59 @@ export class MessageTracker {
         if (this.tracks.size === 0) this.scheduleIdle();
         if (t.lost) t.owner.lost(t);
         else t.owner.finished(t);
+    }
+
+    /**
+     * True when no message of `owner` still tracked can finish: every copy is held by a node object noted in
+     * this deploy that was stopped (no longer the runtime's node of its id) and has finished closing, or the
+     * message went nowhere / was dropped at close during the deploy (`lost`, no copy left). False outside a deploy, and for a copy at a node that runs on,
+     * whose close still runs, or that was never found by id (inside a subflow instance: not judged).
+     */
+    allStranded(owner: TrackOwner<never>): boolean {
+        const runtime = this.runtime;
+        if (!runtime || !this.deploying) return false;
+        // the node objects noted for each of the owner's messages, by node id
+        const noted = new Map<Track<unknown>, Map<string, unknown>>();
+        for (const h of this.holders) {
+            if (h.node === undefined || h.t.owner !== (owner as unknown)) continue;
+            let at = noted.get(h.t);
+            if (at === undefined) noted.set(h.t, (at = new Map()));
+            at.set(h.id, h.node);
+        }
+        const gone = (t: Track<unknown>, ids: Ids): boolean => {
+            if (ids === undefined) return true;
+            const at = noted.get(t);
+            if (at === undefined) return false;
+            for (const id of typeof ids === 'string' ? [ids] : ids) {
+                const node = at.get(id);
+                if (node === undefined || runtime.getNode(id) === node || !closed(node)) return false;
+            }
+            return true;
+        };
+        for (const t of this.tracks.values()) {
+            if (t.owner !== (owner as unknown)) continue;
+            // no copy anywhere: finished at once, unless it went nowhere or was dropped at close (lost: sent, droppedAtClose)
+            if (t.transit === undefined && t.active === undefined && !t.lost) return false;
+            if (!gone(t, t.transit) || !gone(t, t.active)) return false;
+        }
+        return true;
+    }
+
+    /**
+     * A completion inside the close callbacks of a deploy (see closeCallbacks) by a node the deploy stopped: the
+     * copy was dropped, not finished — the record is lost (sent again after the deploy, or read again after the
+     * restart), as if it had gone nowhere. False (an ordinary completion) for a node that is still the runtime's.
+     */
+    private droppedAtClose(msgid: string, t: Track<unknown>, e: HookEvent): boolean {
+        const at = e.node?.id;
+        const node = e.node?.node;
+        if (at === undefined || node === undefined || !this.runtime || this.runtime.getNode(at) === node) return false;
+        const rest = removeId(t.active, at);
+        if (rest === false) return false;
+        t.active = rest;
+        t.lost = true;
+        this.holders.push({ msgid, t, id: '', node: undefined });
+        return true;
     }
 
     /** 'flows:stopping': which node object holds each tracked copy (nodes not found by id are left out). */
@@ -264,6 +337,7 @@ export class MessageTracker {
             const id = e.msg?._msgid as string;
             const t = tracks.get(id);
             if (t === undefined) return;
+            if (this.closeCallbacks && this.droppedAtClose(id, t, e)) return;
             if (e.error && t.error === undefined) t.error = e.error;
             const rest = removeId(t.active, e.node?.id);
             if (rest === false) return;
@@ -307,6 +381,17 @@ export class MessageTracker {
         this.tracks.clear();
         this.unregister();
     }
+}
+
+/**
+ * A node object that finished closing: Node-RED's Node.close removes its 'input' handlers (`_inputCallback`,
+ * `_inputCallbacks` null) once every close callback called done. A runtime without these fields: never closed
+ * (waited for, as before).
+ */
+function closed(node: unknown): boolean {
+    if (typeof node !== 'object' || node === null || !('_inputCallback' in node)) return false;
+    const n = node as { _inputCallback?: unknown; _inputCallbacks?: unknown };
+    return (n._inputCallback === null || n._inputCallback === undefined) && (n._inputCallbacks === null || n._inputCallbacks === undefined);
 }
 
 const trackers = new WeakMap<Hooks, { tracker: MessageTracker; users: number }>();

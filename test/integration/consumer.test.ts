@@ -104,6 +104,35 @@ describe('consumer (single instance, kinesis-local + dynalite)', function () {
         for (const id of ids) assert.ok(firstFinished.has(id) || second.ids.has(id), `lost ${id}`);
     });
 
+    it('stop({until}): the wait for in-flight records ends once until() says they will never finish; what finished is checkpointed', async () => {
+        const stream = uniqueName('cin-until');
+        await createTestStream(stream, 1);
+        const ids = await putRecords(stream, 'u', 60);
+        const maxInFlight = 10;
+        const pending: Array<() => void> = [];
+        const first = collectingConsumer(stream, stream, { maxInFlight, handle: (_r, done) => pending.push(done) });
+        running.push(first.consumer);
+        await first.consumer.start();
+        await waitFor('the shard full (maxInFlight records unfinished)', () => pending.length === maxInFlight);
+        for (const done of pending.splice(0, 4)) done(); // the first 4 finish, the rest are held "by a stopped node"
+        let asked = 0;
+        let stopped = false;
+        // the drain timeout is 10 min: only until() can end it within the wait below
+        void first.consumer.stop({ timeoutMs: 600_000, until: () => ++asked > 0 }).then(() => { stopped = true; });
+        await waitFor('stop() to end once until() said so', () => stopped, 30_000);
+        assert.ok(asked >= 1);
+        const [lease] = await new LeaseTable(rawDynamo(), stream).list();
+        assert.equal(lease.leaseOwner, undefined, 'released');
+        assert.equal(lease.checkpoint, first.records[3].seq, 'checkpointed the finished records, not the ones held');
+        const second = collectingConsumer(stream, stream, { maxInFlight });
+        running.push(second.consumer);
+        await second.consumer.start();
+        await waitFor('the rest', () => ids.slice(4).every((id) => second.ids.has(id)));
+        const finished = new Set(first.records.slice(0, 4).map((r) => r.id));
+        assert.deepEqual([...second.ids].filter((id) => finished.has(id)), [], 'finished records are not read again');
+        for (const id of ids) assert.ok(finished.has(id) || second.ids.has(id), `lost ${id}`);
+    });
+
     it('a stop that begins while a lease is being taken releases that lease too', async () => {
         const stream = uniqueName('cin-stoptake');
         await createTestStream(stream, 2);

@@ -6,6 +6,7 @@ import { Lease, LeaseTable, leaseFromItem, leaseToItem, newLease, SHARD_END } fr
 import { syncLeases, cleanupFinishedLeases } from '../../lib/consumer/shard-sync';
 import type { Shard } from '@aws-sdk/client-kinesis';
 import { MemoryTable } from './consumer-memory-table';
+import { waitFor } from '../helpers/stack';
 
 describe('consumer: checkpointer', () => {
     it('compares sequence numbers as big integers and positions by sub-sequence', () => {
@@ -76,6 +77,28 @@ describe('consumer: checkpointer', () => {
         assert.equal(resolved, true);
         cp.deliver('2', 0);
         assert.equal(await cp.drain(20), false);
+    });
+
+    it("drain ends early once until() says what is left need not be waited for; true when all finished", async () => {
+        const cp = new Checkpointer();
+        const a = cp.deliver('1', 0);
+        cp.deliver('2', 0);
+        let asked = 0;
+        let stranded = false;
+        const drained = cp.drain(600_000, () => { asked++; return stranded; });
+        await waitFor('asked while records are in flight', () => asked >= 1, 5000);
+        cp.finish(a);
+        stranded = true; // record 2's holder is gone
+        let result: boolean | undefined;
+        void drained.then((r) => { result = r; });
+        await waitFor('the drain ended (its timeout is 10 min)', () => result !== undefined, 10_000);
+        assert.equal(result, false, 'ended before its timeout, with a record still in flight');
+        assert.equal(cp.safeSeq, '1', 'only the finished record is checkpointed');
+        const c = new Checkpointer();
+        const t = c.deliver('3', 0);
+        const ok = c.drain(600_000, () => false);
+        c.finish(t);
+        assert.equal(await ok, true);
     });
 
     it('bounds in-flight bytes too: room while below the byte limit (or nothing in flight), resumes below the byte resume point', async () => {
