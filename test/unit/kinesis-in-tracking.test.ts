@@ -1,5 +1,5 @@
 /**
- * kinesis-in's message tracker (nodes/kinesis-in/tracking.ts) against fake hooks and a fake runtime view: hooks
+ * kinesis-in's message tracker (nodes/kinesis-in/tracking.ts, with deploy-watch.ts and track.ts) against fake hooks and a fake runtime view: hooks
  * only while tracking, completion, messages lost by a deploy, and the close path's judgement that every message
  * left is held only by nodes the deploy stopped that have finished closing (allStranded), and copies a stopped
  * node completes inside its close callback (dropped, not finished).
