@@ -41,6 +41,11 @@ main(async () => {
             initialPosition: 'TRIM_HORIZON', checkpointMode: 'complete', wires: [['sink']] },
         { id: 'sink', type: 'bench-sink', wires: [] },
     ]));
+    let peakRss = 0;
+    let peakHeap = 0;
+    let peakExternal = 0;
+    let peakArrayBuffers = 0;
+    let t0 = 0;
     // full GCs (mark-compact) from the first record on
     const majors: number[] = [];
     const gcs = new PerformanceObserver((list) => {
@@ -50,12 +55,6 @@ main(async () => {
         }
     });
     gcs.observe({ entryTypes: ['gc'] });
-    let peakRss = 0;
-
-    let peakHeap = 0;
-    let peakExternal = 0;
-    let peakArrayBuffers = 0;
-    let t0 = 0;
     const deadline = now() + WINDOW_MS + 180_000;
     while ((!t0 || now() - t0 < WINDOW_MS) && now() < deadline) {
         if (!t0 && delivered > 0) t0 = now();

@@ -14,11 +14,9 @@
  * Cost: one Map entry and two small closures per call; nothing per record. The Map keeps insertion order, so the
  * oldest waiting call is the first entry not answered (entries answered and backing off are rare and few).
  */
+import { isMiddlewareClient } from '../aws/middleware';
 
 type Next = (args: unknown) => Promise<unknown>;
-interface Stack {
-    add(mw: (next: Next, context: Record<PropertyKey, unknown>) => Next, opts: { step: string; priority?: string; name?: string }): void;
-}
 
 interface Call {
     /** Since when this call has waited for an answer (its first attempt, or the attempt after an answer). */
@@ -78,11 +76,10 @@ export function watchCalls(client: unknown): CallWatch {
     let watch = watches.get(key);
     if (watch) return watch;
     watch = new CallWatch();
-    const stack = (client as { middlewareStack?: Stack } | undefined)?.middlewareStack;
     if (key && typeof key === 'object') watches.set(key, watch);
-    if (stack && typeof stack.add === 'function') {
-        stack.add(watch.around, { step: 'initialize', priority: 'high', name: 'kinesisRedCallWatch' });
-        stack.add(watch.attempt, { step: 'deserialize', priority: 'low', name: 'kinesisRedCallWatchAttempt' });
+    if (isMiddlewareClient(client)) {
+        client.middlewareStack.add(watch.around, { step: 'initialize', priority: 'high', name: 'kinesisRedCallWatch' });
+        client.middlewareStack.add(watch.attempt, { step: 'deserialize', priority: 'low', name: 'kinesisRedCallWatchAttempt' });
     }
     return watch;
 }

@@ -59,33 +59,25 @@ describe('consumer: metrics().unansweredMs tells a backend that does not answer'
         return { stream, col };
     }
 
-    it('DynamoDB paused: its wait grows past a few seconds, Kinesis\' does not; resumed: back to short, every record delivered', async () => {
-        const { stream, col } = await consuming('unanswered-d');
-        const consumer = col.consumer;
-        stack.processes.dynalite.kill('SIGSTOP'); // renewals, checkpoints and scans wait
-        const seen = await waitFor<Waits | false>('DynamoDB not answering for longer than 5 s', () => {
-            const m = consumer.metrics().unansweredMs;
-            return m.dynamodb > STALLED_MS ? m : false;
-        }, 90_000, 100);
-        assert.ok(seen && seen.kinesis < STALLED_MS, `Kinesis still answers: ${JSON.stringify(seen)}`);
-        stack.processes.dynalite.kill('SIGCONT');
-        await waitFor('DynamoDB answering again', () => consumer.metrics().unansweredMs.dynamodb < STALLED_MS, 90_000, 100);
-        const second = await putRecords(stream, 'b', 40, 8, writer);
-        await waitFor('the records put after DynamoDB answered again', () => second.every((id) => col.ids.has(id)), 90_000);
-    });
-
-    it('Kinesis paused: its wait grows past a few seconds, DynamoDB\'s does not; resumed: back to short, every record delivered', async () => {
-        const { stream, col } = await consuming('unanswered-k');
-        const consumer = col.consumer;
-        stack.processes.kinesis.kill('SIGSTOP'); // GetRecords waits
-        const seen = await waitFor<Waits | false>('Kinesis not answering for longer than 5 s', () => {
-            const m = consumer.metrics().unansweredMs;
-            return m.kinesis > STALLED_MS ? m : false;
-        }, 90_000, 100);
-        assert.ok(seen && seen.dynamodb < STALLED_MS, `DynamoDB still answers: ${JSON.stringify(seen)}`);
-        stack.processes.kinesis.kill('SIGCONT');
-        await waitFor('Kinesis answering again', () => consumer.metrics().unansweredMs.kinesis < STALLED_MS, 90_000, 100);
-        const second = await putRecords(stream, 'b', 40, 8, writer);
-        await waitFor('the records put after Kinesis answered again', () => second.every((id) => col.ids.has(id)), 90_000);
-    });
+    // the same test for each backend: which process is paused, whose wait must grow, whose must stay short
+    const cases = [
+        { name: 'DynamoDB', other: 'Kinesis', others: "Kinesis'", stream: 'unanswered-d', paused: 'dynalite', waits: 'dynamodb', answers: 'kinesis' },
+        { name: 'Kinesis', other: 'DynamoDB', others: "DynamoDB's", stream: 'unanswered-k', paused: 'kinesis', waits: 'kinesis', answers: 'dynamodb' },
+    ] as const;
+    for (const k of cases) {
+        it(`${k.name} paused: its wait grows past a few seconds, ${k.others} does not; resumed: back to short, every record delivered`, async () => {
+            const { stream, col } = await consuming(k.stream);
+            const consumer = col.consumer;
+            stack.processes[k.paused].kill('SIGSTOP'); // DynamoDB: renewals, checkpoints, scans wait; Kinesis: GetRecords
+            const seen = await waitFor<Waits | false>(`${k.name} not answering for longer than 5 s`, () => {
+                const m = consumer.metrics().unansweredMs;
+                return m[k.waits] > STALLED_MS ? m : false;
+            }, 90_000, 100);
+            assert.ok(seen && seen[k.answers] < STALLED_MS, `${k.other} still answers: ${JSON.stringify(seen)}`);
+            stack.processes[k.paused].kill('SIGCONT');
+            await waitFor(`${k.name} answering again`, () => consumer.metrics().unansweredMs[k.waits] < STALLED_MS, 90_000, 100);
+            const second = await putRecords(stream, 'b', 40, 8, writer);
+            await waitFor(`the records put after ${k.name} answered again`, () => second.every((id) => col.ids.has(id)), 90_000);
+        });
+    }
 });
