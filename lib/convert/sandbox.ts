@@ -4,7 +4,8 @@
  *
  * Layers, outermost first (see DESIGN.md "Converter isolation"):
  * 1. The runner process: Node's permission model (no file access beyond its own module files, no child
- *    processes, workers or addons), an empty environment, a heap limit; Node-RED kills it (SIGKILL) when
+ *    processes, workers or addons), an empty environment, a heap limit, on Linux a network namespace of its
+ *    own (runner/netns.ts: no network at all); Node-RED kills it (SIGKILL) when
  *    a batch sends nothing for longer than the timeout plus a margin, when its memory passes the limit,
  *    and restarts it on the next batch. Whatever a script does, Node-RED's event loop and heap are not
  *    involved: a hung or exploding script costs one runner.

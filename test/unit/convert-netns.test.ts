@@ -93,6 +93,21 @@ describe('convert runner: network namespace', function () {
         assert.notEqual(netnsOf(e.runnerPid!), netnsOf('self'));
     });
 
+    it('an unshare that fails after the probe said yes (a namespace limit reached): the runner start fails with unshare\'s message', async function () {
+        if (!EXPECT_NETNS) this.skip();
+        const real = (await networkIsolation()).prefix[0];
+        const limited = fakeUnshare('unshare-limited', `case " $* " in *" --version "*) exec ${real} "$@";; esac\necho "unshare: unshare failed: No space left on device" >&2\nexit 1`);
+        assert.equal((await networkIsolation({ unshare: limited })).isolated, true);
+        const e = new ScriptEngine({ direction: 'uplink', script: SCRIPT, network: { unshare: limited } });
+        open.push(e);
+        await assert.rejects(e.start(), (err: unknown) => {
+            assert.ok(err instanceof ScriptCompileError);
+            assert.equal(err.info.kind, 'sandbox');
+            assert.match(err.info.message, /could not start \(exit code 1: unshare: unshare failed: No space left on device\)/);
+            return true;
+        });
+    });
+
     it('required and not available: the runner does not start, the error says why', async function () {
         const missing = path.join(tmp, 'nowhere', 'unshare');
         const e = new ScriptEngine({ direction: 'uplink', script: SCRIPT, network: { unshare: missing, required: true } });

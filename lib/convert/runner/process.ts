@@ -181,7 +181,9 @@ export class RunnerProcess {
         child.on('error', () => this.finishDeath('crash', 'the runner could not be started'));
         child.on('exit', (code, signal) => {
             const kind = this.killedFor ?? (/heap out of memory|Allocation failed|Reached heap limit/i.test(this.stderrTail) ? 'memory' : 'crash');
-            this.finishDeath(kind, signal ? `signal ${signal}` : `exit code ${code}`);
+            // unshare's own complaint (a namespace limit reached since the probe), not the runner's output
+            const wrapper = isolation.isolated && /^unshare: [^\n]{1,200}/.exec(this.stderrTail);
+            this.finishDeath(kind, `${signal ? `signal ${signal}` : `exit code ${code}`}${wrapper ? `: ${wrapper[0]}` : ''}`);
         });
         const frame = await this.request(`${JSON.stringify({ t: 'init', ...init })}\n`, this.limits.startTimeoutMs ?? 30_000, (f, end) => {
             if (f.t === 'ready') {
