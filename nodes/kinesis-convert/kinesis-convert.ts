@@ -109,7 +109,7 @@ export = function (RED: NodeAPI): void {
             memoryLimitMb: Math.min(positive(def.memoryLimitMb, DEFAULT_MEMORY_LIMIT_MB), 4096),
             network: isolation.options,
         };
-        /** Why no message converts: the script does not compile, or its runner may not / could not start (every message fails with it). */
+        /** settings.js requires network isolation and this host has none: no runner starts, every message fails. */
         let noIsolation = false;
         const onCompileError = (e: unknown) => {
             compileError = e instanceof ConvertError ? e : new ConvertError('compile', String((e as Error)?.message ?? e));

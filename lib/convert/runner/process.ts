@@ -5,8 +5,9 @@
  * has it, else `--experimental-permission`), read access granted only to the runner's own module files,
  * no write access, no child processes, no workers, no addons; an EMPTY environment; the heap capped
  * with `--max-old-space-size`; on Linux in a network namespace of its own (netns.ts: started through
- * `unshare`, which execs it: the pid is the runner's), so it reaches no network at all. Its resident memory (which also counts ArrayBuffers, outside the heap
- * limit) is sampled while a request runs, on Linux from /proc; over the limit it is killed.
+ * `unshare`, which execs it: the pid is the runner's), so it reaches no network at all. Its resident
+ * memory (which also counts ArrayBuffers, outside the heap limit) is sampled while a request runs, on
+ * Linux from /proc; over the limit it is killed.
  *
  * A request that sends no frame within the watchdog time (the timeout plus a margin: the vm timeout
  * inside the runner stops ordinary endless loops first) is ended with SIGKILL: this is what stops a
