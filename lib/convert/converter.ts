@@ -8,6 +8,7 @@ import { ScriptEngine, ScriptLang, Direction, RawResult, ScriptErrorInfo, format
 import { clipText } from '../aws/errors';
 import { normaliseUplink, normaliseDownlink, OutputError, UplinkEntity, DownlinkRecord } from './validate';
 import { UpdateOnlyKeysFilter } from './registry';
+import type { NetworkIsolationOptions } from './runner/netns';
 
 export interface MetadataPair {
     key: string;
@@ -26,6 +27,8 @@ export interface ConverterConfig {
     maxBatch?: number;
     /** Heap limit of the script's runner process, MB (default 128). */
     memoryLimitMb?: number;
+    /** The runner's network isolation (`NetworkIsolationOptions`): the unshare binary, fail closed or not. */
+    network?: NetworkIsolationOptions;
 }
 
 /** Where a record came from (msg.kinesis of `kinesis-in`). */
@@ -236,6 +239,7 @@ export class Converter {
                 integrationMetadata: this.integrationMetadata,
                 maxBatch: cfg.maxBatch,
                 memoryLimitMb: cfg.memoryLimitMb,
+                network: cfg.network,
             });
         } catch (e) {
             if (e instanceof ScriptCompileError) {

@@ -10,6 +10,7 @@
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { compileNotes, importConverterFile, ImportError } from './import';
 import type { ImportedConverter } from './import';
+import { networkIsolation, primeNetworkIsolation, NetworkIsolation, NetworkIsolationOptions } from './runner/netns';
 
 const TAG = 'kinesis-convert-import';
 /** Heap of the import worker: a 5 MB file parses in a few tens of MB. */
@@ -17,10 +18,10 @@ const WORKER_HEAP_MB = 256;
 
 type Reply = { ok: true; converter: ImportedConverter } | { ok: false; importError: boolean; message: string };
 
-async function work(input: unknown): Promise<Reply> {
+async function work(input: unknown, network: NetworkIsolationOptions | undefined): Promise<Reply> {
     try {
         const converter = importConverterFile(input);
-        converter.notes.push(...(await compileNotes(converter.script, converter.direction, converter.scriptLang)));
+        converter.notes.push(...(await compileNotes(converter.script, converter.direction, converter.scriptLang, network)));
         return { ok: true, converter };
     } catch (e) {
         return { ok: false, importError: e instanceof ImportError, message: String((e as Error)?.message ?? e) };
@@ -30,13 +31,16 @@ async function work(input: unknown): Promise<Reply> {
 /**
  * Imports a ThingsBoard converter file (its text, or the parsed object) in a worker thread. Rejects with
  * ImportError when the file is not a converter; with Error when the worker itself failed (e.g. its heap limit).
+ * `network`: the runner's network isolation, as for every runner (probed here, once per process: the worker
+ * gets the answer and does not probe again).
  */
-export function importConverter(input: unknown): Promise<ImportedConverter> {
+export async function importConverter(input: unknown, opts: { network?: NetworkIsolationOptions } = {}): Promise<ImportedConverter> {
+    const isolation = await networkIsolation(opts.network);
     return new Promise((resolve, reject) => {
         let settled = false;
         const settle = (fn: () => void) => { if (!settled) { settled = true; fn(); } };
         const worker = new Worker(__filename, {
-            workerData: { tag: TAG, input: Buffer.isBuffer(input) ? input.toString('utf8') : input },
+            workerData: { tag: TAG, input: Buffer.isBuffer(input) ? input.toString('utf8') : input, network: opts.network, isolation },
             resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
         });
         worker.once('message', (r: Reply) => settle(() => {
@@ -50,5 +54,7 @@ export function importConverter(input: unknown): Promise<ImportedConverter> {
 
 if (!isMainThread && parentPort && (workerData as { tag?: string } | null)?.tag === TAG) {
     const port = parentPort;
-    void work((workerData as { input: unknown }).input).then((r) => port.postMessage(r));
+    const data = workerData as { input: unknown; network?: NetworkIsolationOptions; isolation: NetworkIsolation };
+    primeNetworkIsolation(data.network ?? {}, data.isolation);
+    void work(data.input, data.network).then((r) => port.postMessage(r));
 }

@@ -6,6 +6,7 @@
  */
 import { ScriptEngine, ScriptCompileError, MAX_SCRIPT_CHARS, refusal } from './sandbox';
 import type { Direction, ScriptLang } from './sandbox';
+import type { NetworkIsolationOptions } from './runner/netns';
 import { clipText } from '../aws/errors';
 import { translateTbel } from './tbel-syntax';
 
@@ -284,11 +285,11 @@ export function checkScript(script: string, direction: Direction, scriptLang: Sc
  * Whether the script compiles, asked of a runner process with the converter's limits (never compiled
  * or run in Node-RED): a note when it does not, or when the runner could not check it.
  */
-export async function compileNotes(script: string, direction: Direction, scriptLang: ScriptLang): Promise<string[]> {
+export async function compileNotes(script: string, direction: Direction, scriptLang: ScriptLang, network?: NetworkIsolationOptions): Promise<string[]> {
     if (!script.trim()) return [];
     let engine: ScriptEngine;
     try {
-        engine = new ScriptEngine({ direction, scriptLang, script, timeoutMs: 1000 });
+        engine = new ScriptEngine({ direction, scriptLang, script, timeoutMs: 1000, network });
     } catch {
         return []; // refused by the guard: checkScript noted it
     }

@@ -10,6 +10,8 @@ export type { Registry, RegistryEntry } from './registry';
 export { importConverterFile, checkScript, compileNotes, ImportError } from './import';
 export type { ImportedConverter } from './import';
 export { importConverter } from './import-worker';
+export { networkIsolation } from './runner/netns';
+export type { NetworkIsolation, NetworkIsolationOptions } from './runner/netns';
 export { findForbiddenSyntax } from './guard';
 export { installHelpers, HELPER_NAMES, TBEL_ONLY_HELPERS } from './helpers';
 export { translateTbel } from './tbel-syntax';

@@ -4,7 +4,8 @@
  *
  * Layers, outermost first (see DESIGN.md "Converter isolation"):
  * 1. The runner process: Node's permission model (no file access beyond its own module files, no child
- *    processes, workers or addons), an empty environment, a heap limit; Node-RED kills it (SIGKILL) when
+ *    processes, workers or addons), an empty environment, a heap limit, on Linux a network namespace of its
+ *    own (runner/netns.ts: no network at all); Node-RED kills it (SIGKILL) when
  *    a batch sends nothing for longer than the timeout plus a margin, when its memory passes the limit,
  *    and restarts it on the next batch. Whatever a script does, Node-RED's event loop and heap are not
  *    involved: a hung or exploding script costs one runner.
@@ -27,6 +28,7 @@
 import { findForbiddenSyntax } from './guard';
 import { translateTbel } from './tbel-syntax';
 import { RunnerProcess, DeathKind } from './runner/process';
+import type { NetworkIsolationOptions } from './runner/netns';
 import { applyPart, uplinkBatch, downlinkBatch, EncodedBatch } from './runner/frames';
 import type { ScriptErrorInfo, Direction } from './runner/vm-engine';
 
@@ -45,6 +47,8 @@ export interface EngineOptions {
     maxBatch?: number;
     /** Heap limit of the runner process, MB. Default 128 (`DEFAULT_MEMORY_LIMIT_MB`). */
     memoryLimitMb?: number;
+    /** The runner's network isolation (Linux network namespace): the unshare binary, fail closed or not. */
+    network?: NetworkIsolationOptions;
 }
 
 export const DEFAULT_MEMORY_LIMIT_MB = 128;
@@ -163,6 +167,7 @@ export class ScriptEngine {
     readonly scriptLang: ScriptLang;
     readonly timeoutMs: number;
     readonly memoryLimitMb: number;
+    readonly network: NetworkIsolationOptions | undefined;
     /** Current batch size (adapted to the cost per record). */
     maxBatch: number;
     /** Runner restarts by cause (also reported through `onIncident`). */
@@ -194,6 +199,7 @@ export class ScriptEngine {
         this.scriptLang = opts.scriptLang === 'TBEL' ? 'TBEL' : 'JS';
         this.timeoutMs = opts.timeoutMs && opts.timeoutMs > 0 ? Math.floor(opts.timeoutMs) : 1000;
         this.memoryLimitMb = opts.memoryLimitMb && opts.memoryLimitMb > 0 ? Math.floor(opts.memoryLimitMb) : DEFAULT_MEMORY_LIMIT_MB;
+        this.network = opts.network ? { ...opts.network } : undefined;
         this.batchLimit = opts.maxBatch && opts.maxBatch > 0 ? Math.floor(opts.maxBatch) : 4096;
         this.maxBatch = Math.min(this.batchLimit, 256);
         this.base = { ...(opts.integrationMetadata ?? {}) };
@@ -224,7 +230,7 @@ export class ScriptEngine {
         if (this.closed) return Promise.resolve({ kind: 'sandbox', name: 'Error', message: 'the converter was closed' });
         if (this.runner?.alive) return Promise.resolve(this.runner);
         if (!this.starting) {
-            const r = new RunnerProcess({ memoryLimitMb: this.memoryLimitMb });
+            const r = new RunnerProcess({ memoryLimitMb: this.memoryLimitMb, network: this.network });
             this.stats.started++;
             this.starting = r
                 .start({ direction: this.direction, tbel: this.scriptLang === 'TBEL', script: this.script, timeoutMs: this.timeoutMs, base: this.base })

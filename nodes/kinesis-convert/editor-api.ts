@@ -7,6 +7,7 @@ import type { Request, Response } from 'express';
 import { isUtf8 } from 'node:buffer';
 import { Converter, ConvertError, MetadataPair, entityName, importConverter, ImportError, DEFAULT_MEMORY_LIMIT_MB } from '../../lib/convert';
 import { clipText } from '../../lib/aws/errors';
+import type { Isolation } from './isolation';
 
 /** What the editor's Test dialog is pre-filled with: a small, redacted copy of the last input. */
 export interface LastInput {
@@ -89,14 +90,18 @@ function positive(v: unknown, dflt: number): number {
     return Number.isFinite(n) && n > 0 ? n : dflt;
 }
 
-/** The admin endpoints; `lastSeen` (node id → last input) is filled by the deployed nodes. */
-export function registerEditorApi(RED: NodeAPI, lastSeen: Map<string, LastInput>): void {
+/**
+ * The admin endpoints; `lastSeen` (node id → last input) is filled by the deployed nodes. Test and Import start
+ * their runners with the same network isolation as the nodes (`isolation`).
+ */
+export function registerEditorApi(RED: NodeAPI, lastSeen: Map<string, LastInput>, isolation: Isolation): void {
     /** The editor's Test button: runs the script being edited, in the same sandbox, on the given input. */
     RED.httpAdmin.post('/kinesis-convert/test', RED.auth.needsPermission('kinesis-convert.write'), async (req: Request, res: Response) => {
         const b = (req.body ?? {}) as Record<string, unknown>;
         const direction = b.direction === 'downlink' ? 'downlink' : 'uplink';
         let converter: Converter | undefined;
         try {
+            await isolation.check(); // says once in the log when runners start without it
             const integrationMeta = direction === 'downlink' && b.integrationMetadata && typeof b.integrationMetadata === 'object' ? (b.integrationMetadata as Record<string, string>) : undefined;
             converter = await Converter.create({
                 direction,
@@ -107,6 +112,7 @@ export function registerEditorApi(RED: NodeAPI, lastSeen: Map<string, LastInput>
                 updateOnlyKeys: [],
                 timeoutMs: Math.min(positive(b.timeoutMs, 1000), 10_000),
                 memoryLimitMb: Math.min(positive(b.memoryLimitMb, DEFAULT_MEMORY_LIMIT_MB), 4096),
+                network: isolation.options,
             });
             if (direction === 'uplink') {
                 const payload = decodeTestPayload(String(b.payload ?? ''), String(b.payloadType ?? 'JSON').toUpperCase());
@@ -147,7 +153,8 @@ export function registerEditorApi(RED: NodeAPI, lastSeen: Map<string, LastInput>
         const b = (req.body ?? {}) as Record<string, unknown>;
         try {
             // read and checked in a worker thread (linear checks only), compiled by a runner: never on this event loop
-            const converter = await importConverter(b.text ?? b.file ?? b);
+            await isolation.check();
+            const converter = await importConverter(b.text ?? b.file ?? b, { network: isolation.options });
             res.json({ ok: true, converter });
         } catch (e) {
             res.status(e instanceof ImportError ? 400 : 500).json({ ok: false, error: clipText(String((e as Error).message ?? e)) });

@@ -25,6 +25,7 @@ import { STATUS, shortStatus, compactNumber } from '../shared/types';
 import { MicroBatcher, payloadBytes } from './batcher';
 import { BatchResult, RecordBatchJoin, recordBatchOf } from './record-batch';
 import { LastInput, registerEditorApi } from './editor-api';
+import { isolationFor } from './isolation';
 
 interface ConvertDef extends NodeDef {
     direction?: 'uplink' | 'downlink';
@@ -83,6 +84,7 @@ function positive(v: unknown, dflt: number): number {
 
 export = function (RED: NodeAPI): void {
     const lastSeen = new Map<string, LastInput>();
+    const isolation = isolationFor(RED);
 
     function KinesisConvert(this: Node, def: ConvertDef) {
         RED.nodes.createNode(this, def);
@@ -105,17 +107,35 @@ export = function (RED: NodeAPI): void {
             timeoutMs: positive(def.timeoutMs, 1000),
             maxBatch: positive(def.maxBatch, 4096),
             memoryLimitMb: Math.min(positive(def.memoryLimitMb, DEFAULT_MEMORY_LIMIT_MB), 4096),
+            network: isolation.options,
         };
+        /** settings.js requires network isolation and this host has none: no runner starts, every message fails. */
+        let noIsolation = false;
         const onCompileError = (e: unknown) => {
             compileError = e instanceof ConvertError ? e : new ConvertError('compile', String((e as Error)?.message ?? e));
-            node.error(RED._('kinesis-convert.errors.compile', { error: compileError.message }));
-            node.status(STATUS.error(shortStatus(compileError.line ? RED._('kinesis-convert.status.compileAt', { line: compileError.line }) : RED._('kinesis-convert.status.compile'))));
+            if (noIsolation) {
+                node.error(compileError.message);
+                node.status(STATUS.error(RED._('kinesis-convert.status.noIsolation')));
+            } else if (compileError.kind !== 'compile') {
+                node.error(RED._('kinesis-convert.errors.notStarted', { error: compileError.message }));
+                node.status(STATUS.error(RED._('kinesis-convert.status.notStarted')));
+            } else {
+                node.error(RED._('kinesis-convert.errors.compile', { error: compileError.message }));
+                node.status(STATUS.error(shortStatus(compileError.line ? RED._('kinesis-convert.status.compileAt', { line: compileError.line }) : RED._('kinesis-convert.status.compile'))));
+            }
         };
         // The script is checked here (guard), then compiled in its runner process: messages wait for that.
+        // The runner's network isolation is probed first (once per Node-RED process); required and missing = no runner.
         let ready: Promise<void> = Promise.resolve();
         try {
             const c = new Converter(cfg);
-            ready = c.start().then(
+            ready = isolation.check().then((iso) => {
+                if (!iso.isolated && isolation.options.required) {
+                    noIsolation = true;
+                    throw new ConvertError('sandbox', RED._('kinesis-convert.errors.isolationRefused', { reason: iso.reason ?? '' }));
+                }
+                return c.start();
+            }).then(
                 () => {
                     // kept even when closing: the messages queued meanwhile convert, then close() stops it
                     converter = c;
@@ -145,7 +165,10 @@ export = function (RED: NodeAPI): void {
             const now = Date.now();
             if (!force && now - lastStatusAt < 1000) return;
             lastStatusAt = now;
-            if (consecutiveFailures > 0 && lastError) {
+            if (noIsolation) {
+                // the reason stays in view: no message can convert until settings.js or the host changes
+                node.status(STATUS.error(shortStatus(`${RED._('kinesis-convert.status.noIsolation')} (${compactNumber(failed)})`)));
+            } else if (consecutiveFailures > 0 && lastError) {
                 const where = lastError.line ? RED._('kinesis-convert.status.failingAt', { line: lastError.line }) : RED._('kinesis-convert.status.failing');
                 node.status(STATUS.error(shortStatus(`${where} (${compactNumber(failed)})`)));
             } else {
@@ -439,5 +462,5 @@ export = function (RED: NodeAPI): void {
 
     RED.nodes.registerType('kinesis-convert', KinesisConvert as unknown as Parameters<NodeAPI['nodes']['registerType']>[1]);
 
-    registerEditorApi(RED, lastSeen);
+    registerEditorApi(RED, lastSeen, isolation);
 };

@@ -10,15 +10,18 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { runnerArgs } from '../../lib/convert/runner/process';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { spawn } from 'node:child_process';
+import { runnerCommand } from '../../lib/convert/runner/process';
+import { networkIsolation } from '../../lib/convert/runner/netns';
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { startNodeRed, linkPackage } = require('../../../scripts/node-red-runner.js');
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const SECRET = `kc-hostile-${crypto.randomBytes(8).toString('hex')}`;
 
-interface Red { url: string; child: { exitCode: number | null; signalCode: string | null }; output(): string; stop(): Promise<void> }
+interface Red { url: string; port: number; child: { exitCode: number | null; signalCode: string | null }; output(): string; stop(): Promise<void> }
 
 /** The script runs `body` when the payload starts with '!', and converts every other record normally. */
 function hostile(body: string): string {
@@ -213,9 +216,24 @@ describe('kinesis-convert: hostile scripts in a whole Node-RED', function () {
         alive();
     });
 
-    it('the runner process itself holds if a vm escape existed: with its exact flags, code gets no file, no env, no child process, no worker', function () {
-        const args = runnerArgs(64);
-        const flags = args.slice(0, -1);
+    it('the runner process itself holds if a vm escape existed: with its exact command line, code gets no file, no env, no child process, no worker, no network', async function () {
+        // Linux: the runner has a network namespace of its own (KINESIS_TEST_NO_NETNS=1 where user namespaces are not allowed)
+        const expectNetns = process.platform === 'linux' && process.env.KINESIS_TEST_NO_NETNS !== '1';
+        const isolation = await networkIsolation();
+        if (expectNetns) assert.equal(isolation.isolated, true, `network isolation expected here: ${isolation.reason}`);
+        // the runner's command (unshare prefix, node, flags, runner script): the script replaced by the probe code
+        const command = runnerCommand(64, isolation);
+        const [file, ...flags] = command.slice(0, -1);
+        // stand-ins on the host's loopback: a TCP server (as Node-RED's admin API) and a UDP socket, counting what reaches them
+        let tcpAccepted = 0;
+        let udpReceived = 0;
+        const server = net.createServer((s) => { tcpAccepted++; s.destroy(); });
+        await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+        const udp = dgram.createSocket('udp4');
+        udp.on('message', () => { udpReceived++; });
+        await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
+        const tcpPort = (server.address() as net.AddressInfo).port;
+        const udpPort = udp.address().port;
         const probe = `
             const out = {};
             const fs = process.getBuiltinModule ? process.getBuiltinModule('fs') : require('fs');
@@ -224,11 +242,52 @@ describe('kinesis-convert: hostile scripts in a whole Node-RED', function () {
             try { require('child_process').execSync('true'); out.child = 'yes'; } catch (e) { out.child = e.code; }
             try { new (require('worker_threads').Worker)('1', { eval: true }); out.worker = 'yes'; } catch (e) { out.worker = e.code; }
             out.env = Object.keys(process.env).length;
-            process.stdout.write(JSON.stringify(out));`;
-        const r = spawnSync(process.execPath, [...flags, '-e', probe], { env: {}, encoding: 'utf8', timeout: 60_000 });
-        const out = JSON.parse(r.stdout || '{}');
-        assert.deepEqual(out, { read: 'ERR_ACCESS_DENIED', write: 'ERR_ACCESS_DENIED', child: 'ERR_ACCESS_DENIED', worker: 'ERR_ACCESS_DENIED', env: 0 }, r.stderr);
-        assert.ok(!fs.existsSync(pwned('escape')));
+            // the network: a guard of 20 s against a connect that hangs (the answer expected comes at once)
+            const net = require('net'), dgram = require('dgram');
+            const tcp = (host, port) => new Promise((done) => {
+                const s = net.connect({ host, port });
+                const t = setTimeout(() => { s.destroy(); done('no answer in 20 s'); }, 20000);
+                s.on('connect', () => { clearTimeout(t); s.destroy(); done('connected'); });
+                s.on('error', (e) => { clearTimeout(t); done(e.code); });
+            });
+            const udp = (port) => new Promise((done) => {
+                const u = dgram.createSocket('udp4');
+                u.on('error', (e) => { u.close(); done(e.code); });
+                u.send('pwned', port, '127.0.0.1', (e) => { u.close(); done(e ? e.code : 'sent'); });
+            });
+            (async () => {
+                out.loopback = await tcp('127.0.0.1', ${tcpPort});
+                out.admin = await tcp('127.0.0.1', ${red.port});
+                out.metadata = await tcp('169.254.169.254', 80);
+                out.ecsMetadata = await tcp('169.254.170.2', 80);
+                out.udp = await udp(${udpPort});
+                process.stdout.write(JSON.stringify(out));
+            })();`;
+        try {
+            const r = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) => {
+                const c = spawn(file, [...flags, '-e', probe], { env: {}, stdio: ['ignore', 'pipe', 'pipe'] });
+                let stdout = '';
+                let stderr = '';
+                c.stdout.on('data', (d) => { stdout += d; });
+                c.stderr.on('data', (d) => { stderr += d; });
+                c.on('error', reject);
+                c.on('close', () => resolve({ stdout, stderr }));
+            });
+            const { loopback, admin: adminApi, metadata, ecsMetadata, udp: datagram, ...rest } = JSON.parse(r.stdout || '{}');
+            assert.deepEqual(rest, { read: 'ERR_ACCESS_DENIED', write: 'ERR_ACCESS_DENIED', child: 'ERR_ACCESS_DENIED', worker: 'ERR_ACCESS_DENIED', env: 0 }, r.stderr);
+            const network = { loopback, adminApi, metadata, ecsMetadata, datagram };
+            // every attempt fails at once: the namespace's only interface is a loopback that is down
+            if (expectNetns) assert.deepEqual(network, { loopback: 'ENETUNREACH', adminApi: 'ENETUNREACH', metadata: 'ENETUNREACH', ecsMetadata: 'ENETUNREACH', datagram: 'ENETUNREACH' }, r.stderr);
+            assert.ok(!fs.existsSync(pwned('escape')));
+            if (expectNetns) assert.equal(tcpAccepted, 0, 'no connection reached the loopback server');
+            // a datagram that had left would have arrived by now: the answer of an admin API request took longer
+            const admin = await fetch(`${red.url}/settings`);
+            await admin.text();
+            if (expectNetns) assert.equal(udpReceived, 0, 'no datagram reached the loopback socket');
+        } finally {
+            server.close();
+            udp.close();
+        }
     });
 
     it('throughout: the admin API answered within 500 ms, no answer and no log line carried an environment value', function () {

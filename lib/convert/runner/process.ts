@@ -4,8 +4,10 @@
  * The process: `process.execPath` with Node's permission model (`--permission` where the running Node
  * has it, else `--experimental-permission`), read access granted only to the runner's own module files,
  * no write access, no child processes, no workers, no addons; an EMPTY environment; the heap capped
- * with `--max-old-space-size`. Its resident memory (which also counts ArrayBuffers, outside the heap
- * limit) is sampled while a request runs, on Linux from /proc; over the limit it is killed.
+ * with `--max-old-space-size`; on Linux in a network namespace of its own (netns.ts: started through
+ * `unshare`, which execs it: the pid is the runner's), so it reaches no network at all. Its resident
+ * memory (which also counts ArrayBuffers, outside the heap limit) is sampled while a request runs, on
+ * Linux from /proc; over the limit it is killed.
  *
  * A request that sends no frame within the watchdog time (the timeout plus a margin: the vm timeout
  * inside the runner stops ordinary endless loops first) is ended with SIGKILL: this is what stops a
@@ -16,6 +18,7 @@ import { spawn, ChildProcess } from 'node:child_process';
 import { open, read, close } from 'node:fs';
 import path from 'node:path';
 import { LineReader } from './lines';
+import { networkIsolation, NetworkIsolation, NetworkIsolationOptions } from './netns';
 import type { ScriptErrorInfo, Direction } from './vm-engine';
 // Loaded (without running: it starts only as a main module) to learn which files the runner needs.
 import * as childModule from './child';
@@ -37,6 +40,8 @@ export interface RunnerLimits {
     memoryLimitMb: number;
     /** How long the runner may take to start and compile (ms). */
     startTimeoutMs?: number;
+    /** Network isolation (netns.ts): which unshare, and whether a runner without it may start. */
+    network?: NetworkIsolationOptions;
 }
 
 /**
@@ -110,6 +115,11 @@ export function runnerArgs(memoryLimitMb: number): string[] {
     ];
 }
 
+/** The whole command of a runner: `[file, ...args]` (the unshare prefix when isolated, then node and runnerArgs). */
+export function runnerCommand(memoryLimitMb: number, isolation: NetworkIsolation): string[] {
+    return [...isolation.prefix, process.execPath, ...runnerArgs(memoryLimitMb)];
+}
+
 export class RunnerProcess {
     readonly limits: RunnerLimits;
     private child: ChildProcess | undefined;
@@ -150,7 +160,13 @@ export class RunnerProcess {
 
     /** Starts the process and compiles the script: resolves with a compile error, or undefined when ready. */
     async start(init: RunnerInit): Promise<ScriptErrorInfo | undefined> {
-        const child = spawn(process.execPath, runnerArgs(this.limits.memoryLimitMb), {
+        const isolation = await networkIsolation(this.limits.network);
+        if (!isolation.isolated && this.limits.network?.required) {
+            return { kind: 'sandbox', name: 'Error', message: `the converter runner was not started: network isolation is required and not available here (${isolation.reason})` };
+        }
+        if (this.killedFor) return { kind: 'sandbox', name: 'Error', message: 'the converter runner was stopped before it started' };
+        const [file, ...args] = runnerCommand(this.limits.memoryLimitMb, isolation);
+        const child = spawn(file, args, {
             env: {},
             cwd: path.dirname(require.resolve('./child')),
             stdio: ['pipe', 'pipe', 'pipe'],
@@ -166,7 +182,9 @@ export class RunnerProcess {
         child.on('error', () => this.finishDeath('crash', 'the runner could not be started'));
         child.on('exit', (code, signal) => {
             const kind = this.killedFor ?? (/heap out of memory|Allocation failed|Reached heap limit/i.test(this.stderrTail) ? 'memory' : 'crash');
-            this.finishDeath(kind, signal ? `signal ${signal}` : `exit code ${code}`);
+            // unshare's own complaint (a namespace limit reached since the probe), not the runner's output
+            const wrapper = isolation.isolated && /^unshare: [^\n]{1,200}/.exec(this.stderrTail);
+            this.finishDeath(kind, `${signal ? `signal ${signal}` : `exit code ${code}`}${wrapper ? `: ${wrapper[0]}` : ''}`);
         });
         const frame = await this.request(`${JSON.stringify({ t: 'init', ...init })}\n`, this.limits.startTimeoutMs ?? 30_000, (f, end) => {
             if (f.t === 'ready') {
@@ -300,8 +318,9 @@ export class RunnerProcess {
 
     /** SIGKILL (the reason is what the pending request reports). */
     kill(reason: DeathKind = 'crash'): void {
-        if (!this.child || this.exited) return;
-        this.killedFor ??= reason;
+        if (this.exited) return;
+        this.killedFor ??= reason; // before the spawn (still probing the isolation): it will not start
+        if (!this.child) return;
         try {
             this.child.kill('SIGKILL');
         } catch {
