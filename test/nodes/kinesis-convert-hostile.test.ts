@@ -216,7 +216,7 @@ describe('kinesis-convert: hostile scripts in a whole Node-RED', function () {
         alive();
     });
 
-    it('the runner process itself holds if a vm escape existed: with its exact command line, code gets no file, no env, no child process, no worker, no network', async function () {
+    it('the runner process itself holds if a vm escape existed: with its exact command line, code gets no file, no env, no child process, no worker, no network, no other process to signal', async function () {
         // Linux: the runner has a network namespace of its own (KINESIS_TEST_NO_NETNS=1 where user namespaces are not allowed)
         const expectNetns = process.platform === 'linux' && process.env.KINESIS_TEST_NO_NETNS !== '1';
         const isolation = await networkIsolation();
@@ -233,6 +233,8 @@ describe('kinesis-convert: hostile scripts in a whole Node-RED', function () {
         udp.on('message', () => { udpReceived++; });
         await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
         const tcpPort = (server.address() as net.AddressInfo).port;
+        // a process of the same user that an escaped runner might signal (besides this test process, its parent's stand-in)
+        const sleeper = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
         const udpPort = udp.address().port;
         const probe = `
             const out = {};
@@ -242,6 +244,9 @@ describe('kinesis-convert: hostile scripts in a whole Node-RED', function () {
             try { require('child_process').execSync('true'); out.child = 'yes'; } catch (e) { out.child = e.code; }
             try { new (require('worker_threads').Worker)('1', { eval: true }); out.worker = 'yes'; } catch (e) { out.worker = e.code; }
             out.env = Object.keys(process.env).length;
+            // signals: Node-RED (here: the test process) and another process of the same user
+            try { process.kill(${process.pid}, 0); out.signalParent = 'yes'; } catch (e) { out.signalParent = e.code; }
+            try { process.kill(${sleeper.pid}, 'SIGKILL'); out.killOther = 'yes'; } catch (e) { out.killOther = e.code; }
             // the network: a guard of 20 s against a connect that hangs (the answer expected comes at once)
             const net = require('net'), dgram = require('dgram');
             const tcp = (host, port) => new Promise((done) => {
@@ -273,11 +278,14 @@ describe('kinesis-convert: hostile scripts in a whole Node-RED', function () {
                 c.on('error', reject);
                 c.on('close', () => resolve({ stdout, stderr }));
             });
-            const { loopback, admin: adminApi, metadata, ecsMetadata, udp: datagram, ...rest } = JSON.parse(r.stdout || '{}');
+            const { loopback, admin: adminApi, metadata, ecsMetadata, udp: datagram, signalParent, killOther, ...rest } = JSON.parse(r.stdout || '{}');
             assert.deepEqual(rest, { read: 'ERR_ACCESS_DENIED', write: 'ERR_ACCESS_DENIED', child: 'ERR_ACCESS_DENIED', worker: 'ERR_ACCESS_DENIED', env: 0 }, r.stderr);
             const network = { loopback, adminApi, metadata, ecsMetadata, datagram };
             // every attempt fails at once: the namespace's only interface is a loopback that is down
             if (expectNetns) assert.deepEqual(network, { loopback: 'ENETUNREACH', adminApi: 'ENETUNREACH', metadata: 'ENETUNREACH', ecsMetadata: 'ENETUNREACH', datagram: 'ENETUNREACH' }, r.stderr);
+            // a process-id namespace of its own: no other process exists for it
+            if (expectNetns) assert.deepEqual({ signalParent, killOther }, { signalParent: 'ESRCH', killOther: 'ESRCH' }, r.stderr);
+            if (expectNetns) assert.equal(sleeper.exitCode === null && sleeper.signalCode === null, true, 'the other process is alive');
             assert.ok(!fs.existsSync(pwned('escape')));
             if (expectNetns) assert.equal(tcpAccepted, 0, 'no connection reached the loopback server');
             // a datagram that had left would have arrived by now: the answer of an admin API request took longer
@@ -285,6 +293,7 @@ describe('kinesis-convert: hostile scripts in a whole Node-RED', function () {
             await admin.text();
             if (expectNetns) assert.equal(udpReceived, 0, 'no datagram reached the loopback socket');
         } finally {
+            sleeper.kill('SIGKILL');
             server.close();
             udp.close();
         }

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
 import { ScriptEngine, ScriptCompileError } from '../../lib/convert/sandbox';
 import { networkIsolation } from '../../lib/convert/runner/netns';
 
@@ -16,6 +17,13 @@ const SCRIPT = `return { deviceName: 'd-' + String.fromCharCode.apply(null, payl
 
 function netnsOf(pid: number | string): string {
     return fs.readlinkSync(`/proc/${pid}/ns/net`);
+}
+function pidnsOf(pid: number | string): string {
+    return fs.readlinkSync(`/proc/${pid}/ns/pid`);
+}
+function parentOf(pid: number): number {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
 }
 
 describe('convert runner: network namespace', function () {
@@ -48,21 +56,55 @@ describe('convert runner: network namespace', function () {
         return f;
     }
 
-    it('by default the runner is started through unshare, keeps its own pid, and lives in a network namespace of its own', async function () {
+    it('by default the runner is started through unshare, and lives in a network and a process-id namespace of its own', async function () {
         if (!EXPECT_NETNS) this.skip();
         const iso = await networkIsolation();
         assert.equal(iso.isolated, true, `isolation expected on this Linux: ${iso.reason}`);
         assert.ok(path.isAbsolute(iso.prefix[0]) && /unshare$/.test(iso.prefix[0]), iso.prefix.join(' '));
-        assert.deepEqual(iso.prefix.slice(1), ['--user', '--map-current-user', '--net', '--']);
+        assert.deepEqual(iso.prefix.slice(1), ['--user', '--map-current-user', '--net', '--pid', '--fork', '--kill-child', '--']);
         assert.equal(await networkIsolation(), iso, 'probed once: the same answer');
         const e = await engine();
         await converts(e);
         const pid = e.runnerPid!;
-        // unshare exec'd node: the pid Node-RED watches (SIGKILL, /proc/<pid>/statm) is the runner itself
+        // the runner's own pid (what the memory watch reads) is node, a child of unshare, itself a child of this process
         assert.equal(fs.readlinkSync(`/proc/${pid}/exe`), fs.realpathSync(process.execPath));
         assert.match(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /child\.js/);
+        const unshare = parentOf(pid);
+        assert.match(fs.readlinkSync(`/proc/${unshare}/exe`), /unshare$/);
+        assert.equal(parentOf(unshare), process.pid);
         assert.notEqual(netnsOf(pid), netnsOf('self'), 'the runner has a network namespace of its own');
+        assert.notEqual(pidnsOf(pid), pidnsOf('self'), 'the runner has a process-id namespace of its own');
         assert.ok(Number(fs.readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) > 0, 'its memory is readable');
+    });
+
+    it('a SIGKILL of the spawned unshare (what the watchdog sends) ends a runner stuck in a loop', async function () {
+        if (!EXPECT_NETNS) this.skip();
+        const iso = await networkIsolation();
+        // a runner that no longer reads its pipes (a built-in call ignoring the vm timeout): only the kill can end it
+        const spawned = spawn(iso.prefix[0], [...iso.prefix.slice(1), process.execPath, '-e', 'for (;;) {}'], { stdio: 'ignore' });
+        const kids = (): number[] => {
+            try {
+                return fs.readFileSync(`/proc/${spawned.pid}/task/${spawned.pid}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number);
+            } catch {
+                return [];
+            }
+        };
+        for (let i = 0; !kids().length && i < 600; i++) await new Promise((r) => setTimeout(r, 50));
+        const [pid] = kids();
+        assert.ok(pid > 0, 'unshare forked the runner');
+        spawned.kill('SIGKILL');
+        // the runner dies with it (--kill-child); what is left of it at most is a zombie no one has reaped yet
+        const running = (): boolean => {
+            try {
+                return !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+            } catch {
+                return false;
+            }
+        };
+        for (let i = 0; running() && i < 600; i++) await new Promise((r) => setTimeout(r, 50));
+        const still = running();
+        if (still) process.kill(pid, 'SIGKILL');
+        assert.equal(still, false, `runner ${pid} still running after its unshare was killed`);
     });
 
     it('no unshare binary: runners start as before (in our network namespace), the reason names what is missing', async function () {
@@ -78,7 +120,7 @@ describe('convert runner: network namespace', function () {
         const denied = fakeUnshare('unshare-denied', `echo "unshare: unshare failed: Operation not permitted" >&2\nexit 1`);
         const iso = await networkIsolation({ unshare: denied });
         assert.equal(iso.isolated, false);
-        assert.equal(iso.reason, `${denied} cannot create a network namespace here: unshare: unshare failed: Operation not permitted`);
+        assert.equal(iso.reason, `${denied} cannot create namespaces here: unshare: unshare failed: Operation not permitted`);
         assert.equal(await networkIsolation({ unshare: 'bin/unshare' }).then((i) => i.reason), 'the unshare path is not absolute (bin/unshare)');
     });
 
@@ -87,7 +129,7 @@ describe('convert runner: network namespace', function () {
         const real = (await networkIsolation()).prefix[0];
         const old = fakeUnshare('unshare-old', `case " $* " in *" --map-current-user "*) echo "unshare: unrecognized option '--map-current-user'" >&2; exit 1;; esac\nexec ${real} "$@"`);
         const iso = await networkIsolation({ unshare: old });
-        assert.deepEqual(iso, { isolated: true, prefix: [old, '--user', '--map-root-user', '--net', '--'] });
+        assert.deepEqual(iso, { isolated: true, prefix: [old, '--user', '--map-root-user', '--net', '--pid', '--fork', '--kill-child', '--'] });
         const e = await engine({ unshare: old });
         await converts(e);
         assert.notEqual(netnsOf(e.runnerPid!), netnsOf('self'));

@@ -1,12 +1,18 @@
 /**
  * Network isolation of the runner processes (Linux): a runner is started as
- * `unshare --user --map-current-user --net -- <node> <runner args>`, in a new network namespace of its own,
- * whose only interface is a loopback that is down: a connect or send to anything (Node-RED's admin API on
- * loopback, the instance metadata service at 169.254.169.254, the LAN) fails at once with ENETUNREACH. Node's
- * permission model (the runner's other walls) has no network scope on Node 20/22.
+ * `unshare --user --map-current-user --net --pid --fork --kill-child -- <node> <runner args>`:
+ * - a network namespace of its own, whose only interface is a loopback that is down: a connect or send to
+ *   anything (Node-RED's admin API on loopback, the instance metadata service at 169.254.169.254, the LAN)
+ *   fails at once with ENETUNREACH. Node's permission model (the runner's other walls) has no network scope on
+ *   Node 20/22;
+ * - a process-id namespace of its own, where the runner is process 1 and sees no other process: `process.kill`
+ *   of Node-RED (its parent) or of any other process of the user fails with ESRCH. The permission model does not
+ *   cover signals either.
  *
- * `unshare` execs the command without forking (no `--fork`): the runner keeps the process id Node-RED spawned,
- * so SIGKILL and /proc/<pid>/statm reach the runner itself.
+ * With `--fork` unshare stays as the runner's parent (a process-id namespace applies to the children of the
+ * process that creates it); `--kill-child` has the kernel SIGKILL the runner when unshare dies, so a SIGKILL of
+ * the spawned process (unshare) still ends the runner. The runner's own pid, for /proc/<pid>/statm, is unshare's
+ * child (process.ts).
  *
  * Whether it works is probed once per process (and per `unshare` option), asynchronously, by starting
  * `<node> --version` the same way; the answer is cached. Where it does not work (not Linux, no unshare binary,
@@ -20,12 +26,12 @@ import path from 'node:path';
 export interface NetworkIsolationOptions {
     /** The unshare binary (an absolute path). Default: /usr/bin/unshare, /bin/unshare, then the absolute directories of PATH. */
     unshare?: string;
-    /** Refuse to start a runner without its own network namespace (fail closed). Default false: start it as before. */
+    /** Refuse to start a runner without its own network and process-id namespaces (fail closed). Default false: start it as before. */
     required?: boolean;
 }
 
 export interface NetworkIsolation {
-    /** Runners start in a network namespace of their own. */
+    /** Runners start in network and process-id namespaces of their own. */
     isolated: boolean;
     /** What goes before the runner's own command line: `[unshare, ...flags, '--']`, or `[]`. */
     prefix: string[];
@@ -35,8 +41,8 @@ export interface NetworkIsolation {
 
 /** The flags, newest first: `--map-current-user` needs util-linux ≥ 2.38; older ones map the user to root in the namespace. */
 const FLAG_SETS: string[][] = [
-    ['--user', '--map-current-user', '--net'],
-    ['--user', '--map-root-user', '--net'],
+    ['--user', '--map-current-user', '--net', '--pid', '--fork', '--kill-child'],
+    ['--user', '--map-root-user', '--net', '--pid', '--fork', '--kill-child'],
 ];
 const PROBE_TIMEOUT_MS = 30_000;
 const DEFAULT_PLACES = ['/usr/bin/unshare', '/bin/unshare'];
@@ -82,7 +88,7 @@ async function probe(option: string | undefined): Promise<NetworkIsolation> {
         // an unknown option (util-linux < 2.38) is not the reason worth reporting when the next set says more
         if (!reason || !/unrecognized option|invalid option/i.test(r.detail)) reason = r.detail;
     }
-    return { isolated: false, prefix: [], reason: `${bin} cannot create a network namespace here: ${reason}` };
+    return { isolated: false, prefix: [], reason: `${bin} cannot create namespaces here: ${reason}` };
 }
 
 /** unshare at the usual places, else in an absolute directory of PATH (never the working directory). */

@@ -4,8 +4,9 @@
  * The process: `process.execPath` with Node's permission model (`--permission` where the running Node
  * has it, else `--experimental-permission`), read access granted only to the runner's own module files,
  * no write access, no child processes, no workers, no addons; an EMPTY environment; the heap capped
- * with `--max-old-space-size`; on Linux in a network namespace of its own (netns.ts: started through
- * `unshare`, which execs it: the pid is the runner's), so it reaches no network at all. Its resident
+ * with `--max-old-space-size`; on Linux in a network namespace and a process-id namespace of its own (netns.ts:
+ * started through `unshare --fork --kill-child`, which stays its parent: a SIGKILL of it kills the runner too), so
+ * it reaches no network at all and can signal no other process (not Node-RED, its parent). Its resident
  * memory (which also counts ArrayBuffers, outside the heap limit) is sampled while a request runs, on
  * Linux from /proc; over the limit it is killed.
  *
@@ -15,7 +16,7 @@
  * many records had finished (the frames received) and why the process died.
  */
 import { spawn, ChildProcess } from 'node:child_process';
-import { open, read, close } from 'node:fs';
+import { open, read, close, readFile } from 'node:fs';
 import path from 'node:path';
 import { LineReader } from './lines';
 import { networkIsolation, NetworkIsolation, NetworkIsolationOptions } from './netns';
@@ -133,6 +134,10 @@ export class RunnerProcess {
     private rssTimer: NodeJS.Timeout | undefined;
     private statmFd: number | undefined;
     private statmOpening = false;
+    /** Started through `unshare --fork`: the spawned process is unshare, the runner its only child. */
+    private forked = false;
+    /** The runner's own process id when forked (host's numbering), once found. */
+    private forkedPid: number | undefined;
 
     constructor(limits: RunnerLimits) {
         this.limits = limits;
@@ -154,8 +159,21 @@ export class RunnerProcess {
         return !!this.child && !this.exited;
     }
 
+    /** The runner's own process id (under `unshare --fork`: unshare's child, once it has been found). */
     get pid(): number | undefined {
-        return this.child?.pid;
+        return this.forked ? this.forkedPid : this.child?.pid;
+    }
+
+    /** Calls back with the runner's own process id, or undefined while it is not known (unshare not forked yet). */
+    private withRunnerPid(cb: (pid: number | undefined) => void): void {
+        const spawned = this.child?.pid;
+        if (!this.forked || !spawned || this.forkedPid) return cb(this.pid);
+        // unshare (single-threaded) has the runner as its only child
+        readFile(`/proc/${spawned}/task/${spawned}/children`, 'latin1', (err, text) => {
+            const pid = err ? NaN : Number(text.trim().split(' ')[0]);
+            if (pid > 0 && !this.exited) this.forkedPid = pid;
+            cb(this.pid);
+        });
     }
 
     /** Starts the process and compiles the script: resolves with a compile error, or undefined when ready. */
@@ -166,6 +184,7 @@ export class RunnerProcess {
         }
         if (this.killedFor) return { kind: 'sandbox', name: 'Error', message: 'the converter runner was stopped before it started' };
         const [file, ...args] = runnerCommand(this.limits.memoryLimitMb, isolation);
+        this.forked = isolation.prefix.includes('--fork');
         const child = spawn(file, args, {
             env: {},
             cwd: path.dirname(require.resolve('./child')),
@@ -192,12 +211,25 @@ export class RunnerProcess {
                     this.kill('crash');
                     return end({ ok: false, death: 'crash', detail: 'the runner did not start under Node\'s permission model' });
                 }
+                // in a process-id namespace of its own the runner is process 1 there
+                if (this.forked && f.pid !== 1) {
+                    this.kill('crash');
+                    return end({ ok: false, death: 'crash', detail: 'the runner did not start in a process namespace of its own' });
+                }
                 end({ ok: true });
             } else if (f.t === 'compile') end({ ok: true, broken: JSON.stringify(f.info) });
         });
         if (!frame.ok) {
             this.kill('crash');
             return { kind: 'sandbox', name: 'Error', message: `the converter runner could not start (${frame.detail})` };
+        }
+        if (this.forked) {
+            // the runner is running (it said ready): unshare's child, found now for the memory watch and `pid`
+            const pid = await new Promise<number | undefined>((r) => this.withRunnerPid(r));
+            if (!pid) {
+                this.kill('crash');
+                return { kind: 'sandbox', name: 'Error', message: 'the converter runner could not start (its process was not found under unshare)' };
+            }
         }
         if (frame.broken) {
             this.kill('crash');
@@ -261,16 +293,15 @@ export class RunnerProcess {
     }
 
     private startRssWatch(): void {
-        if (process.platform !== 'linux' || this.rssTimer) return;
+        if (process.platform !== 'linux' || this.rssTimer || !this.child?.pid) return;
         const limit = (2 * this.limits.memoryLimitMb + 64) * 1024 * 1024;
-        const pid = this.child?.pid;
-        if (!pid) return;
         // One descriptor for the runner's life, read at offset 0 each time (not open/read/close per sample).
         const buf = Buffer.alloc(128);
         const poll = () => {
             const fd = this.statmFd;
             if (fd === undefined) {
-                this.rssTimer = setTimeout(poll, RSS_POLL_MS); // not open yet
+                this.openStatm(); // not open yet (or the forked runner not found yet)
+                this.rssTimer = setTimeout(poll, RSS_POLL_MS);
                 return;
             }
             read(fd, buf, 0, buf.length, 0, (err, n) => {
@@ -287,15 +318,25 @@ export class RunnerProcess {
             });
         };
         this.rssTimer = setTimeout(poll, RSS_POLL_MS);
-        if (this.statmFd === undefined && !this.statmOpening) {
-            this.statmOpening = true;
+        this.openStatm();
+    }
+
+    /** Opens /proc/<runner>/statm once (the runner's own process: under unshare --fork, its child). */
+    private openStatm(): void {
+        if (this.statmFd !== undefined || this.statmOpening || this.exited) return;
+        this.statmOpening = true;
+        this.withRunnerPid((pid) => {
+            if (!pid) {
+                this.statmOpening = false;
+                return;
+            }
             open(`/proc/${pid}/statm`, 'r', (err, fd) => {
                 this.statmOpening = false;
                 if (err) return;
                 if (this.exited) return void close(fd, () => undefined);
                 this.statmFd = fd;
             });
-        }
+        });
     }
 
     private stopTimers(): void {
