@@ -52,6 +52,11 @@ export interface EngineOptions {
 }
 
 export const DEFAULT_MEMORY_LIMIT_MB = 128;
+/** The runner's heap limit is kept within MIN_MEMORY_LIMIT_MB–MAX_MEMORY_LIMIT_MB (the editor's range). */
+export const MIN_MEMORY_LIMIT_MB = 16;
+export const MAX_MEMORY_LIMIT_MB = 4096;
+/** The longest Timeout per record (ms): 1 min (beyond Node's 2^31-1 ms a timer would fire at once). */
+export const MAX_TIMEOUT_MS = 60_000;
 /**
  * Largest script accepted (characters), before and after the TBEL translation: every check on script
  * text is linear and bounded by this. Twice ThingsBoard's own default limit (`max_script_body_size`
@@ -197,8 +202,10 @@ export class ScriptEngine {
     constructor(opts: EngineOptions) {
         this.direction = opts.direction === 'downlink' ? 'downlink' : 'uplink';
         this.scriptLang = opts.scriptLang === 'TBEL' ? 'TBEL' : 'JS';
-        this.timeoutMs = opts.timeoutMs && opts.timeoutMs > 0 ? Math.floor(opts.timeoutMs) : 1000;
-        this.memoryLimitMb = opts.memoryLimitMb && opts.memoryLimitMb > 0 ? Math.floor(opts.memoryLimitMb) : DEFAULT_MEMORY_LIMIT_MB;
+        this.timeoutMs = opts.timeoutMs && opts.timeoutMs > 0 ? Math.min(Math.max(1, Math.floor(opts.timeoutMs)), MAX_TIMEOUT_MS) : 1000;
+        this.memoryLimitMb = opts.memoryLimitMb && opts.memoryLimitMb > 0
+            ? Math.min(Math.max(Math.floor(opts.memoryLimitMb), MIN_MEMORY_LIMIT_MB), MAX_MEMORY_LIMIT_MB)
+            : DEFAULT_MEMORY_LIMIT_MB;
         this.network = opts.network ? { ...opts.network } : undefined;
         this.batchLimit = opts.maxBatch && opts.maxBatch > 0 ? Math.floor(opts.maxBatch) : 4096;
         this.maxBatch = Math.min(this.batchLimit, 256);

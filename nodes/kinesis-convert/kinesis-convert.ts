@@ -19,6 +19,9 @@ import {
     checkKnown,
     entityName,
     DEFAULT_MEMORY_LIMIT_MB,
+    MIN_MEMORY_LIMIT_MB,
+    MAX_MEMORY_LIMIT_MB,
+    MAX_TIMEOUT_MS,
 } from '../../lib/convert';
 import { clipText } from '../../lib/aws/errors';
 import { STATUS, shortStatus, compactNumber } from '../shared/types';
@@ -104,9 +107,9 @@ export = function (RED: NodeAPI): void {
             metadata: def.metadata ?? [],
             integrationName: def.integrationName || def.name || 'Node-RED',
             updateOnlyKeys: keysOf(def.updateOnlyKeys),
-            timeoutMs: positive(def.timeoutMs, 1000),
+            timeoutMs: Math.min(positive(def.timeoutMs, 1000), MAX_TIMEOUT_MS),
             maxBatch: positive(def.maxBatch, 4096),
-            memoryLimitMb: Math.min(positive(def.memoryLimitMb, DEFAULT_MEMORY_LIMIT_MB), 4096),
+            memoryLimitMb: Math.min(Math.max(positive(def.memoryLimitMb, DEFAULT_MEMORY_LIMIT_MB), MIN_MEMORY_LIMIT_MB), MAX_MEMORY_LIMIT_MB),
             network: isolation.options,
         };
         /** settings.js requires network isolation and this host has none: no runner starts, every message fails. */

@@ -323,7 +323,7 @@ export = function (RED: NodeAPI): void {
             },
             onWarning: (message, err) => {
                 if (metrics && /: throttled$/.test(message)) metrics.throttle(message.slice(0, message.indexOf(':')));
-                warnStatus = { text: message.replace(/^shardId-0*/, '#'), at: Date.now() };
+                warnStatus = { text: message.replace(/^shardId-0*(?=\d)/, '#'), at: Date.now() };
                 if (err) node.debug?.(`${message}: ${(err as Error).message ?? err}`);
             },
             onEvent: (e) => {
@@ -376,7 +376,7 @@ export = function (RED: NodeAPI): void {
                     status = STATUS.warn(shortStatus(RED._('kinesis-in.status.waiting', { count: m.inFlight }), 40));
                 } else if (m.failedShards > 0) {
                     // the shard waits: red; the full reason went to the log (node.error) and the metrics
-                    const which = heldText ? `${heldText.shardId.replace(/^shardId-0*/, '#')} ` : '';
+                    const which = heldText ? `${heldText.shardId.replace(/^shardId-0*(?=\d)/, '#')} ` : '';
                     status = STATUS.error(shortStatus(`${which}${RED._('kinesis-in.status.held')}`, 40));
                 }
                 else if (warnStatus && now - warnStatus.at < 10_000) status = STATUS.warn(shortStatus(`${text} · ${warnStatus.text}`, 40));

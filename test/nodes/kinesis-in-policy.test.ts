@@ -92,6 +92,7 @@ describe('kinesis-in failure policy and metrics (real Node-RED runtime, local st
         const got: Msg[] = [];
         helper.getNode('h1').on('input', failing(got, 1, Infinity));
         await waitFor('held: error logged and red status', () => errors.length > 0 && statuses.some((s) => s.fill === 'red'));
+        assert.ok(statuses.some((s) => s.fill === 'red' && /^#0 /.test(s.text ?? '')), `the status names shard 0: ${JSON.stringify(statuses.filter((s) => s.fill === 'red'))}`);
         assert.equal(got.filter((m) => nOf(m) === 1).length, 3, 'first attempt + 2 retries');
         const table = new LeaseTable(rawDynamo(), stream);
         const first = got.find((m) => nOf(m) === 0)!;

@@ -37,6 +37,17 @@ describe('convert sandbox', function () {
         while (open.length) open.pop()!.close();
     });
 
+    describe('limits', function () {
+        it('a Timeout beyond 60 s is 60 s (a timer beyond 2^31-1 ms fires at once: every record would time out); a Memory limit below 16 MB is 16', async function () {
+            const e = await started({ direction: 'uplink', script: 'var s = 0; for (var i = 0; i < 2e7; i++) s += i; return { deviceName: "d", telemetry: { n: payload.length } };', timeoutMs: 3e9, memoryLimitMb: 4 });
+            assert.equal(e.timeoutMs, 60_000);
+            assert.equal(e.memoryLimitMb, 16);
+            const [r] = await e.runBatch([rec('abc')]);
+            assert.deepEqual(r.value, { deviceName: 'd', telemetry: { n: 3 } }, JSON.stringify(r.error));
+            assert.equal(e.stats.started, 1, 'the runner was not restarted');
+        });
+    });
+
     describe('isolation', function () {
         it('has no require, process, module, Buffer, timers, Promise', async function () {
             const e = uplink(`return [typeof require, typeof process, typeof module, typeof Buffer, typeof setTimeout,
