@@ -40,7 +40,7 @@ const OUT = path.resolve(argValue('--out', path.join(root, 'bench', 'results', '
 const SHARDS = 4;
 const EFO_PUSH_TICK_MS = Number(argValue('--efo-push-tick', 10));
 const ALL = ['read', 'hook', 'convert', 'produce', 'backlog', 'efo'];
-const valueArgs = new Set(['--records', '--reps', '--backlog', '--out', '--from']);
+const valueArgs = new Set(['--records', '--reps', '--backlog', '--out', '--from', '--efo-push-tick']);
 const named = process.argv.slice(2).filter((a, i, all) => !a.startsWith('-') && !valueArgs.has(all[i - 1]));
 const wanted = named.length ? named : ALL;
 for (const w of wanted) if (!ALL.includes(w)) { console.error(`unknown measurement "${w}"; have: ${ALL.join(' ')}`); process.exit(2); }

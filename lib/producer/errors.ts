@@ -42,7 +42,7 @@ export class RecordValidationError extends Error {
 export class QueueFullError extends Error {
     readonly code = 'QueueFull';
     constructor(queued: number, adding: number, max: number) {
-        super(`not sent: the producer queue is full (${queued} records waiting, ${adding} more would exceed ${max}) — Kinesis is not keeping up: slow the flow down, add shards or raise "max queued"`);
+        super(`not sent: the producer queue is full (${queued} records waiting, ${adding} more would exceed ${max}) — Kinesis is not keeping up: slow the flow down, add shards or raise "Max queued"`);
         this.name = 'QueueFullError';
     }
 }

@@ -189,20 +189,23 @@ export = function (RED: NodeAPI): void {
             }
         };
 
-        const metaOf = (r: ConsumerRecord): Record<string, unknown> => ({
-            streamName,
-            shardId: r.shardId,
-            sequenceNumber: r.sequenceNumber,
-            subSequenceNumber: r.subSequenceNumber,
-            partitionKey: r.partitionKey,
-            approximateArrivalTimestamp: r.approximateArrivalTimestamp ? r.approximateArrivalTimestamp.getTime() : undefined,
-            millisBehindLatest: r.millisBehindLatest,
-        });
+        const metaOf = (r: ConsumerRecord): Record<string, unknown> => {
+            const meta: Record<string, unknown> = {
+                streamName,
+                shardId: r.shardId,
+                sequenceNumber: r.sequenceNumber,
+                subSequenceNumber: r.subSequenceNumber,
+                partitionKey: r.partitionKey,
+                approximateArrivalTimestamp: r.approximateArrivalTimestamp ? r.approximateArrivalTimestamp.getTime() : undefined,
+                millisBehindLatest: r.millisBehindLatest,
+            };
+            if (r.explicitHashKey) meta.explicitHashKey = r.explicitHashKey;
+            return meta;
+        };
 
         const recordMessage = (r: ConsumerRecord): NodeMessage & { _msgid: string } => {
             const kinesis = metaOf(r);
             const payload = payloadOf(r, kinesis);
-            if (r.explicitHashKey) kinesis.explicitHashKey = r.explicitHashKey;
             return { _msgid: nextId(), payload, topic: r.partitionKey, kinesis } as NodeMessage & { _msgid: string };
         };
 

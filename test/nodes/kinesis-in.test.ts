@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { nodeRedHelper, nodeModule } from '../helpers/nodered';
-import { rawDynamo, uniqueName, waitFor, sleep } from '../helpers/stack';
+import { rawDynamo, rawKinesis, uniqueName, waitFor, sleep } from '../helpers/stack';
+import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { aggregate } from '../../lib/kpl';
 import { createStream, put, flow, coreNode, useNodeRed } from '../helpers/kinesis-in-flow';
 import { LeaseTable } from '../../lib/consumer/lease-table';
 
@@ -199,6 +201,23 @@ describe('kinesis-in node (real Node-RED runtime, local stack)', function () {
         await waitFor('a batch', () => got.reduce((n, m) => n + m.payload.length, 0) >= 3);
         assert.deepEqual(got.flatMap((m) => m.payload), ['a', 'b', 'c']);
         assert.equal(got[0].kinesis.records.length, got[0].payload.length);
+    });
+
+    it('batch output of a KPL aggregate: each record\'s metadata has its sub-sequence number and explicit hash key, as single messages do', async () => {
+        const stream = uniqueName('nin-batch-kpl');
+        await createStream(stream, 1);
+        const users = [
+            { data: Buffer.from('"u0"'), partitionKey: 'k0', explicitHashKey: '42' },
+            { data: Buffer.from('"u1"'), partitionKey: 'k1' },
+        ];
+        await rawKinesis().send(new PutRecordsCommand({ StreamName: stream, Records: [{ Data: aggregate(users), PartitionKey: 'agg' }] }));
+        await helper.load([configNode, inNode], flow(stream, { outputMode: 'batch' }));
+        const got: Array<{ payload: string[]; kinesis: { records: Array<{ subSequenceNumber: number; partitionKey: string; explicitHashKey?: string }> } }> = [];
+        helper.getNode('h1').on('input', (msg: (typeof got)[number]) => { got.push(msg); });
+        await waitFor('a batch', () => got.reduce((n, m) => n + m.payload.length, 0) >= 2);
+        assert.deepEqual(got.flatMap((m) => m.payload), ['u0', 'u1']);
+        const metas = got.flatMap((m) => m.kinesis.records);
+        assert.deepEqual(metas.map((m) => [m.subSequenceNumber, m.partitionKey, m.explicitHashKey]), [[0, 'k0', '42'], [1, 'k1', undefined]]);
     });
 
     it('releases its leases on close so another instance can take them at once', async () => {
