@@ -39,10 +39,12 @@ interface Holder {
     node: unknown;
 }
 
-/** The tracker's side the watch works on: its messages, and how one is finished. */
+/** The tracker's side the watch works on: its messages, how one is finished, its preRoute hook (on only during a deploy). */
 export interface Tracked {
     readonly tracks: ReadonlyMap<string, Track<unknown>>;
     finish(msgid: string, t: Track<unknown>): void;
+    /** Adds (true) / removes (false) the hook that calls `routed` for every send of a tracked message. */
+    watchRoutes?(on: boolean): void;
 }
 
 export class DeployWatch {
@@ -62,6 +64,7 @@ export class DeployWatch {
     private readonly onStopping = (): void => {
         this.noteHolders();
         this.deploying = true;
+        this.tracked.watchRoutes?.(true);
         this.closeCallbacks = true;
         queueMicrotask(() => {
             this.closeCallbacks = false;
@@ -69,6 +72,7 @@ export class DeployWatch {
     };
     private readonly onStarted = (): void => {
         this.deploying = false;
+        this.tracked.watchRoutes?.(false);
         this.dropLost();
     };
 
@@ -95,6 +99,18 @@ export class DeployWatch {
     wentNowhere(msgid: string, t: Track<unknown>): void {
         t.lost = true;
         this.holders.push({ msgid, t, id: '', node: undefined });
+    }
+
+    /**
+     * During a deploy: a node (any node: kinesis-in, or one a stopped node's close still lets send, as kinesis-convert
+     * sends what it converts while closing) sends a tracked message to `to`. When `to` is not the runtime's node now
+     * (stopped by the deploy, not started again yet), Node-RED drops that copy with no further hook: the message went
+     * nowhere, and the sender's done() that follows must not finish the record.
+     */
+    routed(msgid: string, t: Track<unknown>, to: string): void {
+        if (!this.deploying) return;
+        const node = this.runtime.getNode(to);
+        if (node === undefined || node === null) this.wentNowhere(msgid, t);
     }
 
     /**

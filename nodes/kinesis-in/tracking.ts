@@ -35,13 +35,17 @@ export class MessageTracker {
     private registered = false;
     /** postReceive is registered (with the others) once a tracked message reached a node without `done`. */
     private postReceive = false;
+    /** preRoute is registered (with the others) only while a deploy runs: see `watchRoutes`. */
+    private preRoute = false;
     private idleTimer: NodeJS.Timeout | undefined;
     private readonly label = `kinesisIn${Math.random().toString(36).slice(2, 10)}`;
     /** What a deploy does to the tracked messages (./deploy-watch.ts); undefined without a runtime view. */
     private readonly deploy: DeployWatch | undefined;
 
     constructor(private readonly hooks: Hooks, runtime?: RuntimeView) {
-        this.deploy = runtime ? new DeployWatch(runtime, { tracks: this.tracks, finish: (id, t) => this.finish(id, t) }) : undefined;
+        this.deploy = runtime
+            ? new DeployWatch(runtime, { tracks: this.tracks, finish: (id, t) => this.finish(id, t), watchRoutes: (on) => this.watchRoutes(on) })
+            : undefined;
     }
 
     /** Messages tracked now (all nodes). */
@@ -144,6 +148,32 @@ export class MessageTracker {
             if (rest === undefined && t.transit === undefined) this.finish(id, t);
         });
         this.registered = true;
+        if (deploy?.deploying) this.watchRoutes(true);
+    }
+
+    /**
+     * While a deploy runs (and a message is tracked): preRoute, where a send by any node names its destination.
+     * Node-RED drops a message whose destination the deploy has taken out of the runtime, with no further hook —
+     * e.g. what a stopped kinesis-convert converts and sends on while it closes, to a next node stopped with it.
+     * The send is followed by the sender's done(): without this the record would count as finished.
+     */
+    private watchRoutes(on: boolean): void {
+        const deploy = this.deploy;
+        if (on && this.registered && !this.preRoute && deploy) {
+            const tracks = this.tracks;
+            this.preRoute = true;
+            this.hooks.add(`preRoute.${this.label}`, (ev: unknown) => {
+                const e = ev as HookEvent;
+                const id = e.msg?._msgid as string;
+                const t = tracks.get(id);
+                if (t === undefined) return;
+                const to = e.destination?.id;
+                if (to !== undefined) deploy.routed(id, t, to);
+            });
+        } else if (!on && this.preRoute) {
+            this.preRoute = false;
+            this.hooks.remove(`preRoute.${this.label}`);
+        }
     }
 
     private addPostReceive(): void {
@@ -168,6 +198,7 @@ export class MessageTracker {
         for (const h of ['preDeliver', 'onReceive', 'onComplete']) this.hooks.remove(`${h}.${this.label}`);
         if (this.postReceive) this.hooks.remove(`postReceive.${this.label}`);
         this.postReceive = false;
+        this.watchRoutes(false);
     }
 
     /** Removes the hooks now (no node left). */

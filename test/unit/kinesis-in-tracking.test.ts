@@ -71,7 +71,7 @@ describe('kinesis-in: message tracker (hooks only while tracking)', () => {
         assert.equal(fns.size, 0);
     });
     it('a deploy that stops the node holding a copy: that record is lost (sent again), the others finish as usual', () => {
-        const { hooks, fire } = fakeHooks();
+        const { hooks, fire, fns } = fakeHooks();
         const events = new EventEmitter();
         const live = new Map<string, object>([['a', { v: 1 }], ['b', { v: 1 }], ['c', { v: 1 }]]);
         const tracker = new MessageTracker(hooks, { events, getNode: (id) => live.get(id) });
@@ -146,7 +146,7 @@ describe('kinesis-in: message tracker (hooks only while tracking)', () => {
 
     /** A tracker over fake hooks and a fake runtime whose nodes (id → object) the test starts, stops and closes. */
     function deployWorld() {
-        const { hooks, fire } = fakeHooks();
+        const { hooks, fire, fns } = fakeHooks();
         const events = new EventEmitter();
         const live = new Map<string, object>();
         const tracker = new MessageTracker(hooks, { events, getNode: (id) => live.get(id) });
@@ -164,7 +164,7 @@ describe('kinesis-in: message tracker (hooks only while tracking)', () => {
             deliver(m, id);
             fire('onReceive', { msg: { _msgid: m }, destination: { id, node: live.get(id) } });
         };
-        return { tracker, events, live, fire, owner, other, finished, lost, send, deliver, into };
+        return { tracker, events, live, fire, fns, owner, other, finished, lost, send, deliver, into };
     }
 
     it('allStranded: false outside a deploy; true once every copy is at a node the deploy stopped that finished closing', () => {
@@ -289,6 +289,45 @@ describe('kinesis-in: message tracker (hooks only while tracking)', () => {
         w.into('m5', 'stays');
         complete('m5', 'stays', {});
         assert.deepEqual(w.finished, ['m3', 'm2', 'm5']);
+        w.tracker.dispose();
+    });
+    it('a send during a deploy to a node the deploy took out (a stopped converter sending on while it closes): lost, not finished', async () => {
+        const w = deployWorld();
+        const conv = fakeNode('kinesis-convert');
+        const next = fakeNode('file');
+        for (const [id, n] of [['conv', conv], ['next', next]] as const) w.live.set(id, n.node);
+        for (const m of ['m1', 'm2', 'm3']) w.send(m);
+        w.into('m1', 'conv');
+        w.into('m2', 'conv');
+        w.into('m3', 'conv');
+        const hooked = (kind: string): boolean => [...w.fns.keys()].some((k) => k.startsWith(`${kind}.`));
+        assert.equal(hooked('preRoute'), false, 'no preRoute hook outside a deploy');
+        // a send outside a deploy: routed and delivered as usual
+        w.fire('preRoute', { msg: { _msgid: 'm1' }, destination: { id: 'next' } });
+        w.into('m1', 'next');
+        w.fire('onComplete', { msg: { _msgid: 'm1' }, node: { id: 'conv', node: conv.node } });
+        w.fire('onComplete', { msg: { _msgid: 'm1' }, node: { id: 'next', node: next.node } });
+        assert.deepEqual(w.finished, ['m1']);
+        w.events.emit('flows:stopping', { type: 'full' });
+        assert.equal(hooked('preRoute'), true, 'preRoute while the deploy runs');
+        // Flow.stop: both nodes out of the runtime; the converter's close converts what it held and sends it on
+        w.live.delete('conv');
+        w.live.delete('next');
+        await Promise.resolve(); // after the close callbacks returned: the converter's runner answered
+        w.fire('preRoute', { msg: { _msgid: 'm2' }, destination: { id: 'next' } }); // Node-RED drops it: no preDeliver
+        w.fire('onComplete', { msg: { _msgid: 'm2' }, node: { id: 'conv', node: conv.node } });
+        assert.deepEqual(w.lost, ['m2'], 'the copy went nowhere: the record did not finish');
+        // a destination that runs (another flow): an ordinary delivery
+        const other = fakeNode('function');
+        w.live.set('other', other.node);
+        w.fire('preRoute', { msg: { _msgid: 'm3' }, destination: { id: 'other' } });
+        w.into('m3', 'other');
+        w.fire('onComplete', { msg: { _msgid: 'm3' }, node: { id: 'conv', node: conv.node } });
+        w.fire('onComplete', { msg: { _msgid: 'm3' }, node: { id: 'other', node: other.node } });
+        assert.deepEqual(w.finished, ['m1', 'm3'], 'delivered to a running node and completed there: finished');
+        w.events.emit('flows:started', { type: 'full' });
+        assert.equal(hooked('preRoute'), false, 'preRoute removed once the new flows started');
+        assert.deepEqual(w.lost, ['m2']);
         w.tracker.dispose();
     });
 });
