@@ -1,5 +1,5 @@
 /** ThingsBoard-compatible converters: sandboxed decoder/encoder scripts, validation, registry, import. */
-export { ScriptEngine, ScriptCompileError, formatScriptError, DEFAULT_MEMORY_LIMIT_MB, MIN_MEMORY_LIMIT_MB, MAX_MEMORY_LIMIT_MB, MAX_TIMEOUT_MS, MAX_SCRIPT_CHARS } from './sandbox';
+export { ScriptEngine, ScriptCompileError, formatScriptError, DEFAULT_MEMORY_LIMIT_MB, MAX_SCRIPT_CHARS } from './sandbox';
 export type { Direction, ScriptLang, EngineOptions, UplinkInput, DownlinkInput, RawResult, ScriptErrorInfo, EngineIncident } from './sandbox';
 export { Converter, ConvertError, payloadCodes, summarise, metadataObject, MAX_ERROR_CHARS } from './converter';
 export type { ConverterConfig, UplinkRequest, DownlinkRequest, UplinkOutcome, DownlinkOutcome, RecordInfo, MetadataPair, ErrorKind } from './converter';

@@ -111,7 +111,7 @@ export function registerEditorApi(RED: NodeAPI, lastSeen: Map<string, LastInput>
                 integrationName: integrationMeta?.integrationName ?? (typeof b.integrationName === 'string' && b.integrationName ? b.integrationName : 'Test integration'),
                 updateOnlyKeys: [],
                 timeoutMs: Math.min(positive(b.timeoutMs, 1000), 10_000),
-                memoryLimitMb: Math.min(positive(b.memoryLimitMb, DEFAULT_MEMORY_LIMIT_MB), 4096),
+                memoryLimitMb: positive(b.memoryLimitMb, DEFAULT_MEMORY_LIMIT_MB), // the engine keeps it within 16–4096
                 network: isolation.options,
             });
             if (direction === 'uplink') {

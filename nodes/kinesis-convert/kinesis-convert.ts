@@ -19,9 +19,6 @@ import {
     checkKnown,
     entityName,
     DEFAULT_MEMORY_LIMIT_MB,
-    MIN_MEMORY_LIMIT_MB,
-    MAX_MEMORY_LIMIT_MB,
-    MAX_TIMEOUT_MS,
 } from '../../lib/convert';
 import { clipText } from '../../lib/aws/errors';
 import { STATUS, shortStatus, compactNumber } from '../shared/types';
@@ -107,9 +104,10 @@ export = function (RED: NodeAPI): void {
             metadata: def.metadata ?? [],
             integrationName: def.integrationName || def.name || 'Node-RED',
             updateOnlyKeys: keysOf(def.updateOnlyKeys),
-            timeoutMs: Math.min(positive(def.timeoutMs, 1000), MAX_TIMEOUT_MS),
+            // the engine keeps both within their ranges (Timeout 1–60000 ms, Memory limit 16–4096 MB)
+            timeoutMs: positive(def.timeoutMs, 1000),
             maxBatch: positive(def.maxBatch, 4096),
-            memoryLimitMb: Math.min(Math.max(positive(def.memoryLimitMb, DEFAULT_MEMORY_LIMIT_MB), MIN_MEMORY_LIMIT_MB), MAX_MEMORY_LIMIT_MB),
+            memoryLimitMb: positive(def.memoryLimitMb, DEFAULT_MEMORY_LIMIT_MB),
             network: isolation.options,
         };
         /** settings.js requires network isolation and this host has none: no runner starts, every message fails. */

@@ -40,9 +40,10 @@ export interface NetworkIsolation {
 }
 
 /** The flags, newest first: `--map-current-user` needs util-linux ≥ 2.38; older ones map the user to root in the namespace. */
+const NAMESPACES = ['--net', '--pid', '--fork', '--kill-child'];
 const FLAG_SETS: string[][] = [
-    ['--user', '--map-current-user', '--net', '--pid', '--fork', '--kill-child'],
-    ['--user', '--map-root-user', '--net', '--pid', '--fork', '--kill-child'],
+    ['--user', '--map-current-user', ...NAMESPACES],
+    ['--user', '--map-root-user', ...NAMESPACES],
 ];
 const PROBE_TIMEOUT_MS = 30_000;
 const DEFAULT_PLACES = ['/usr/bin/unshare', '/bin/unshare'];
